@@ -1,0 +1,28 @@
+# `make demo` and `make test` each build the environment from a fresh clone, then run.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+EXAMPLES := examples/circles.py examples/multilabel.py examples/stack.py
+
+.PHONY: demo test env clean
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/symbackprop compile $(EXAMPLES) -o generated/
+	$(VENV)/bin/symbackprop check generated/circles.py generated/multilabel.py generated/stack.py
+	$(VENV)/bin/symbackprop latex examples/circles.py
+	$(PY) examples/circles.py
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

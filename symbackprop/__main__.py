@@ -1,0 +1,7 @@
+"""``python -m symbackprop``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

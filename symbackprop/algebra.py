@@ -1,0 +1,90 @@
+"""Array-level operators of the layer algebra.
+
+Derived formulas are element-wise SymPy expressions over per-layer arrays. The few operations
+that are not element-wise get a node of their own so that every printer can render them. None
+of these nodes is ever differentiated: calculus happens on scalars (see ``calculus``).
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+
+class Dot(sp.Function):
+    """Matrix product of two arrays, ``A B``."""
+
+    nargs = 2
+
+
+class Transpose(sp.Function):
+    """Transpose of a matrix, ``Wᵀ``."""
+
+    nargs = 1
+
+
+class RowSum(sp.Function):
+    """Sum over the units of a layer (one row of the batch), kept as a column."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, arg):
+        if isinstance(arg, sp.Add):
+            return sp.Add(*(cls(term) for term in arg.args))
+        coeff, rest = arg.as_coeff_Mul()
+        if coeff != 1:
+            return coeff * cls(rest)
+        return None
+
+
+class BatchMean(sp.Function):
+    """Mean over the batch (rows), ``(1/N) Σ_n``."""
+
+    nargs = 1
+
+
+class BatchLoss(sp.Function):
+    """The mean loss: sum over units, mean over the batch, ``(1/N) Σ_n Σ_k``."""
+
+    nargs = 1
+
+
+class Softplus(sp.Function):
+    """``log(1 + exp(u))``, printed in a form that cannot overflow."""
+
+    nargs = 1
+
+
+class LogSumExp(sp.Function):
+    """``log Σ_k exp(u_k)`` over the units of a row, printed in a form that cannot overflow."""
+
+    nargs = 1
+
+
+def instance(expr: sp.Expr, index: int, symbols: tuple[sp.Symbol, ...]) -> sp.Expr:
+    """Unit ``index`` of a layer of ``width`` units: each scalar symbol gets the unit's subscript.
+
+    ``RowSum`` must already be expanded (see ``expand_rows``).
+    """
+    return expr.xreplace({s: indexed(s, index) for s in symbols})
+
+
+def indexed(symbol: sp.Symbol, index: int) -> sp.Symbol:
+    """The symbol of unit ``index``, e.g. ``z_2``."""
+    return sp.Symbol(f"{symbol.name}_{index}", **symbol.assumptions0)
+
+
+def expand_rows(expr: sp.Expr, width: int, symbols: tuple[sp.Symbol, ...]) -> sp.Expr:
+    """Unit 1 of a concrete layer of ``width`` units, every ``RowSum`` written out."""
+
+    def expand(node: sp.Expr) -> sp.Expr:
+        if isinstance(node, RowSum):
+            inner = node.args[0]
+            return sp.Add(
+                *(instance(expand(inner), k, symbols) for k in range(1, width + 1))
+            )
+        if not node.args:
+            return node
+        return node.func(*(expand(arg) for arg in node.args))
+
+    return instance(expand(expr), 1, symbols)

@@ -1,0 +1,137 @@
+"""The ``symbackprop`` command: compile, latex and check."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from .codegen import write_atomic, write_module
+from .derive import CONVENTIONS, derive
+from .errors import SpecError
+from .specfile import load_networks
+
+
+def _compile(args: argparse.Namespace) -> int:
+    for spec in args.specs:
+        for network in load_networks(spec):
+            path = write_module(
+                network, Path(args.output) / f"{network.name}.py", args.convention
+            )
+            print(f"{spec}: wrote {path}")
+    return 0
+
+
+def _latex(args: argparse.Namespace) -> int:
+    text = (
+        "\n\n".join(
+            derive(n, args.convention).latex() for n in load_networks(args.spec)
+        )
+        + "\n"
+    )
+    if args.output:
+        write_atomic(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _import(path: Path) -> ModuleType:
+    if not path.is_file():
+        raise SpecError(f"module {str(path)!r} does not exist")
+    spec = importlib.util.spec_from_file_location(
+        f"symbackprop_checked_{path.stem}", path
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name in ("SIZES", "TASK", "init_params", "check_gradients"):
+        if not hasattr(module, name):
+            raise SpecError(
+                f"{str(path)!r} is not a symbackprop module: it has no {name}"
+            )
+    return module
+
+
+def random_batch(
+    module: ModuleType, samples: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random inputs and valid targets for a generated module's task."""
+    rng = np.random.default_rng(seed)
+    n_in, n_out = module.SIZES[0], module.SIZES[-1]
+    X = rng.normal(size=(samples, n_in))
+    if module.TASK == "multiclass":
+        T = np.eye(n_out)[rng.integers(0, n_out, size=samples)]
+    elif module.TASK == "binary":
+        T = rng.integers(0, 2, size=(samples, n_out)).astype(float)
+    else:
+        T = rng.normal(size=(samples, n_out))
+    return X, T
+
+
+def _check(args: argparse.Namespace) -> int:
+    failed = 0
+    for path in args.modules:
+        module = _import(Path(path))
+        X, T = random_batch(module, args.samples, args.seed)
+        error = module.check_gradients(module.init_params(args.seed), X, T)
+        verdict = "ok" if error < args.tolerance else "FAILED"
+        failed += verdict != "ok"
+        print(
+            f"{path}: largest relative gradient error {error:.3e} (tolerance {args.tolerance:g}) {verdict}"
+        )
+    return 1 if failed else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    main = argparse.ArgumentParser(prog="symbackprop", description=__doc__)
+    commands = main.add_subparsers(dest="command", required=True)
+
+    comp = commands.add_parser(
+        "compile", help="generate the NumPy training module of every network in SPEC"
+    )
+    comp.add_argument(
+        "specs",
+        nargs="+",
+        metavar="SPEC",
+        help="Python file defining symbackprop Networks",
+    )
+    comp.add_argument(
+        "-o", "--output", default="generated", help="output folder (default: generated)"
+    )
+    comp.add_argument("--convention", choices=CONVENTIONS, default="negative")
+    comp.set_defaults(run=_compile)
+
+    tex = commands.add_parser(
+        "latex", help="print the derivation of every network in SPEC as LaTeX"
+    )
+    tex.add_argument("spec", metavar="SPEC")
+    tex.add_argument(
+        "-o", "--output", help="write to this file instead of standard output"
+    )
+    tex.add_argument("--convention", choices=CONVENTIONS, default="negative")
+    tex.set_defaults(run=_latex)
+
+    check = commands.add_parser(
+        "check", help="check a generated module's gradients by central differences"
+    )
+    check.add_argument("modules", nargs="+", metavar="MODULE")
+    check.add_argument("--tolerance", type=float, default=1e-6)
+    check.add_argument("--samples", type=int, default=8)
+    check.add_argument("--seed", type=int, default=0)
+    check.set_defaults(run=_check)
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except SpecError as error:
+        print(f"symbackprop: error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,182 @@
+"""Code generation: printed formulas into the Jinja template, black, then atomic writes."""
+
+from __future__ import annotations
+
+import linecache
+import os
+import re
+import tempfile
+import types
+from importlib import resources
+from pathlib import Path
+
+import black
+import jinja2
+
+from . import printers, stabilise
+from .derive import Derivation, Equation, T, derive
+from .spec import Network
+from .symbols import t, z
+
+TEMPLATE = "module.py.j2"
+CONVENTION_TEXT = {
+    "negative": "δ = −∂ℓ/∂Z (seed 000: δ_y = t − y for matched output and loss)",
+    "gradient": "δ = ∂ℓ/∂Z (seeds 002 and 004: δ_y = y − t for matched output and loss)",
+}
+
+
+def template_dir() -> Path:
+    """The templates folder: beside the package in a checkout, inside it in a wheel."""
+    checkout = Path(__file__).resolve().parent.parent / "templates"
+    if (checkout / TEMPLATE).is_file():
+        return checkout
+    return Path(str(resources.files("symbackprop") / "templates"))
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template_dir()),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+    )
+    env.filters["py"] = repr
+    return env
+
+
+def _line(eq: Equation) -> dict[str, str]:
+    return {
+        "lhs": eq.name,
+        "code": printers.numpy_code(stabilise.stabilise(eq.rhs)),
+        "comment": eq.text(),
+    }
+
+
+def _loss_line(derivation: Derivation) -> dict[str, str]:
+    (eq,) = derivation.step("loss")
+    out = derivation.layers[-1]
+    logits = stabilise.loss_from_logits(out.activation, derivation.network.loss)
+    if logits is None:
+        return _line(eq)
+    stable = eq.rhs.func(logits.xreplace({z: out.Z, t: T}))
+    return {
+        "lhs": eq.name,
+        "code": printers.numpy_code(stable),
+        "comment": f"{eq.text()}, computed from the logits: {printers.comment(stable)}",
+    }
+
+
+def _unpacking(names: list[str], lines: list[dict[str, str]]) -> str:
+    """Targets for unpacking the forward pass: names the code uses, ``_`` for the rest."""
+    code = "\n".join(line["code"] for line in lines)
+    return ", ".join(name if re.search(rf"\b{name}\b", code) else "_" for name in names)
+
+
+def _params(derivation: Derivation) -> list[dict[str, object]]:
+    params = []
+    for layer in derivation.layers:
+        params.append(
+            {
+                "name": layer.W.name,
+                "shape": (layer.units, layer.inputs),
+                "is_weight": True,
+                "fan_in": layer.inputs,
+                "fan_out": layer.units,
+            }
+        )
+        if layer.bias:
+            params.append(
+                {"name": layer.b.name, "shape": (layer.units,), "is_weight": False}
+            )
+    return params
+
+
+def render(derivation: Derivation) -> str:
+    """Source of the standalone training module for ``derivation``, black-formatted."""
+    from . import __version__
+
+    network = derivation.network
+    params = _params(derivation)
+    names = [p["name"] for p in params]
+    forward = [
+        name for layer in derivation.layers for name in (layer.Z.name, layer.A.name)
+    ]
+    loss = _loss_line(derivation)
+    backward = [
+        _line(eq) for eq in (*derivation.step("delta"), *derivation.step("gradient"))
+    ]
+    context = {
+        "name": network.name,
+        "version": __version__,
+        "description": network.describe(),
+        "convention": CONVENTION_TEXT[derivation.convention],
+        "sizes": network.sizes,
+        "params": params,
+        "param_names": tuple(names),
+        "shapes": {p["name"]: p["shape"] for p in params},
+        "task": network.loss.task,
+        "targets_sum_to_one": derivation.targets_sum_to_one,
+        "args": ", ".join(names),
+        "activations": ", ".join(forward),
+        "loss_unpacking": _unpacking(forward, [loss]),
+        "gradient_unpacking": _unpacking(forward, backward),
+        "forward": [_line(eq) for eq in derivation.step("forward")],
+        "loss": loss,
+        "backward": backward,
+        "grads": ", ".join(f"d{name}" for name in names),
+        "updates": [_line(eq) for eq in derivation.step("update")],
+    }
+    source = _environment().get_template(TEMPLATE).render(context)
+    return black.format_str(source, mode=black.Mode())
+
+
+def generate(network: Network, convention: str = "negative") -> str:
+    """Black-formatted source of a standalone NumPy training module for ``network``."""
+    return render(derive(network, convention))
+
+
+def write_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and a rename: never half-written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_module(
+    network: Network, path: str | os.PathLike, convention: str = "negative"
+) -> Path:
+    """Generate the module for ``network`` and write it atomically to ``path``."""
+    return write_atomic(path, generate(network, convention))
+
+
+def build(network: Network, convention: str = "negative") -> types.ModuleType:
+    """The generated module for ``network``, imported (not written to disk)."""
+    source = generate(network, convention)
+    filename = f"<symbackprop:{network.name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    module = types.ModuleType(network.name)
+    module.__file__ = filename
+    exec(
+        compile(source, filename, "exec"), module.__dict__
+    )  # noqa: S102 - our own generated code
+    return module
+
+
+__all__ = [
+    "build",
+    "generate",
+    "render",
+    "template_dir",
+    "write_atomic",
+    "write_module",
+]

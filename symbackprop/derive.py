@@ -1,0 +1,256 @@
+"""The symbolic engine: from a ``Network`` to a ``Derivation`` of named equations.
+
+SymPy does the scalar calculus (``calculus``); this module assembles the layer algebra
+(δ_h = (δ_{l+1} W_{l+1}) ⊙ f'(A_l), dW = ±δᵀ A_prev / N, db = ±mean δ) per layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from . import calculus, printers
+from .algebra import BatchLoss, BatchMean, Dot, Transpose
+from .catalog import Activation
+from .spec import Network
+from .symbols import a, g, t, y, z
+
+#: δ = −∂ℓ/∂net (seed 000, so δ_y = t − y) or δ = ∂ℓ/∂Z (seeds 002 and 004, so δ_y = y − t)
+CONVENTIONS = ("negative", "gradient")
+
+STEPS = ("forward", "loss", "delta", "gradient", "update")
+
+N = sp.Symbol("N", positive=True)
+LR = sp.Symbol("lr", positive=True)
+X = sp.Symbol("X")
+T = sp.Symbol("T")
+LOSS = sp.Symbol("L")
+
+
+@dataclass(frozen=True)
+class Equation:
+    """``lhs = rhs`` over arrays; ``step`` is one of STEPS, ``layer`` counts from 1 (0: none)."""
+
+    lhs: sp.Symbol
+    rhs: sp.Expr
+    step: str
+    layer: int
+    #: what the right-hand side instantiates, e.g. ``relu(Z1)``; shown between lhs and rhs
+    label: sp.Expr | None = None
+
+    @property
+    def name(self) -> str:
+        return self.lhs.name
+
+    @property
+    def relation(self) -> str:
+        return ":=" if self.step == "update" else "="
+
+    def latex(self, align: bool = False) -> str:
+        """The equation in LaTeX (``←`` for an update); ``align`` puts ``&`` before the relation."""
+        rel = r"\leftarrow" if self.step == "update" else "="
+        amp = "&" if align else ""
+        label = f"{printers.latex(self.label)} = " if self.label is not None else ""
+        return f"{printers.latex(self.lhs)} {amp}{rel} {label}{printers.latex(self.rhs, hadamard=True)}"
+
+    def text(self) -> str:
+        """The equation as plain text, for a code comment."""
+        label = f"{printers.comment(self.label)} = " if self.label is not None else ""
+        return f"{printers.comment(self.lhs)} {self.relation} {label}{printers.comment(self.rhs)}"
+
+
+@dataclass(frozen=True)
+class LayerDerivation:
+    """What was derived for layer ``index`` (1-based): f' and the backward rule."""
+
+    index: int
+    units: int
+    inputs: int
+    bias: bool
+    activation: Activation
+    #: f' in ``a`` (the layer's output) where an output form exists, otherwise in ``z``;
+    #: for a row-wise activation (softmax) the diagonal ∂a_i/∂z_i of its Jacobian
+    activation_derivative: sp.Expr
+    derivative_in_output_form: bool
+    #: ∂ℓ/∂z of a unit from g = ∂ℓ/∂a (all units of the row), in g, a and possibly z
+    backward: sp.Expr
+
+    @property
+    def Z(self) -> sp.Symbol:  # noqa: N802 - lecture names
+        return sp.Symbol(f"Z{self.index}")
+
+    @property
+    def A(self) -> sp.Symbol:  # noqa: N802
+        return sp.Symbol(f"A{self.index}")
+
+    @property
+    def W(self) -> sp.Symbol:  # noqa: N802
+        return sp.Symbol(f"W{self.index}")
+
+    @property
+    def b(self) -> sp.Symbol:
+        return sp.Symbol(f"b{self.index}")
+
+    @property
+    def params(self) -> tuple[sp.Symbol, ...]:
+        return (self.W, self.b) if self.bias else (self.W,)
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """The derived backpropagation of one network: ordered equations both printers read."""
+
+    network: Network
+    convention: str
+    layers: tuple[LayerDerivation, ...]
+    #: ∂ℓ/∂y of one output element, in y and t
+    loss_gradient: sp.Expr
+    #: δ_y of one output element in y and t (and z only where f' has no output form)
+    output_delta: sp.Expr
+    #: whether the output activation's rows sum to 1, so targets must too (Σ_k t_k = 1 was used)
+    targets_sum_to_one: bool
+    equations: tuple[Equation, ...]
+
+    def step(self, name: str) -> tuple[Equation, ...]:
+        """The equations of one step (see STEPS), in order."""
+        return tuple(eq for eq in self.equations if eq.step == name)
+
+    @property
+    def params(self) -> tuple[sp.Symbol, ...]:
+        """Parameter symbols in order: W1, b1, W2, b2, …"""
+        return tuple(p for layer in self.layers for p in layer.params)
+
+    def latex(self) -> str:
+        """Every derived formula as LaTeX: an ``align*`` environment, one section per step."""
+        out = self.layers[-1]
+        lines = [f"% {self.network.name}: {self.network.describe()}"]
+        lines.append(r"\begin{align*}")
+        rows = []
+        for step in STEPS:
+            rows.append(rf"&\text{{{step}}} && ")
+            rows.extend(eq.latex(align=True) for eq in self.step(step))
+            if step == "loss":
+                sign = "-" if self.convention == "negative" else ""
+                rows.append(rf"\ell(y, t) &= {printers.latex(self.network.loss.expr)}")
+                rows.append(
+                    rf"\frac{{\partial \ell}}{{\partial y}} &= {printers.latex(self.loss_gradient)}"
+                )
+                for layer in self.layers:
+                    var = "a" if layer.derivative_in_output_form else "z"
+                    rows.append(
+                        rf"f_{{{layer.index}}}'({var}) &= {printers.latex(layer.activation_derivative)}"
+                        rf" && \text{{{layer.activation.name}}}"
+                    )
+                rows.append(
+                    rf"\delta_{{y}} = {sign}\frac{{\partial \ell}}{{\partial z_{{{out.index}}}}} "
+                    rf"&= {printers.latex(self.output_delta)}"
+                )
+        lines.append(" \\\\\n".join(rows))
+        lines.append(r"\end{align*}")
+        return "\n".join(lines)
+
+    def _repr_latex_(self) -> str:
+        return "$$" + self.latex().split("\n", 1)[1] + "$$"
+
+
+def _layer(index: int, inputs: int, dense) -> LayerDerivation:
+    act = dense.activation
+    if act.is_vector:
+        derivative, in_output = calculus.row_jacobian(act.expr).diagonal, True
+    else:
+        form = calculus.derivative_in_output_form(act.expr)
+        derivative, in_output = form.expr, form.in_output
+    return LayerDerivation(
+        index=index,
+        units=dense.units,
+        inputs=inputs,
+        bias=dense.bias,
+        activation=act,
+        activation_derivative=derivative,
+        derivative_in_output_form=in_output,
+        backward=calculus.backward_rule(act.expr),
+    )
+
+
+def derive(network: Network, convention: str = "negative") -> Derivation:
+    """Derive forward pass, loss, δ recursion, gradients and SGD updates of ``network``."""
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+    sizes = network.sizes
+    layers = tuple(
+        _layer(i + 1, sizes[i], dense) for i, dense in enumerate(network.layers)
+    )
+    out = layers[-1]
+    loss = network.loss
+    output_delta = calculus.output_error(out.activation, loss, convention)
+    equations: list[Equation] = []
+
+    inputs = X
+    for layer in layers:
+        net = Dot(inputs, Transpose(layer.W)) + (layer.b if layer.bias else 0)
+        equations.append(Equation(layer.Z, net, "forward", layer.index))
+        activation = layer.activation.expr.xreplace({z: layer.Z})
+        label = sp.Function(layer.activation.name)(layer.Z)
+        equations.append(Equation(layer.A, activation, "forward", layer.index, label))
+        inputs = layer.A
+
+    per_element = loss.expr.xreplace({y: out.A, t: T})
+    equations.append(Equation(LOSS, BatchLoss(per_element), "loss", 0))
+
+    deltas = {out.index: sp.Symbol("delta_y")}
+    equations.append(
+        Equation(
+            deltas[out.index],
+            output_delta.xreplace({y: out.A, t: T, z: out.Z}),
+            "delta",
+            out.index,
+        )
+    )
+    for layer, above in zip(reversed(layers[:-1]), reversed(layers[1:])):
+        signal = Dot(deltas[above.index], above.W)
+        if layer.backward.count(g) > 1:
+            name = sp.Symbol(f"E{layer.index}")
+            equations.append(Equation(name, signal, "delta", layer.index))
+            signal = name
+        deltas[layer.index] = sp.Symbol(f"delta_h{layer.index}")
+        rule = layer.backward.xreplace({g: signal, a: layer.A, z: layer.Z})
+        equations.append(Equation(deltas[layer.index], rule, "delta", layer.index))
+
+    sign = -1 if convention == "negative" else 1
+    previous = (X, *(layer.A for layer in layers[:-1]))
+    for layer, inputs in zip(layers, previous):
+        delta = deltas[layer.index]
+        grad_w = sp.Symbol(f"dW{layer.index}")
+        equations.append(
+            Equation(
+                grad_w,
+                sign * Dot(Transpose(delta), inputs) / N,
+                "gradient",
+                layer.index,
+            )
+        )
+        if layer.bias:
+            equations.append(
+                Equation(
+                    sp.Symbol(f"db{layer.index}"),
+                    sign * BatchMean(delta),
+                    "gradient",
+                    layer.index,
+                )
+            )
+
+    for layer in layers:
+        for param in layer.params:
+            grad = sp.Symbol(f"d{param.name}")
+            equations.append(Equation(param, param - LR * grad, "update", layer.index))
+
+    return Derivation(
+        network=network,
+        convention=convention,
+        layers=layers,
+        loss_gradient=sp.diff(loss.expr, y),
+        output_delta=output_delta,
+        targets_sum_to_one=calculus.sums_to_one(out.activation.expr),
+        equations=tuple(equations),
+    )

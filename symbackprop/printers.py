@@ -1,0 +1,197 @@
+"""Printers: the only place an expression becomes text (NumPy code, LaTeX, plain-text comments).
+
+Each follows SymPy's printer design: a subclass with one ``_print_<Node>`` per array operator.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sympy as sp
+
+from .algebra import Dot
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
+
+
+def _lecture_order(terms: list[sp.Expr]) -> list[sp.Expr]:
+    """Matrix products first, subtracted terms last: ``X W1ᵀ + b1``, ``T - A2``."""
+    return sorted(
+        terms, key=lambda term: (not term.has(Dot), term.could_extract_minus_sign())
+    )
+
+
+class LectureOrder:
+    """Printer mix-in: sums in the order lecture notes write them."""
+
+    def _as_ordered_terms(
+        self, expr: sp.Expr, order: str | None = None
+    ) -> list[sp.Expr]:
+        return _lecture_order(super()._as_ordered_terms(expr, order=order))
+
+
+def _is_scalar(factor: sp.Expr) -> bool:
+    """Numbers and the positive scalar symbols (N, lr); every other symbol is an array."""
+    return bool(factor.is_number or factor.is_positive)
+
+
+class NumPyCodePrinter(LectureOrder, NumPyPrinter):
+    """NumPy source for array formulas, written against ``import numpy as np``."""
+
+    def _module_format(self, fqn: str, register: bool = True) -> str:
+        return re.sub(r"^numpy\.", "np.", super()._module_format(fqn, register))
+
+    def _print_Dot(self, expr: sp.Expr) -> str:
+        left, right = (self._print(arg) for arg in expr.args)
+        return f"({left} @ {right})"
+
+    def _print_Transpose(self, expr: sp.Expr) -> str:
+        return f"{self._print(expr.args[0])}.T"
+
+    def _print_RowSum(self, expr: sp.Expr) -> str:
+        return f"np.sum({self._print(expr.args[0])}, axis=1, keepdims=True)"
+
+    def _print_BatchMean(self, expr: sp.Expr) -> str:
+        return f"np.mean({self._print(expr.args[0])}, axis=0)"
+
+    def _print_BatchLoss(self, expr: sp.Expr) -> str:
+        return f"np.sum({self._print(expr.args[0])}) / N"
+
+    def _print_Softplus(self, expr: sp.Expr) -> str:
+        return f"np.logaddexp(0, {self._print(expr.args[0])})"
+
+    def _print_LogSumExp(self, expr: sp.Expr) -> str:
+        return (
+            f"np.logaddexp.reduce({self._print(expr.args[0])}, axis=1, keepdims=True)"
+        )
+
+    def _print_Relational(self, expr: sp.Expr) -> str:
+        return f"{self._print(expr.lhs)} {expr.rel_op} {self._print(expr.rhs)}"
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        *pieces, (last, cond) = expr.args
+        if cond is not sp.true:
+            raise ValueError(f"Piecewise without a default branch: {expr}")
+        code = self._print(last)
+        for branch, condition in reversed(pieces):
+            code = f"np.where({self._print(condition)}, {self._print(branch)}, {code})"
+        return code
+
+
+#: LaTeX names of the array symbols a derivation uses, by symbol name pattern
+_LATEX_NAMES = (
+    (r"^delta_y$", r"\\delta_{y}"),
+    (r"^delta_h(\d+)$", r"\\delta_{h_{\1}}"),
+    (r"^dW(\d+)$", r"\\frac{\\partial \\mathcal{L}}{\\partial W_{\1}}"),
+    (r"^db(\d+)$", r"\\frac{\\partial \\mathcal{L}}{\\partial b_{\1}}"),
+    (r"^E(\d+)$", r"E_{\1}"),
+    (r"^([ZAWb])(\d+)$", r"\1_{\2}"),
+    (r"^lr$", r"\\eta"),
+    (r"^(a|z|y|t|g)_other$", r"\1_{k}"),
+    (r"^L$", r"\\mathcal{L}"),
+)
+
+
+def latex_name(name: str) -> str:
+    """The lecture-notes LaTeX for a symbol name (``delta_h1`` → ``\\delta_{h_{1}}``)."""
+    for pattern, replacement in _LATEX_NAMES:
+        if re.match(pattern, name):
+            return re.sub(pattern, replacement, name)
+    return name
+
+
+class MathLatexPrinter(LectureOrder, LatexPrinter):
+    """LaTeX for derived formulas in lecture names; with ``hadamard``, products of arrays get ⊙."""
+
+    _default_settings = {**LatexPrinter._default_settings, "hadamard": False}
+
+    def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
+        return latex_name(expr.name)
+
+    def _print_Dot(self, expr: sp.Expr) -> str:
+        left, right = (self.parenthesize(arg, PRECEDENCE["Mul"]) for arg in expr.args)
+        return f"{left} {right}"
+
+    def _print_Transpose(self, expr: sp.Expr) -> str:
+        return f"{self._print(expr.args[0])}^{{\\top}}"
+
+    def _print_RowSum(self, expr: sp.Expr) -> str:
+        return rf"\sum_{{k}} \left({self._print(expr.args[0])}\right)_{{k}}"
+
+    def _print_BatchMean(self, expr: sp.Expr) -> str:
+        return rf"\frac{{1}}{{N}} \sum_{{n}} \left({self._print(expr.args[0])}\right)_{{n}}"
+
+    def _print_BatchLoss(self, expr: sp.Expr) -> str:
+        return rf"\frac{{1}}{{N}} \sum_{{n}} \sum_{{k}} \left({self._print(expr.args[0])}\right)_{{nk}}"
+
+    def _print_Softplus(self, expr: sp.Expr) -> str:
+        return rf"\operatorname{{softplus}}\left({self._print(expr.args[0])}\right)"
+
+    def _print_LogSumExp(self, expr: sp.Expr) -> str:
+        return rf"\operatorname{{logsumexp}}\left({self._print(expr.args[0])}\right)"
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        scalars = [f for f in expr.args if _is_scalar(f)]
+        arrays = [f for f in expr.args if not _is_scalar(f)]
+        if not self._settings["hadamard"] or len(arrays) < 2:
+            return super()._print_Mul(expr)
+        body = r" \odot ".join(self.parenthesize(f, PRECEDENCE["Mul"]) for f in arrays)
+        scale = sp.Mul(*scalars)
+        if scale == 1:
+            return body
+        if scale == -1:
+            return f"- {body}"
+        return f"{self._print(scale)} {body}"
+
+
+class CommentPrinter(LectureOrder, StrPrinter):
+    """Plain-text formulas for the comments of generated code (· is the matrix product)."""
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        return expr.name.replace("delta_", "δ_")
+
+    def _print_Dot(self, expr: sp.Expr) -> str:
+        left, right = (self._print(arg) for arg in expr.args)
+        return f"({left}·{right})"
+
+    def _print_Transpose(self, expr: sp.Expr) -> str:
+        return f"{self._print(expr.args[0])}ᵀ"
+
+    def _print_RowSum(self, expr: sp.Expr) -> str:
+        return f"Σ_k({self._print(expr.args[0])})"
+
+    def _print_BatchMean(self, expr: sp.Expr) -> str:
+        return f"mean_n({self._print(expr.args[0])})"
+
+    def _print_BatchLoss(self, expr: sp.Expr) -> str:
+        return f"mean_n Σ_k({self._print(expr.args[0])})"
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        if (
+            len(expr.args) == 2
+            and expr.args[0][0] == 1
+            and expr.args[1] == (0, sp.true)
+        ):
+            return f"[{self._print(expr.args[0][1])}]"
+        *pieces, (last, _) = expr.args
+        text = self._print(last)
+        for branch, cond in reversed(pieces):
+            text = f"({self._print(branch)} if {self._print(cond)} else {text})"
+        return text
+
+
+def numpy_code(expr: sp.Expr) -> str:
+    """NumPy source for ``expr``."""
+    return NumPyCodePrinter({"fully_qualified_modules": True}).doprint(expr)
+
+
+def latex(expr: sp.Basic, hadamard: bool = False) -> str:
+    """LaTeX for ``expr`` in the lecture notation; ``hadamard`` for formulas over arrays."""
+    return MathLatexPrinter({"hadamard": hadamard}).doprint(expr)
+
+
+def comment(expr: sp.Basic) -> str:
+    """Plain-text formula for a code comment."""
+    return CommentPrinter().doprint(expr)
