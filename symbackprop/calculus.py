@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import sympy as sp
@@ -68,7 +68,7 @@ class OutputForm:
     in_output: bool
 
 
-@lru_cache(maxsize=None)
+@cache
 def derivative_in_output_form(f: sp.Expr) -> OutputForm:
     """f'(z) as a function of a = f(z) where such a form exists, else in z.
 
@@ -104,7 +104,7 @@ def _other(symbol: sp.Symbol) -> sp.Symbol:
     return sp.Symbol(symbol.name + "_other", **symbol.assumptions0)
 
 
-@lru_cache(maxsize=None)
+@cache
 def row_jacobian(f: sp.Expr) -> RowJacobian:
     """The Jacobian of a row-wise activation in output form, found and proved on concrete rows."""
     width = _ROW_WIDTHS[0]
@@ -155,7 +155,7 @@ def _prove_row_jacobian(f: sp.Expr, jac: RowJacobian, width: int) -> None:
         )
 
 
-@lru_cache(maxsize=None)
+@cache
 def backward_rule(f: sp.Expr) -> sp.Expr:
     """∂ℓ/∂z of one unit given g = ∂ℓ/∂a for every unit of its row, in g, a (and z if needed).
 

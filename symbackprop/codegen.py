@@ -166,9 +166,8 @@ def build(network: Network, convention: str = "negative") -> types.ModuleType:
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     module = types.ModuleType(network.name)
     module.__file__ = filename
-    exec(
-        compile(source, filename, "exec"), module.__dict__
-    )  # noqa: S102 - our own generated code
+    code = compile(source, filename, "exec")
+    exec(code, module.__dict__)  # noqa: S102 - runs the module we just generated
     return module
 
 

@@ -77,15 +77,15 @@ class LayerDerivation:
     backward: sp.Expr
 
     @property
-    def Z(self) -> sp.Symbol:  # noqa: N802 - lecture names
+    def Z(self) -> sp.Symbol:
         return sp.Symbol(f"Z{self.index}")
 
     @property
-    def A(self) -> sp.Symbol:  # noqa: N802
+    def A(self) -> sp.Symbol:
         return sp.Symbol(f"A{self.index}")
 
     @property
-    def W(self) -> sp.Symbol:  # noqa: N802
+    def W(self) -> sp.Symbol:
         return sp.Symbol(f"W{self.index}")
 
     @property

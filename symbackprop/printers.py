@@ -6,14 +6,15 @@ Each follows SymPy's printer design: a subclass with one ``_print_<Node>`` per a
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 import sympy as sp
-
-from .algebra import Dot
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
+
+from .algebra import Dot
 
 
 def _lecture_order(terms: list[sp.Expr]) -> list[sp.Expr]:
@@ -105,7 +106,10 @@ def latex_name(name: str) -> str:
 class MathLatexPrinter(LectureOrder, LatexPrinter):
     """LaTeX for derived formulas in lecture names; with ``hadamard``, products of arrays get ⊙."""
 
-    _default_settings = {**LatexPrinter._default_settings, "hadamard": False}
+    _default_settings: ClassVar[dict] = {
+        **LatexPrinter._default_settings,
+        "hadamard": False,
+    }
 
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
         return latex_name(expr.name)

@@ -12,7 +12,7 @@ import sympy as sp
 
 from .algebra import LogSumExp, RowSum, Softplus
 from .catalog import Activation, Loss
-from .symbols import t, y, z
+from .symbols import t, y
 
 Rule = Callable[[sp.Basic], "sp.Basic | None"]
 
