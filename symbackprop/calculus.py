@@ -104,27 +104,29 @@ def _other(symbol: sp.Symbol) -> sp.Symbol:
     return sp.Symbol(symbol.name + "_other", **symbol.assumptions0)
 
 
+def _first_two_units(
+    f: sp.Expr, width: int
+) -> tuple[sp.Expr, sp.Expr, tuple[sp.Symbol, ...]]:
+    """Outputs a_1 and a_2 of a concrete row of ``width`` units, and the row's inputs z_1 … z_w."""
+    zs = tuple(indexed(z, k) for k in range(1, width + 1))
+    first = expand_rows(f, width, (z,))
+    return first, first.xreplace({zs[0]: zs[1], zs[1]: zs[0]}), zs
+
+
 @cache
 def row_jacobian(f: sp.Expr) -> RowJacobian:
     """The Jacobian of a row-wise activation in output form, found and proved on concrete rows."""
-    width = _ROW_WIDTHS[0]
-    zs = tuple(indexed(z, k) for k in range(1, width + 1))
-    outputs = [expand_rows(f, width, (z,))]
-    outputs += [
-        outputs[0].xreplace({zs[0]: zs[k], zs[k]: zs[0]}) for k in range(1, width)
-    ]
-    at = [_numeric(o, zs) for o in outputs]
-    diag_at = _numeric(sp.diff(outputs[0], zs[0]), zs)
-    off_at = _numeric(sp.diff(outputs[1], zs[0]), zs)
-    rng = np.random.default_rng(0)
-    points = rng.uniform(-2, 2, size=(12, width))
-    a1 = np.array([at[0](*p) for p in points])
-    a2 = np.array([at[1](*p) for p in points])
-    diag_vals = np.array([diag_at(*p) for p in points])
-    off_vals = np.array([off_at(*p) for p in points])
-    diag = _fit(diag_vals, [a1**k for k in range(_MAX_DEGREE + 1)])
+    first, second, zs = _first_two_units(f, _ROW_WIDTHS[0])
+    points = np.random.default_rng(0).uniform(-2, 2, size=(12, len(zs)))
+
+    def sampled(expr: sp.Expr) -> np.ndarray:
+        at = _numeric(expr, zs)
+        return np.array([float(at(*p)) for p in points])
+
+    a1, a2 = sampled(first), sampled(second)
+    diag = _fit(sampled(sp.diff(first, zs[0])), [a1**k for k in range(_MAX_DEGREE + 1)])
     powers = [(i, j) for i, j in itertools.product(range(3), repeat=2) if i + j <= 2]
-    off = _fit(off_vals, [a1**i * a2**j for i, j in powers])
+    off = _fit(sampled(sp.diff(second, zs[0])), [a1**i * a2**j for i, j in powers])
     if diag is None or off is None:
         raise SpecError(
             f"activation {f}: its Jacobian has no polynomial form in its outputs"
@@ -134,25 +136,19 @@ def row_jacobian(f: sp.Expr) -> RowJacobian:
         sum(c * a**k for k, c in enumerate(diag)),
         sum(c * a**i * other**j for (i, j), c in zip(powers, off)),
     )
-    for w in _ROW_WIDTHS:
-        _prove_row_jacobian(f, jac, w)
-    return jac
-
-
-def _prove_row_jacobian(f: sp.Expr, jac: RowJacobian, width: int) -> None:
-    zs = tuple(indexed(z, k) for k in range(1, width + 1))
-    first = expand_rows(f, width, (z,))
-    second = first.xreplace({zs[0]: zs[1], zs[1]: zs[0]})
-    diag_ok = is_identically_zero(
-        jac.diagonal.xreplace({a: first}) - sp.diff(first, zs[0])
-    )
-    off_ok = is_identically_zero(
-        jac.off.xreplace({a: first, _other(a): second}) - sp.diff(second, zs[0])
-    )
-    if not (diag_ok and off_ok):
-        raise SpecError(
-            f"activation {f}: could not prove its Jacobian on a row of {width} units"
+    for width in _ROW_WIDTHS:
+        first, second, zs = _first_two_units(f, width)
+        diag_ok = is_identically_zero(
+            jac.diagonal.xreplace({a: first}) - sp.diff(first, zs[0])
         )
+        off_ok = is_identically_zero(
+            jac.off.xreplace({a: first, other: second}) - sp.diff(second, zs[0])
+        )
+        if not (diag_ok and off_ok):
+            raise SpecError(
+                f"activation {f}: could not prove its Jacobian on a row of {width} units"
+            )
+    return jac
 
 
 @cache

@@ -122,36 +122,54 @@ class Derivation:
         return tuple(p for layer in self.layers for p in layer.params)
 
     def latex(self) -> str:
-        """Every derived formula as LaTeX: an ``align*`` environment, one section per step."""
+        """Every derived formula as LaTeX: one ``align*`` environment, a titled section per step."""
+        sections = [
+            ("Forward pass", [eq.latex(align=True) for eq in self.step("forward")]),
+            (
+                "Loss",
+                [eq.latex(align=True) for eq in self.step("loss")]
+                + self._scalar_rows(),
+            ),
+            ("Error recursion", [eq.latex(align=True) for eq in self.step("delta")]),
+            (
+                "Gradients of the mean loss",
+                [eq.latex(align=True) for eq in self.step("gradient")],
+            ),
+            ("SGD update", [eq.latex(align=True) for eq in self.step("update")]),
+        ]
+        body = " \\\\\n".join(
+            rf"\intertext{{{title}}}" + "\n" + " \\\\\n".join(rows)
+            for title, rows in sections
+        )
+        header = f"% {self.network.name}: {self.network.describe()}"
+        return f"{header}\n\\begin{{align*}}\n{body}\n\\end{{align*}}"
+
+    def _scalar_rows(self) -> list[str]:
+        """The scalar calculus per unit: ℓ, ∂ℓ/∂y, each f' and the fused output error δ_y."""
         out = self.layers[-1]
-        lines = [f"% {self.network.name}: {self.network.describe()}"]
-        lines.append(r"\begin{align*}")
-        rows = []
-        for step in STEPS:
-            rows.append(rf"&\text{{{step}}} && ")
-            rows.extend(eq.latex(align=True) for eq in self.step(step))
-            if step == "loss":
-                sign = "-" if self.convention == "negative" else ""
-                rows.append(rf"\ell(y, t) &= {printers.latex(self.network.loss.expr)}")
-                rows.append(
-                    rf"\frac{{\partial \ell}}{{\partial y}} &= {printers.latex(self.loss_gradient)}"
-                )
-                for layer in self.layers:
-                    var = "a" if layer.derivative_in_output_form else "z"
-                    rows.append(
-                        rf"f_{{{layer.index}}}'({var}) &= {printers.latex(layer.activation_derivative)}"
-                        rf" && \text{{{layer.activation.name}}}"
-                    )
-                rows.append(
-                    rf"\delta_{{y}} = {sign}\frac{{\partial \ell}}{{\partial z_{{{out.index}}}}} "
-                    rf"&= {printers.latex(self.output_delta)}"
-                )
-        lines.append(" \\\\\n".join(rows))
-        lines.append(r"\end{align*}")
-        return "\n".join(lines)
+        sign = "-" if self.convention == "negative" else ""
+        rows = [
+            rf"\ell(y, t) &= {printers.latex(self.network.loss.expr)}",
+            rf"\frac{{\partial \ell}}{{\partial y}} &= {printers.latex(self.loss_gradient)}",
+        ]
+        for layer in self.layers:
+            var = "a" if layer.derivative_in_output_form else "z"
+            derivative = printers.latex(layer.activation_derivative)
+            rows.append(
+                rf"f_{{{layer.index}}}'({var}) &= {derivative} && \text{{{layer.activation.name}}}"
+            )
+        rows.append(
+            rf"\delta_{{y}} = {sign}\frac{{\partial \ell}}{{\partial z_{{{out.index}}}}} "
+            rf"&= {printers.latex(self.output_delta)}"
+        )
+        return rows
 
     def _repr_latex_(self) -> str:
-        return "$$" + self.latex().split("\n", 1)[1] + "$$"
+        return (
+            "$$"
+            + self.latex().split("\n", 1)[1].replace(r"\intertext", r"\text")
+            + "$$"
+        )
 
 
 def _layer(index: int, inputs: int, dense) -> LayerDerivation:

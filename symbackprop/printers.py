@@ -138,7 +138,9 @@ class MathLatexPrinter(LectureOrder, LatexPrinter):
 
     def _print_Mul(self, expr: sp.Mul) -> str:
         scalars = [f for f in expr.args if _is_scalar(f)]
-        arrays = sorted((f for f in expr.args if not _is_scalar(f)), key=lambda f: not f.has(Dot))
+        arrays = sorted(
+            (f for f in expr.args if not _is_scalar(f)), key=lambda f: not f.has(Dot)
+        )
         if not self._settings["hadamard"] or len(arrays) < 2:
             return super()._print_Mul(expr)
         body = r" \odot ".join(self.parenthesize(f, PRECEDENCE["Mul"]) for f in arrays)

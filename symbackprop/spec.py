@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keyword
+import numbers
 from dataclasses import dataclass, field
 
 from . import catalog
@@ -11,9 +12,9 @@ from .errors import SpecError
 
 
 def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise SpecError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Dense:
     bias: bool = True
 
     def __post_init__(self) -> None:
-        _positive_int(self.units, "Dense.units")
+        object.__setattr__(self, "units", _positive_int(self.units, "Dense.units"))
         object.__setattr__(
             self, "activation", catalog.activation(self.activation, "Dense.activation")
         )
@@ -55,7 +56,7 @@ class Network:
             raise SpecError(
                 f"Network.name must be a Python identifier, got {self.name!r}"
             )
-        _positive_int(self.inputs, "Network.inputs")
+        object.__setattr__(self, "inputs", _positive_int(self.inputs, "Network.inputs"))
         if isinstance(self.layers, (str, bytes)) or not hasattr(
             self.layers, "__iter__"
         ):

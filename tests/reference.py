@@ -49,7 +49,10 @@ def random_batch(network, samples, rng):
     """Random inputs and targets valid for the network's loss."""
     n_in, n_out = network.sizes[0], network.sizes[-1]
     X = rng.normal(size=(samples, n_in))
-    if network.loss.name == "categorical_crossentropy" or network.layers[-1].activation.name == "softmax":
+    if (
+        network.loss.name == "categorical_crossentropy"
+        or network.layers[-1].activation.name == "softmax"
+    ):
         T = np.eye(n_out)[rng.integers(0, n_out, size=samples)]
     elif network.loss.name == "binary_crossentropy":
         T = rng.integers(0, 2, size=(samples, n_out)).astype(float)

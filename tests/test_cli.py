@@ -11,11 +11,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _cli(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "symbackprop", *args], cwd=cwd, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "symbackprop", *args],
+        cwd=cwd,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_compile_writes_the_module_of_every_network(tmp_path):
-    run = _cli("compile", "examples/circles.py", "examples/stack.py", "-o", str(tmp_path))
+    run = _cli(
+        "compile", "examples/circles.py", "examples/stack.py", "-o", str(tmp_path)
+    )
     assert run.returncode == 0, run.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["circles.py", "stack.py"]
     (circles,) = load_networks(ROOT / "examples" / "circles.py")
@@ -30,9 +38,14 @@ def test_latex_prints_the_derivation():
 
 def test_latex_with_gradient_convention_writes_a_file(tmp_path):
     out = tmp_path / "multilabel.tex"
-    run = _cli("latex", "examples/multilabel.py", "--convention", "gradient", "-o", str(out))
+    run = _cli(
+        "latex", "examples/multilabel.py", "--convention", "gradient", "-o", str(out)
+    )
     assert run.returncode == 0, run.stderr
-    assert r"\delta_{y} = \frac{\partial \ell}{\partial z_{2}} &= y - t" in out.read_text(encoding="utf-8")
+    assert (
+        r"\delta_{y} = \frac{\partial \ell}{\partial z_{2}} &= y - t"
+        in out.read_text(encoding="utf-8")
+    )
 
 
 def test_check_passes_a_generated_module_and_fails_a_tampered_one(tmp_path):
@@ -41,7 +54,9 @@ def test_check_passes_a_generated_module_and_fails_a_tampered_one(tmp_path):
     assert "ok" in run.stdout
     tampered = tmp_path / "circles.py"
     source = (ROOT / "generated" / "circles.py").read_text(encoding="utf-8")
-    tampered.write_text(source.replace("delta_y = T - A2", "delta_y = T - 0.9 * A2"), encoding="utf-8")
+    tampered.write_text(
+        source.replace("delta_y = T - A2", "delta_y = T - 0.9 * A2"), encoding="utf-8"
+    )
     run = _cli("check", str(tampered))
     assert run.returncode == 1
     assert "FAILED" in run.stdout
@@ -56,7 +71,9 @@ def test_a_missing_spec_is_a_clear_error_and_writes_nothing(tmp_path):
 
 def test_a_spec_with_a_bad_network_is_reported_with_its_field(tmp_path):
     spec = tmp_path / "bad.py"
-    spec.write_text("import symbackprop as sb\nnet = sb.Network('bad', 2, [sb.Dense(0)], 'mse')\n")
+    spec.write_text(
+        "import symbackprop as sb\nnet = sb.Network('bad', 2, [sb.Dense(0)], 'mse')\n"
+    )
     run = _cli("compile", str(spec), "-o", str(tmp_path))
     assert run.returncode == 2
     assert "Dense.units must be a positive integer, got 0" in run.stderr

@@ -31,7 +31,10 @@ def test_identity_mse_delta_is_two_times_t_minus_y():
 
 def test_gradient_convention_flips_the_sign_to_y_minus_t():
     assert _delta("softmax", "categorical_crossentropy", convention="gradient") == y - t
-    assert _delta("sigmoid", "binary_crossentropy", units=1, convention="gradient") == y - t
+    assert (
+        _delta("sigmoid", "binary_crossentropy", units=1, convention="gradient")
+        == y - t
+    )
 
 
 def test_a_canonical_pair_no_catalog_entry_covers_simplifies_too():
@@ -57,7 +60,9 @@ def test_activation_derivatives_are_found_in_output_form(name, expected):
 
 
 def test_relu_derivative_is_the_step_of_its_output_and_zero_at_zero():
-    layer = sb.derive(sb.Network("n", 2, [sb.Dense(3, activation="relu")], "mse")).layers[0]
+    layer = sb.derive(
+        sb.Network("n", 2, [sb.Dense(3, activation="relu")], "mse")
+    ).layers[0]
     assert layer.derivative_in_output_form
     step = layer.activation_derivative
     assert step.free_symbols == {a}
@@ -65,32 +70,51 @@ def test_relu_derivative_is_the_step_of_its_output_and_zero_at_zero():
 
 
 def test_softmax_derivative_diagonal_is_a_times_one_minus_a():
-    layer = sb.derive(sb.Network("n", 2, [sb.Dense(3, activation="softmax")], "mse")).layers[0]
+    layer = sb.derive(
+        sb.Network("n", 2, [sb.Dense(3, activation="softmax")], "mse")
+    ).layers[0]
     assert _same(layer.activation_derivative, a * (1 - a))
 
 
 def test_a_derivative_without_output_form_falls_back_to_z():
     sine = sb.Activation("sine", sp.sin(z))
-    layer = sb.derive(sb.Network("n", 2, [sb.Dense(3, activation=sine)], "mse")).layers[0]
+    layer = sb.derive(sb.Network("n", 2, [sb.Dense(3, activation=sine)], "mse")).layers[
+        0
+    ]
     assert not layer.derivative_in_output_form
     assert layer.activation_derivative == sp.cos(z)
 
 
 def test_equations_are_named_like_the_lecture():
     network = sb.Network(
-        "deep", 2, [sb.Dense(3, "tanh"), sb.Dense(3, "relu"), sb.Dense(2, "softmax")], "categorical_crossentropy"
+        "deep",
+        2,
+        [sb.Dense(3, "tanh"), sb.Dense(3, "relu"), sb.Dense(2, "softmax")],
+        "categorical_crossentropy",
     )
     d = sb.derive(network)
     names = [eq.name for eq in d.equations]
     assert names[:6] == ["Z1", "A1", "Z2", "A2", "Z3", "A3"]
     assert ["delta_y", "delta_h2", "delta_h1"] == [eq.name for eq in d.step("delta")]
-    assert [eq.name for eq in d.step("gradient")] == ["dW1", "db1", "dW2", "db2", "dW3", "db3"]
+    assert [eq.name for eq in d.step("gradient")] == [
+        "dW1",
+        "db1",
+        "dW2",
+        "db2",
+        "dW3",
+        "db3",
+    ]
     assert [eq.name for eq in d.step("update")] == ["W1", "b1", "W2", "b2", "W3", "b3"]
     assert [p.name for p in d.params] == ["W1", "b1", "W2", "b2", "W3", "b3"]
 
 
 def test_latex_holds_every_derived_formula():
-    circles = sb.Network("circles", 2, [sb.Dense(20, "relu"), sb.Dense(1, "sigmoid")], "binary_crossentropy")
+    circles = sb.Network(
+        "circles",
+        2,
+        [sb.Dense(20, "relu"), sb.Dense(1, "sigmoid")],
+        "binary_crossentropy",
+    )
     text = sb.derive(circles).latex()
     assert r"\begin{align*}" in text and r"\end{align*}" in text
     assert r"\delta_{y} = -\frac{\partial \ell}{\partial z_{2}} &= t - y" in text
@@ -98,4 +122,3 @@ def test_latex_holds_every_derived_formula():
     assert r"\delta_{h_{1}} &= \left(\delta_{y} W_{2}\right) \odot" in text
     assert r"Z_{1} &= X W_{1}^{\top} + b_{1}" in text
     assert sb.derive(circles)._repr_latex_().startswith("$$")
-
