@@ -141,9 +141,20 @@ class MathLatexPrinter(LectureOrder, LatexPrinter):
         arrays = sorted(
             (f for f in expr.args if not _is_scalar(f)), key=lambda f: not f.has(Dot)
         )
-        if not self._settings["hadamard"] or len(arrays) < 2:
+        divides = any(f.is_Pow and f.exp.is_negative for f in arrays)
+        if (
+            not self._settings["hadamard"]
+            or not arrays
+            or divides
+            or (len(arrays) < 2 and not scalars)
+        ):
             return super()._print_Mul(expr)
-        body = r" \odot ".join(self.parenthesize(f, PRECEDENCE["Mul"]) for f in arrays)
+        if len(arrays) == 1 and isinstance(arrays[0], Dot):
+            body = self._print(arrays[0])
+        else:
+            body = r" \odot ".join(
+                self.parenthesize(f, PRECEDENCE["Mul"]) for f in arrays
+            )
         scale = sp.Mul(*scalars)
         if scale == 1:
             return body
