@@ -191,6 +191,73 @@ def _layer(index: int, inputs: int, dense) -> LayerDerivation:
     )
 
 
+def _forward(layers: tuple[LayerDerivation, ...]) -> list[Equation]:
+    """Z_l = A_{l-1} W_lᵀ + b_l and A_l = f_l(Z_l), with A_0 = X."""
+    equations, inputs = [], X
+    for layer in layers:
+        net = Dot(inputs, Transpose(layer.W)) + (layer.b if layer.bias else 0)
+        equations.append(Equation(layer.Z, net, "forward", layer.index))
+        activation = layer.activation.expr.xreplace({z: layer.Z})
+        label = sp.Function(layer.activation.name)(layer.Z)
+        equations.append(Equation(layer.A, activation, "forward", layer.index, label))
+        inputs = layer.A
+    return equations
+
+
+def _deltas(
+    layers: tuple[LayerDerivation, ...], output_delta: sp.Expr
+) -> list[Equation]:
+    """δ_y from the fused output error, then δ_h = backward rule of (δ_{l+1} W_{l+1}), top down.
+
+    A row-wise activation uses its incoming signal twice, so it gets a name of its own, E_l.
+    """
+    out = layers[-1]
+    delta = sp.Symbol("delta_y")
+    equations = [
+        Equation(
+            delta, output_delta.xreplace({y: out.A, t: T, z: out.Z}), "delta", out.index
+        )
+    ]
+    for layer, above in zip(reversed(layers[:-1]), reversed(layers[1:])):
+        signal = Dot(delta, above.W)
+        if layer.backward.count(g) > 1:
+            name = sp.Symbol(f"E{layer.index}")
+            equations.append(Equation(name, signal, "delta", layer.index))
+            signal = name
+        delta = sp.Symbol(f"delta_h{layer.index}")
+        rule = layer.backward.xreplace({g: signal, a: layer.A, z: layer.Z})
+        equations.append(Equation(delta, rule, "delta", layer.index))
+    return equations
+
+
+def _gradients(
+    layers: tuple[LayerDerivation, ...], deltas: list[sp.Symbol], sign: int
+) -> list[Equation]:
+    """dW_l = ±δ_lᵀ A_{l-1} / N and db_l = ±mean δ_l (− under the δ = −∂ℓ/∂Z convention)."""
+    equations = []
+    previous = (X, *(layer.A for layer in layers[:-1]))
+    for layer, inputs, delta in zip(layers, previous, deltas):
+        grad_w = sign * Dot(Transpose(delta), inputs) / N
+        equations.append(
+            Equation(sp.Symbol(f"dW{layer.index}"), grad_w, "gradient", layer.index)
+        )
+        if layer.bias:
+            grad_b = sign * BatchMean(delta)
+            equations.append(
+                Equation(sp.Symbol(f"db{layer.index}"), grad_b, "gradient", layer.index)
+            )
+    return equations
+
+
+def _updates(layers: tuple[LayerDerivation, ...]) -> list[Equation]:
+    """Plain SGD: θ ← θ − η dθ for every parameter."""
+    return [
+        Equation(param, param - LR * sp.Symbol(f"d{param.name}"), "update", layer.index)
+        for layer in layers
+        for param in layer.params
+    ]
+
+
 def derive(network: Network, convention: str = "negative") -> Derivation:
     """Derive forward pass, loss, δ recursion, gradients and SGD updates of ``network``."""
     if convention not in CONVENTIONS:
@@ -202,67 +269,16 @@ def derive(network: Network, convention: str = "negative") -> Derivation:
     out = layers[-1]
     loss = network.loss
     output_delta = calculus.output_error(out.activation, loss, convention)
-    equations: list[Equation] = []
-
-    inputs = X
-    for layer in layers:
-        net = Dot(inputs, Transpose(layer.W)) + (layer.b if layer.bias else 0)
-        equations.append(Equation(layer.Z, net, "forward", layer.index))
-        activation = layer.activation.expr.xreplace({z: layer.Z})
-        label = sp.Function(layer.activation.name)(layer.Z)
-        equations.append(Equation(layer.A, activation, "forward", layer.index, label))
-        inputs = layer.A
-
-    per_element = loss.expr.xreplace({y: out.A, t: T})
-    equations.append(Equation(LOSS, BatchLoss(per_element), "loss", 0))
-
-    deltas = {out.index: sp.Symbol("delta_y")}
-    equations.append(
-        Equation(
-            deltas[out.index],
-            output_delta.xreplace({y: out.A, t: T, z: out.Z}),
-            "delta",
-            out.index,
-        )
+    loss_equation = Equation(
+        LOSS, BatchLoss(loss.expr.xreplace({y: out.A, t: T})), "loss", 0
     )
-    for layer, above in zip(reversed(layers[:-1]), reversed(layers[1:])):
-        signal = Dot(deltas[above.index], above.W)
-        if layer.backward.count(g) > 1:
-            name = sp.Symbol(f"E{layer.index}")
-            equations.append(Equation(name, signal, "delta", layer.index))
-            signal = name
-        deltas[layer.index] = sp.Symbol(f"delta_h{layer.index}")
-        rule = layer.backward.xreplace({g: signal, a: layer.A, z: layer.Z})
-        equations.append(Equation(deltas[layer.index], rule, "delta", layer.index))
-
-    sign = -1 if convention == "negative" else 1
-    previous = (X, *(layer.A for layer in layers[:-1]))
-    for layer, inputs in zip(layers, previous):
-        delta = deltas[layer.index]
-        grad_w = sp.Symbol(f"dW{layer.index}")
-        equations.append(
-            Equation(
-                grad_w,
-                sign * Dot(Transpose(delta), inputs) / N,
-                "gradient",
-                layer.index,
-            )
-        )
-        if layer.bias:
-            equations.append(
-                Equation(
-                    sp.Symbol(f"db{layer.index}"),
-                    sign * BatchMean(delta),
-                    "gradient",
-                    layer.index,
-                )
-            )
-
-    for layer in layers:
-        for param in layer.params:
-            grad = sp.Symbol(f"d{param.name}")
-            equations.append(Equation(param, param - LR * grad, "update", layer.index))
-
+    deltas = _deltas(layers, output_delta)
+    by_layer = {eq.layer: eq.lhs for eq in deltas if eq.lhs.name.startswith("delta")}
+    gradients = _gradients(
+        layers,
+        [by_layer[layer.index] for layer in layers],
+        -1 if convention == "negative" else 1,
+    )
     return Derivation(
         network=network,
         convention=convention,
@@ -270,5 +286,11 @@ def derive(network: Network, convention: str = "negative") -> Derivation:
         loss_gradient=sp.diff(loss.expr, y),
         output_delta=output_delta,
         targets_sum_to_one=calculus.sums_to_one(out.activation.expr),
-        equations=tuple(equations),
+        equations=(
+            *_forward(layers),
+            loss_equation,
+            *deltas,
+            *gradients,
+            *_updates(layers),
+        ),
     )
