@@ -31,6 +31,7 @@ def main() -> float:
     """Train the generated module; returns the training accuracy."""
     from _load import generated_module
 
+    print(sb.derive(circles), end="\n\n")
     model = generated_module("circles")
     X, T = make_circles()
     params, history = model.train(

@@ -88,6 +88,8 @@ def _check_inputs(X):
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != SIZES[0]:
         raise ValueError(f"X must have shape (N, {SIZES[0]}), got {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("X holds non-finite values (nan or inf)")
     return X
 
 
@@ -100,9 +102,23 @@ def _check_data(X, T):
         raise ValueError(
             f"T must have shape ({X.shape[0]}, {SIZES[-1]}), got {T.shape}"
         )
+    if not np.all(np.isfinite(T)):
+        raise ValueError("T holds non-finite values (nan or inf)")
     if TARGETS_SUM_TO_ONE and not np.allclose(T.sum(axis=1), 1.0):
         raise ValueError("each row of T must sum to 1 (one-hot or class probabilities)")
     return X, T
+
+
+def _check_training(epochs, batch_size, lr):
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, np.integer))
+            or value < 1
+        ):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not np.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
 
 
 def forward(params, X):
@@ -127,6 +143,7 @@ def predict(params, X):
 
 def train(params, X, T, *, epochs, batch_size, lr, shuffle=True, seed=0):
     """Mini-batch SGD; returns (trained params, history) with history["loss"] per epoch."""
+    _check_training(epochs, batch_size, lr)
     X, T = _check_data(X, T)
     W1, b1, W2, b2 = (value.copy() for value in _check_params(params))
     rng = np.random.default_rng(seed)

@@ -13,6 +13,7 @@ import sympy as sp
 from . import calculus, printers
 from .algebra import BatchLoss, BatchMean, Dot, Transpose
 from .catalog import Activation
+from .errors import SpecError
 from .spec import Network
 from .symbols import a, g, t, y, z
 
@@ -164,6 +165,14 @@ class Derivation:
         )
         return rows
 
+    def __str__(self) -> str:
+        """The equations as plain text, one per line, grouped by step."""
+        lines = [f"{self.network.name}: {self.network.describe()}"]
+        for step in STEPS:
+            lines.append(f"{step}:")
+            lines.extend(f"  {eq.text()}" for eq in self.step(step))
+        return "\n".join(lines)
+
     def _repr_latex_(self) -> str:
         return (
             "$$"
@@ -261,7 +270,9 @@ def _updates(layers: tuple[LayerDerivation, ...]) -> list[Equation]:
 def derive(network: Network, convention: str = "negative") -> Derivation:
     """Derive forward pass, loss, δ recursion, gradients and SGD updates of ``network``."""
     if convention not in CONVENTIONS:
-        raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+        raise SpecError(
+            f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}"
+        )
     sizes = network.sizes
     layers = tuple(
         _layer(i + 1, sizes[i], dense) for i, dense in enumerate(network.layers)

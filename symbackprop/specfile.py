@@ -18,7 +18,14 @@ def load_networks(path: str | os.PathLike) -> list[Network]:
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"spec file {str(path)!r} does not exist")
-    namespace = runpy.run_path(str(path), run_name=f"symbackprop_spec_{path.stem}")
+    try:
+        namespace = runpy.run_path(str(path), run_name=f"symbackprop_spec_{path.stem}")
+    except SpecError as error:
+        raise SpecError(f"spec file {str(path)!r}: {error}") from error
+    except Exception as error:
+        raise SpecError(
+            f"spec file {str(path)!r} failed: {type(error).__name__}: {error}"
+        ) from error
     networks: list[Network] = []
     for value in namespace.values():
         if isinstance(value, Network) and all(value is not n for n in networks):

@@ -78,3 +78,12 @@ def test_a_spec_with_a_bad_network_is_reported_with_its_field(tmp_path):
     assert run.returncode == 2
     assert "Dense.units must be a positive integer, got 0" in run.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.py"]
+
+
+def test_a_spec_that_raises_is_reported_without_a_traceback(tmp_path):
+    spec = tmp_path / "broken.py"
+    spec.write_text("import symbackprop as sb\nraise RuntimeError('boom')\n")
+    run = _cli("latex", str(spec))
+    assert run.returncode == 2
+    assert "failed: RuntimeError: boom" in run.stderr
+    assert "Traceback" not in run.stderr

@@ -122,3 +122,23 @@ def test_latex_holds_every_derived_formula():
     assert r"\delta_{h_{1}} &= \left(\delta_{y} W_{2}\right) \odot" in text
     assert r"Z_{1} &= X W_{1}^{\top} + b_{1}" in text
     assert sb.derive(circles)._repr_latex_().startswith("$$")
+
+
+def test_derivation_prints_as_plain_text_equations():
+    circles = sb.Network(
+        "circles",
+        2,
+        [sb.Dense(20, "relu"), sb.Dense(1, "sigmoid")],
+        "binary_crossentropy",
+    )
+    text = str(sb.derive(circles))
+    assert "  δ_y = T - A2\n" in text
+    assert "  δ_h1 = [A1 > 0]*(δ_y·W2)\n" in text
+
+
+def test_an_unknown_convention_is_named():
+    net = sb.Network("n", 2, [sb.Dense(1)], "mse")
+    with pytest.raises(
+        sb.SpecError, match="convention must be one of negative, gradient, got 'upside'"
+    ):
+        sb.derive(net, convention="upside")

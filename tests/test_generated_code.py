@@ -2,6 +2,7 @@
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -187,3 +188,29 @@ def test_module_api_trains_predicts_and_validates_input():
         module.loss(params, X, T * 2)
     with pytest.raises(KeyError, match="params lacks"):
         module.loss({"W1": params["W1"]}, X, T)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"epochs": 0}, "epochs must be a positive integer, got 0"),
+        ({"batch_size": 2.5}, "batch_size must be a positive integer, got 2.5"),
+        ({"lr": -0.1}, "lr must be a positive finite number, got -0.1"),
+        ({"lr": float("nan")}, "lr must be a positive finite number, got nan"),
+    ],
+)
+def test_train_rejects_bad_hyperparameters_by_name(overrides, message):
+    module = sb.build(DEEP)
+    X = np.zeros((4, 4))
+    T = np.eye(3)[[0, 1, 2, 0]]
+    settings = {"epochs": 1, "batch_size": 2, "lr": 0.1, **overrides}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        module.train(module.init_params(), X, T, **settings)
+
+
+def test_non_finite_data_is_refused():
+    module = sb.build(DEEP)
+    X = np.zeros((2, 4))
+    X[1, 2] = np.nan
+    with pytest.raises(ValueError, match="X holds non-finite values"):
+        module.loss(module.init_params(), X, np.eye(3)[[0, 1]])
