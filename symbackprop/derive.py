@@ -171,7 +171,23 @@ class Derivation:
         for step in STEPS:
             lines.append(f"{step}:")
             lines.extend(f"  {eq.text()}" for eq in self.step(step))
+            if step == "loss":
+                lines.extend(f"  {line}" for line in self._scalar_text())
         return "\n".join(lines)
+
+    def _scalar_text(self) -> list[str]:
+        """The scalar calculus per unit as plain text (see ``_scalar_rows`` for LaTeX)."""
+        sign = "-" if self.convention == "negative" else ""
+        lines = [f"ℓ(y, t) = {printers.comment(self.network.loss.expr)}"]
+        lines.append(f"∂ℓ/∂y = {printers.comment(self.loss_gradient)}")
+        for layer in self.layers:
+            var = "a" if layer.derivative_in_output_form else "z"
+            derivative = printers.comment(layer.activation_derivative)
+            lines.append(
+                f"f{layer.index}'({var}) = {derivative}    ({layer.activation.name})"
+            )
+        lines.append(f"δ_y = {sign}∂ℓ/∂z = {printers.comment(self.output_delta)}")
+        return lines
 
     def _repr_latex_(self) -> str:
         return (
