@@ -62,7 +62,7 @@ class LogSumExp(sp.Function):
 
 
 def instance(expr: sp.Expr, index: int, symbols: tuple[sp.Symbol, ...]) -> sp.Expr:
-    """Unit ``index`` of a layer of ``width`` units: each scalar symbol gets the unit's subscript.
+    """Unit ``index`` of a layer: each of ``symbols`` gets the unit's subscript (``z`` → ``z_2``).
 
     ``RowSum`` must already be expanded (see ``expand_rows``).
     """

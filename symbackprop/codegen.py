@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import linecache
 import os
-import re
 import tempfile
 import types
 from importlib import resources
@@ -12,8 +11,10 @@ from pathlib import Path
 
 import black
 import jinja2
+import sympy as sp
 
 from . import printers, stabilise
+from .algebra import BatchLoss
 from .derive import Derivation, Equation, T, derive
 from .spec import Network
 from .symbols import t, z
@@ -46,32 +47,36 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _line(eq: Equation) -> dict[str, str]:
+def _line(
+    eq: Equation, printed: sp.Expr | None = None, comment: str = ""
+) -> dict[str, object]:
+    """One generated statement: ``lhs = code`` under ``# comment``; ``uses`` names its inputs."""
+    expr = stabilise.stabilise(eq.rhs) if printed is None else printed
     return {
         "lhs": eq.name,
-        "code": printers.numpy_code(stabilise.stabilise(eq.rhs)),
-        "comment": eq.text(),
+        "code": printers.numpy_code(expr),
+        "comment": comment or eq.text(),
+        "uses": {symbol.name for symbol in expr.free_symbols},
     }
 
 
-def _loss_line(derivation: Derivation) -> dict[str, str]:
+def _loss_line(derivation: Derivation) -> dict[str, object]:
+    """The mean loss, from the logits where that form is stable (see ``stabilise``)."""
     (eq,) = derivation.step("loss")
     out = derivation.layers[-1]
     logits = stabilise.loss_from_logits(out.activation, derivation.network.loss)
     if logits is None:
         return _line(eq)
-    stable = eq.rhs.func(logits.xreplace({z: out.Z, t: T}))
-    return {
-        "lhs": eq.name,
-        "code": printers.numpy_code(stable),
-        "comment": f"{eq.text()}, computed from the logits: {printers.comment(stable)}",
-    }
+    stable = BatchLoss(logits.xreplace({z: out.Z, t: T}))
+    return _line(
+        eq, stable, f"{eq.text()}, computed from the logits: {printers.comment(stable)}"
+    )
 
 
-def _unpacking(names: list[str], lines: list[dict[str, str]]) -> str:
-    """Targets for unpacking the forward pass: names the code uses, ``_`` for the rest."""
-    code = "\n".join(line["code"] for line in lines)
-    return ", ".join(name if re.search(rf"\b{name}\b", code) else "_" for name in names)
+def _unpacking(names: list[str], lines: list[dict[str, object]]) -> str:
+    """Targets for unpacking the forward pass: names the lines use, ``_`` for the rest."""
+    used = set().union(*(line["uses"] for line in lines))
+    return ", ".join(name if name in used else "_" for name in names)
 
 
 def _params(derivation: Derivation) -> list[dict[str, object]]:

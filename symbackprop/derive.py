@@ -145,25 +145,43 @@ class Derivation:
         header = f"% {self.network.name}: {self.network.describe()}"
         return f"{header}\n\\begin{{align*}}\n{body}\n\\end{{align*}}"
 
-    def _scalar_rows(self) -> list[str]:
-        """The scalar calculus per unit: ℓ, ∂ℓ/∂y, each f' and the fused output error δ_y."""
+    def _scalar_facts(self) -> list[tuple[str, str, sp.Expr, str]]:
+        """The scalar calculus per unit, (LaTeX name, text name, formula, note):
+        ℓ, ∂ℓ/∂y, each layer's f' and the fused output error δ_y."""
         out = self.layers[-1]
         sign = "-" if self.convention == "negative" else ""
-        rows = [
-            rf"\ell(y, t) &= {printers.latex(self.network.loss.expr)}",
-            rf"\frac{{\partial \ell}}{{\partial y}} &= {printers.latex(self.loss_gradient)}",
+        facts = [
+            (r"\ell(y, t)", "ℓ(y, t)", self.network.loss.expr, ""),
+            (r"\frac{\partial \ell}{\partial y}", "∂ℓ/∂y", self.loss_gradient, ""),
         ]
         for layer in self.layers:
             var = "a" if layer.derivative_in_output_form else "z"
-            derivative = printers.latex(layer.activation_derivative)
-            rows.append(
-                rf"f_{{{layer.index}}}'({var}) &= {derivative} && \text{{{layer.activation.name}}}"
+            name = layer.activation.name
+            facts.append(
+                (
+                    f"f_{{{layer.index}}}'({var})",
+                    f"f{layer.index}'({var})",
+                    layer.activation_derivative,
+                    name,
+                )
             )
-        rows.append(
-            rf"\delta_{{y}} = {sign}\frac{{\partial \ell}}{{\partial z_{{{out.index}}}}} "
-            rf"&= {printers.latex(self.output_delta)}"
+        facts.append(
+            (
+                rf"\delta_{{y}} = {sign}\frac{{\partial \ell}}{{\partial z_{{{out.index}}}}}",
+                f"δ_y = {sign}∂ℓ/∂z",
+                self.output_delta,
+                "",
+            )
         )
-        return rows
+        return facts
+
+    def _scalar_rows(self) -> list[str]:
+        """``_scalar_facts`` as rows of the LaTeX ``align*``."""
+        return [
+            f"{name} &= {printers.latex(expr)}"
+            + (rf" && \text{{{note}}}" if note else "")
+            for name, _, expr, note in self._scalar_facts()
+        ]
 
     def __str__(self) -> str:
         """The equations as plain text, one per line, grouped by step."""
@@ -176,18 +194,11 @@ class Derivation:
         return "\n".join(lines)
 
     def _scalar_text(self) -> list[str]:
-        """The scalar calculus per unit as plain text (see ``_scalar_rows`` for LaTeX)."""
-        sign = "-" if self.convention == "negative" else ""
-        lines = [f"ℓ(y, t) = {printers.comment(self.network.loss.expr)}"]
-        lines.append(f"∂ℓ/∂y = {printers.comment(self.loss_gradient)}")
-        for layer in self.layers:
-            var = "a" if layer.derivative_in_output_form else "z"
-            derivative = printers.comment(layer.activation_derivative)
-            lines.append(
-                f"f{layer.index}'({var}) = {derivative}    ({layer.activation.name})"
-            )
-        lines.append(f"δ_y = {sign}∂ℓ/∂z = {printers.comment(self.output_delta)}")
-        return lines
+        """``_scalar_facts`` as plain-text lines."""
+        return [
+            f"{name} = {printers.comment(expr)}" + (f"    ({note})" if note else "")
+            for _, name, expr, note in self._scalar_facts()
+        ]
 
     def _repr_latex_(self) -> str:
         return (
@@ -229,6 +240,11 @@ def _forward(layers: tuple[LayerDerivation, ...]) -> list[Equation]:
     return equations
 
 
+def _delta(layer: LayerDerivation, layers: tuple[LayerDerivation, ...]) -> sp.Symbol:
+    """The error symbol of a layer: δ_y for the output layer, δ_h{l} for hidden layer l."""
+    return sp.Symbol("delta_y" if layer is layers[-1] else f"delta_h{layer.index}")
+
+
 def _deltas(
     layers: tuple[LayerDerivation, ...], output_delta: sp.Expr
 ) -> list[Equation]:
@@ -237,31 +253,25 @@ def _deltas(
     A row-wise activation uses its incoming signal twice, so it gets a name of its own, E_l.
     """
     out = layers[-1]
-    delta = sp.Symbol("delta_y")
-    equations = [
-        Equation(
-            delta, output_delta.xreplace({y: out.A, t: T, z: out.Z}), "delta", out.index
-        )
-    ]
+    output_error = output_delta.xreplace({y: out.A, t: T, z: out.Z})
+    equations = [Equation(_delta(out, layers), output_error, "delta", out.index)]
     for layer, above in zip(reversed(layers[:-1]), reversed(layers[1:])):
-        signal = Dot(delta, above.W)
+        signal = Dot(_delta(above, layers), above.W)
         if layer.backward.count(g) > 1:
             name = sp.Symbol(f"E{layer.index}")
             equations.append(Equation(name, signal, "delta", layer.index))
             signal = name
-        delta = sp.Symbol(f"delta_h{layer.index}")
         rule = layer.backward.xreplace({g: signal, a: layer.A, z: layer.Z})
-        equations.append(Equation(delta, rule, "delta", layer.index))
+        equations.append(Equation(_delta(layer, layers), rule, "delta", layer.index))
     return equations
 
 
-def _gradients(
-    layers: tuple[LayerDerivation, ...], deltas: list[sp.Symbol], sign: int
-) -> list[Equation]:
+def _gradients(layers: tuple[LayerDerivation, ...], sign: int) -> list[Equation]:
     """dW_l = ±δ_lᵀ A_{l-1} / N and db_l = ±mean δ_l (− under the δ = −∂ℓ/∂Z convention)."""
     equations = []
     previous = (X, *(layer.A for layer in layers[:-1]))
-    for layer, inputs, delta in zip(layers, previous, deltas):
+    for layer, inputs in zip(layers, previous):
+        delta = _delta(layer, layers)
         grad_w = sign * Dot(Transpose(delta), inputs) / N
         equations.append(
             Equation(sp.Symbol(f"dW{layer.index}"), grad_w, "gradient", layer.index)
@@ -299,13 +309,7 @@ def derive(network: Network, convention: str = "negative") -> Derivation:
     loss_equation = Equation(
         LOSS, BatchLoss(loss.expr.xreplace({y: out.A, t: T})), "loss", 0
     )
-    deltas = _deltas(layers, output_delta)
-    by_layer = {eq.layer: eq.lhs for eq in deltas if eq.lhs.name.startswith("delta")}
-    gradients = _gradients(
-        layers,
-        [by_layer[layer.index] for layer in layers],
-        -1 if convention == "negative" else 1,
-    )
+    gradients = _gradients(layers, -1 if convention == "negative" else 1)
     return Derivation(
         network=network,
         convention=convention,
@@ -316,7 +320,7 @@ def derive(network: Network, convention: str = "negative") -> Derivation:
         equations=(
             *_forward(layers),
             loss_equation,
-            *deltas,
+            *_deltas(layers, output_delta),
             *gradients,
             *_updates(layers),
         ),
