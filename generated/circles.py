@@ -13,7 +13,10 @@ SIZES = (2, 20, 1)
 PARAMS = ("W1", "b1", "W2", "b2")
 SHAPES = {"W1": (20, 2), "b1": (20,), "W2": (1, 20), "b2": (1,)}
 TASK = "binary"
+TARGETS = "probability"
 TARGETS_SUM_TO_ONE = False
+# activations whose gradient is a straight-through surrogate (see check_gradients)
+STRAIGHT_THROUGH = ()
 
 
 def init_params(seed=0):
@@ -104,6 +107,8 @@ def _check_data(X, T):
         )
     if not np.all(np.isfinite(T)):
         raise ValueError("T holds non-finite values (nan or inf)")
+    if np.any(T < 0) or np.any(T > 1):
+        raise ValueError("T must hold values in [0, 1]")
     if TARGETS_SUM_TO_ONE and not np.allclose(T.sum(axis=1), 1.0):
         raise ValueError("each row of T must sum to 1 (one-hot or class probabilities)")
     return X, T

@@ -13,7 +13,10 @@ SIZES = (3, 4, 4, 1)
 PARAMS = ("W1", "b1", "W2", "b2", "W3", "b3")
 SHAPES = {"W1": (4, 3), "b1": (4,), "W2": (4, 4), "b2": (4,), "W3": (1, 4), "b3": (1,)}
 TASK = "regression"
+TARGETS = "real"
 TARGETS_SUM_TO_ONE = False
+# activations whose gradient is a straight-through surrogate (see check_gradients)
+STRAIGHT_THROUGH = ()
 
 
 def init_params(seed=0):

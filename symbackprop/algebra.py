@@ -49,6 +49,35 @@ class BatchLoss(sp.Function):
     nargs = 1
 
 
+class ElementSum(sp.Function):
+    """Sum over every element of a parameter array, ``Σ_ij``; numeric factors are pulled out."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, arg):
+        coeff, rest = arg.as_coeff_Mul()
+        if coeff != 1:
+            return coeff * cls(rest)
+        return None
+
+
+class StopGradient(sp.Function):
+    """``u`` in value, constant in differentiation: ``x + StopGradient(step(x) - x)`` has the
+    value of a step and the derivative of the identity (a straight-through estimator).
+    """
+
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        return sp.S.Zero
+
+
+def value(expr: sp.Expr) -> sp.Expr:
+    """``expr`` as it is evaluated: every ``StopGradient`` replaced by its argument."""
+    return expr.replace(StopGradient, lambda u: u)
+
+
 class Softplus(sp.Function):
     """``log(1 + exp(u))``, printed in a form that cannot overflow."""
 

@@ -14,8 +14,8 @@ from functools import cache
 import numpy as np
 import sympy as sp
 
-from .algebra import RowSum, expand_rows, indexed
-from .catalog import Activation, Loss
+from .algebra import RowSum, expand_rows, indexed, value
+from .functions import Activation, Loss
 from .errors import SpecError
 from .symbols import a, g, t, y, z
 
@@ -26,11 +26,44 @@ _MAX_DEGREE = 3
 _ROW_WIDTHS = (3, 4)
 
 
+def _region(condition: sp.Basic) -> sp.Set | None:
+    """The set of real values where a one-variable condition holds; None if SymPy can't say."""
+    if condition is sp.true:
+        return sp.S.Reals
+    if len(condition.free_symbols) != 1:
+        return None
+    try:
+        return condition.as_set()
+    except (NotImplementedError, TypeError, ValueError):
+        return None
+
+
 def is_identically_zero(expr: sp.Expr) -> bool:
-    """Cheap proof that ``expr`` is 0 everywhere: piecewise folding, then cancellation."""
+    """Cheap proof that ``expr`` is 0 everywhere: piecewise folding, then cancellation.
+
+    |u| and sign(u) become pieces; a piece whose condition can never hold (given that the
+    earlier ones failed) is skipped.
+    """
+    if expr.has(sp.Abs, sp.sign):
+        expr = expr.rewrite(sp.Piecewise)
     expr = sp.piecewise_fold(expr)
     if isinstance(expr, sp.Piecewise):
-        return all(is_identically_zero(branch) for branch, _ in expr.args)
+        covered: sp.Set = sp.S.EmptySet
+        for branch, condition in expr.args:
+            region = _region(condition)
+            if region is not None:
+                region = region - covered
+                if region is sp.S.EmptySet:
+                    continue
+            if isinstance(region, sp.FiniteSet):
+                (symbol,) = condition.free_symbols
+                if any(branch.subs(symbol, point) != 0 for point in region):
+                    return False
+            elif not is_identically_zero(branch):
+                return False
+            if region is not None:
+                covered = covered | region
+        return True
     if expr == 0:
         return True
     rewritten = sp.expand(expr.rewrite(sp.exp))
@@ -43,21 +76,90 @@ def tidy(expr: sp.Expr) -> sp.Expr:
     if isinstance(expr, sp.Piecewise):
         return sp.Piecewise(*((tidy(branch), cond) for branch, cond in expr.args))
     cancelled = sp.cancel(expr)
-    forms = (sp.factor_terms(cancelled), sp.factor(cancelled))
+    forms = (expr, sp.factor_terms(cancelled), sp.factor(cancelled))
     return min(forms, key=lambda form: (sp.count_ops(form), sp.default_sort_key(form)))
 
 
-def _numeric(expr: sp.Expr, symbols: tuple[sp.Symbol, ...]):
-    return sp.lambdify(symbols, expr, modules="math")
+def _numeric(expr: sp.Expr, symbols: tuple[sp.Symbol, ...], points) -> np.ndarray:
+    """``expr`` at each row of ``points`` (one column per symbol), as floats."""
+    fn = sp.lambdify(symbols, expr, modules="mpmath")
+    return np.array([float(fn(*map(float, p))) for p in points])
 
 
-def _fit(values: np.ndarray, monomials: list[np.ndarray]) -> list[sp.Rational] | None:
-    """Rational coefficients c with Σ c_j m_j = values at every sample, or None."""
-    basis = np.column_stack(monomials)
-    coeffs, *_ = np.linalg.lstsq(basis, values, rcond=None)
-    if not np.allclose(basis @ coeffs, values, rtol=1e-9, atol=1e-9):
+#: bases in which f'(z) is sought as a linear combination of functions of a = f(z), in order
+_BASES = (
+    *(tuple(a**k for k in range(degree + 1)) for degree in range(_MAX_DEGREE + 1)),
+    (sp.Integer(1), a, sp.exp(a), sp.exp(-a)),
+    (sp.Integer(1), a, sp.Abs(a), a**2, a * sp.Abs(a)),
+)
+
+
+def _snap(fitted: float, constants: set[sp.Number]) -> sp.Number:
+    """A fitted coefficient as an exact number: one of the function's own constants if it is
+    one (so that identities with float constants such as SELU's can be proved), else a rational.
+    """
+    if abs(fitted) < 1e-10:
+        return sp.Integer(0)
+    for constant in sorted(constants, key=sp.default_sort_key):
+        if abs(fitted - float(constant)) <= 1e-9 * max(1.0, abs(float(constant))):
+            return constant
+    return sp.nsimplify(fitted, rational=True, tolerance=1e-9)
+
+
+def _fit(
+    values: np.ndarray, basis: tuple[sp.Expr, ...], columns: list[np.ndarray], constants
+) -> sp.Expr | None:
+    """Σ c_j basis_j with exact coefficients matching ``values`` at every sample, or None."""
+    matrix = np.column_stack(columns)
+    coeffs, *_ = np.linalg.lstsq(matrix, values, rcond=None)
+    if not np.allclose(matrix @ coeffs, values, rtol=1e-9, atol=1e-9):
         return None
-    return [sp.nsimplify(float(c), rational=True, tolerance=1e-9) for c in coeffs]
+    return sum(_snap(float(c), constants) * b for c, b in zip(coeffs, basis))
+
+
+def _constants(*exprs: sp.Expr) -> set[sp.Number]:
+    found = set().union(*(e.atoms(sp.Number) for e in exprs))
+    return found | {-c for c in found}
+
+
+def _fitted(f: sp.Expr, fprime: sp.Expr) -> list[sp.Expr]:
+    """Candidates P(a) for f'(z), fitted at the sample points in each basis of ``_BASES``."""
+    if not f.has(z):
+        return [sp.Integer(0)]
+    try:
+        fs = _numeric(f, (z,), [(s,) for s in _SAMPLES])
+        ds = _numeric(fprime, (z,), [(s,) for s in _SAMPLES])
+    except (ArithmeticError, TypeError, ValueError):
+        return []
+    constants = _constants(f, fprime)
+    candidates = []
+    for basis in _BASES:
+        columns = [_numeric(b, (a,), [(v,) for v in fs]) for b in basis]
+        fit = _fit(ds, basis, columns, constants)
+        if fit is not None:
+            candidates.append(fit)
+    return candidates
+
+
+def _candidates(f: sp.Expr, fprime: sp.Expr) -> list[sp.Expr]:
+    """Expressions in a that may equal f'(z); each must still be proved."""
+    candidates = []
+    folded = sp.piecewise_fold(f)
+    if f.free_symbols == {z}:
+        if isinstance(folded, sp.Piecewise):
+            pieces = []
+            for branch, condition in folded.args:
+                fits = _fitted(branch, sp.diff(branch, z))
+                if not fits:
+                    break
+                pieces.append((fits[0], condition.xreplace({z: a})))
+            else:
+                candidates.append(sp.Piecewise(*pieces))
+        else:
+            candidates.extend(_fitted(f, fprime))
+    if isinstance(folded, sp.Piecewise):
+        candidates.append(fprime.xreplace({z: a}))
+    return candidates
 
 
 @dataclass(frozen=True)
@@ -72,22 +174,15 @@ class OutputForm:
 def derivative_in_output_form(f: sp.Expr) -> OutputForm:
     """f'(z) as a function of a = f(z) where such a form exists, else in z.
 
-    Candidates: polynomials P(a) of degree ≤ 3 fitted at sample points, then f' with z replaced by
-    a (true for piecewise-linear functions that keep the sign of z). Each is proved before use.
+    Candidates: combinations of a few functions of a (polynomials of degree ≤ 3, then with
+    exp(±a), then with |a|) fitted at sample points, piece by piece for a piecewise f; then f'
+    with z replaced by a (true for piecewise-linear f that keep the sign of z). Each candidate is
+    proved before use. ``StopGradient`` parts of f count in value, not in the derivative.
     """
     fprime = sp.diff(f, z)
-    f_at, d_at = _numeric(f, (z,)), _numeric(fprime, (z,))
-    fs = np.array([float(f_at(s)) for s in _SAMPLES])
-    ds = np.array([float(d_at(s)) for s in _SAMPLES])
-    candidates = []
-    for degree in range(_MAX_DEGREE + 1):
-        coeffs = _fit(ds, [fs**k for k in range(degree + 1)])
-        if coeffs is not None:
-            candidates.append(sum(c * a**k for k, c in enumerate(coeffs)))
-            break
-    candidates.append(fprime.xreplace({z: a}))
-    for candidate in candidates:
-        if is_identically_zero(candidate.xreplace({a: f}) - fprime):
+    f_value = value(f)
+    for candidate in _candidates(f_value, fprime):
+        if is_identically_zero(candidate.xreplace({a: f_value}) - fprime):
             return OutputForm(tidy(candidate), True)
     return OutputForm(fprime, False)
 
@@ -118,24 +213,28 @@ def row_jacobian(f: sp.Expr) -> RowJacobian:
     """The Jacobian of a row-wise activation in output form, found and proved on concrete rows."""
     first, second, zs = _first_two_units(f, _ROW_WIDTHS[0])
     points = np.random.default_rng(0).uniform(-2, 2, size=(12, len(zs)))
-
-    def sampled(expr: sp.Expr) -> np.ndarray:
-        at = _numeric(expr, zs)
-        return np.array([float(at(*p)) for p in points])
-
-    a1, a2 = sampled(first), sampled(second)
-    diag = _fit(sampled(sp.diff(first, zs[0])), [a1**k for k in range(_MAX_DEGREE + 1)])
+    a1, a2 = _numeric(first, zs, points), _numeric(second, zs, points)
+    other = _other(a)
+    constants = _constants(first)
+    diagonal_basis = tuple(a**k for k in range(_MAX_DEGREE + 1))
+    diagonal = _fit(
+        _numeric(sp.diff(first, zs[0]), zs, points),
+        diagonal_basis,
+        [a1**k for k in range(_MAX_DEGREE + 1)],
+        constants,
+    )
     powers = [(i, j) for i, j in itertools.product(range(3), repeat=2) if i + j <= 2]
-    off = _fit(sampled(sp.diff(second, zs[0])), [a1**i * a2**j for i, j in powers])
-    if diag is None or off is None:
+    off = _fit(
+        _numeric(sp.diff(second, zs[0]), zs, points),
+        tuple(a**i * other**j for i, j in powers),
+        [a1**i * a2**j for i, j in powers],
+        constants,
+    )
+    if diagonal is None or off is None:
         raise SpecError(
             f"activation {f}: its Jacobian has no polynomial form in its outputs"
         )
-    other = _other(a)
-    jac = RowJacobian(
-        sum(c * a**k for k, c in enumerate(diag)),
-        sum(c * a**i * other**j for (i, j), c in zip(powers, off)),
-    )
+    jac = RowJacobian(diagonal, off)
     for width in _ROW_WIDTHS:
         first, second, zs = _first_two_units(f, width)
         diag_ok = is_identically_zero(

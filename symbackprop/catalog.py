@@ -1,83 +1,174 @@
-"""Named activations and losses: each is one SymPy expression, and that is its documentation."""
+"""Named activations, losses and regularisers: each is one SymPy expression, its own documentation.
+
+Parameterised entries are functions taking their parameters as keyword arguments
+(``leaky_relu(alpha=0.2)``); by name (``"leaky_relu"``) they take their defaults.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import sympy as sp
 
-from .algebra import RowSum
+from .algebra import RowSum, StopGradient
 from .errors import SpecError
-from .symbols import t, y, z
+from .functions import Activation, Loss, Regularizer, number
+from .symbols import t, w, y, z
+
+#: PReLU's learnable slope (one per unit)
+alpha = sp.Symbol("alpha", real=True)
+
+#: SELU's constants (Klambauer et al. 2017), to double precision
+SELU_ALPHA = 1.6732632423543772
+SELU_SCALE = 1.0507009873554805
 
 
-@dataclass(frozen=True)
-class Activation:
-    """An activation ``a = f(z)``: ``expr`` in ``z``; ``RowSum`` makes it act on the whole row."""
-
-    name: str
-    expr: sp.Expr
-    min_units: int = 1
-
-    def __post_init__(self) -> None:
-        foreign = self.expr.free_symbols - {z}
-        if foreign:
-            raise SpecError(
-                f"Activation {self.name!r}: expression {self.expr} uses {sorted(map(str, foreign))}; "
-                "an activation may only use the symbol z"
-            )
-
-    @property
-    def is_vector(self) -> bool:
-        """Whether each output depends on the whole row (as softmax does)."""
-        return self.expr.has(RowSum)
+def stop_gradient(expr: sp.Expr) -> sp.Expr:
+    """``expr`` in value, a constant to differentiation (for straight-through estimators)."""
+    return StopGradient(expr)
 
 
-@dataclass(frozen=True)
-class Loss:
-    """A per-element loss ``ℓ(y, t)``, summed over outputs and averaged over the batch.
+def _positive(value: object, field: str) -> sp.Number:
+    result = number(value, field)
+    if result <= 0:
+        raise SpecError(f"{field} must be positive, got {value!r}")
+    return result
 
-    ``task`` says what ``predict`` returns: ``"multiclass"`` (argmax), ``"binary"`` (threshold
-    0.5) or ``"regression"`` (the outputs).
-    """
 
-    name: str
-    expr: sp.Expr
-    task: str = "regression"
-    min_units: int = 1
+def leaky_relu(alpha: float = 0.01) -> Activation:
+    """max(z, αz): slope α for negative inputs."""
+    slope = number(alpha, "leaky_relu.alpha")
+    return Activation(
+        "leaky_relu",
+        sp.Piecewise((z, z > 0), (slope * z, True)),
+        settings=(("alpha", alpha),),
+    )
 
-    def __post_init__(self) -> None:
-        foreign = self.expr.free_symbols - {y, t}
-        if foreign:
-            raise SpecError(
-                f"Loss {self.name!r}: expression {self.expr} uses {sorted(map(str, foreign))}; "
-                "a loss may only use the symbols y and t"
-            )
 
+def prelu(init: float = 0.25) -> Activation:
+    """Leaky ReLU whose slope α is learned, one per unit, starting at ``init``."""
+    return Activation(
+        "prelu",
+        sp.Piecewise((z, z > 0), (alpha * z, True)),
+        learnable=((alpha, float(number(init, "prelu.init"))),),
+        settings=(("init", init),) if init != 0.25 else (),
+    )
+
+
+def elu(alpha: float = 1.0) -> Activation:
+    """z for z > 0, α(eᶻ − 1) otherwise."""
+    scale = number(alpha, "elu.alpha")
+    return Activation(
+        "elu",
+        sp.Piecewise((z, z > 0), (scale * (sp.exp(z) - 1), True)),
+        settings=(("alpha", alpha),) if alpha != 1.0 else (),
+    )
+
+
+def huber(delta: float = 1.0) -> Loss:
+    """½(y − t)² within δ of the target, δ(|y − t| − δ/2) beyond."""
+    d = _positive(delta, "huber.delta")
+    u = y - t
+    return Loss(
+        "huber",
+        sp.Piecewise((u**2 / 2, sp.Abs(u) <= d), (d * (sp.Abs(u) - d / 2), True)),
+        settings=(("delta", delta),) if delta != 1.0 else (),
+    )
+
+
+def _penalty(name: str, lam: float, expr: sp.Expr) -> Regularizer:
+    strength = number(lam, f"{name}.lam")
+    if strength < 0:
+        raise SpecError(f"{name}.lam must be ≥ 0, got {lam!r}")
+    return Regularizer(name, strength * expr, settings=(("lam", lam),))
+
+
+def L2(lam: float) -> Regularizer:  # noqa: N802 - the name users know
+    """λ Σ w² over every weight (weight decay; biases are not penalised)."""
+    return _penalty("L2", lam, w**2)
+
+
+def L1(lam: float) -> Regularizer:  # noqa: N802 - the name users know
+    """λ Σ |w| over every weight (biases are not penalised)."""
+    return _penalty("L1", lam, sp.Abs(w))
+
+
+_step = sp.Piecewise((1, z > 0), (0, True))
 
 ACTIVATIONS: dict[str, Activation] = {
-    a.name: a
-    for a in (
+    act.name: act
+    for act in (
         Activation("identity", z),
         Activation("sigmoid", 1 / (1 + sp.exp(-z))),
         Activation("tanh", sp.tanh(z)),
         Activation("relu", sp.Piecewise((z, z > 0), (0, True))),
         Activation("softmax", sp.exp(z) / RowSum(sp.exp(z)), min_units=2),
+        # seed 000: the step's derivative is taken as 1 (straight-through)
+        Activation("threshold", z + StopGradient(_step - z)),
+        leaky_relu(),
+        prelu(),
+        elu(),
+        Activation(
+            "selu",
+            sp.Piecewise(
+                (SELU_SCALE * z, z > 0),
+                (sp.Float(SELU_SCALE * SELU_ALPHA) * (sp.exp(z) - 1), True),
+            ),
+        ),
+        Activation("softplus", sp.log(1 + sp.exp(z))),
+        Activation("softsign", z / (1 + sp.Abs(z))),
+        Activation("swish", z / (1 + sp.exp(-z))),
+        Activation("gelu", z * (1 + sp.erf(z / sp.sqrt(2))) / 2),
+        Activation("mish", z * sp.tanh(sp.log(1 + sp.exp(z)))),
+        Activation(
+            "hard_sigmoid",
+            sp.Piecewise((0, z <= -3), (1, z >= 3), (z / 6 + sp.Rational(1, 2), True)),
+        ),
+        Activation("exponential", sp.exp(z)),
     )
 }
-ACTIVATION_ALIASES = {"linear": "identity"}
+ACTIVATION_ALIASES = {"linear": "identity", "silu": "swish", "step": "threshold"}
 
 LOSSES: dict[str, Loss] = {
     loss.name: loss
     for loss in (
         Loss("mse", (t - y) ** 2),
+        # seed 004: C = ½‖y − a‖²
+        Loss("half_sse", (y - t) ** 2 / 2),
+        Loss("mae", sp.Abs(y - t)),
+        huber(),
+        Loss("log_cosh", sp.log(sp.cosh(y - t))),
         Loss(
             "binary_crossentropy",
             -(t * sp.log(y) + (1 - t) * sp.log(1 - y)),
             task="binary",
+            targets="probability",
         ),
         Loss(
-            "categorical_crossentropy", -t * sp.log(y), task="multiclass", min_units=2
+            "categorical_crossentropy",
+            -t * sp.log(y),
+            task="multiclass",
+            min_units=2,
+            targets="probability",
+        ),
+        Loss(
+            "sparse_categorical_crossentropy",
+            -t * sp.log(y),
+            task="multiclass",
+            min_units=2,
+            targets="labels",
+        ),
+        Loss("kl_divergence", t * sp.log(t / y), targets="probability"),
+        Loss("poisson", y - t * sp.log(y), targets="nonnegative"),
+        Loss(
+            "hinge",
+            sp.Piecewise((1 - t * y, t * y < 1), (0, True)),
+            task="sign",
+            targets="sign",
+        ),
+        Loss(
+            "squared_hinge",
+            sp.Piecewise(((1 - t * y) ** 2, t * y < 1), (0, True)),
+            task="sign",
+            targets="sign",
         ),
     )
 }

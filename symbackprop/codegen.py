@@ -17,7 +17,7 @@ from . import printers, stabilise
 from .algebra import BatchLoss
 from .derive import Derivation, Equation, T, derive
 from .spec import Network
-from .symbols import t, z
+from .symbols import t
 
 TEMPLATE = "module.py.j2"
 CONVENTION_TEXT = {
@@ -57,19 +57,24 @@ def _line(
         "code": printers.numpy_code(expr),
         "comment": comment or eq.text(),
         "uses": {symbol.name for symbol in expr.free_symbols},
+        "erf": expr.has(sp.erf),
     }
 
 
 def _loss_line(derivation: Derivation) -> dict[str, object]:
-    """The mean loss, from the logits where that form is stable (see ``stabilise``)."""
+    """The mean loss (plus any regulariser), from the logits where that form is stable."""
     (eq,) = derivation.step("loss")
+    (mean_loss,) = eq.rhs.atoms(BatchLoss)
     out = derivation.layers[-1]
     logits = stabilise.loss_from_logits(out.activation, derivation.network.loss)
     if logits is None:
-        return _line(eq)
-    stable = BatchLoss(logits.xreplace({z: out.Z, t: T}))
+        expanded = BatchLoss(sp.expand_log(mean_loss.args[0], force=True))
+        return _line(eq, stabilise.stabilise(eq.rhs.xreplace({mean_loss: expanded})))
+    stable = BatchLoss(out.at(logits.xreplace({t: T})))
     return _line(
-        eq, stable, f"{eq.text()}, computed from the logits: {printers.comment(stable)}"
+        eq,
+        stabilise.stabilise(eq.rhs.xreplace({mean_loss: stable})),
+        f"{eq.text()}, computed from the logits: {printers.comment(stable)}",
     )
 
 
@@ -80,21 +85,23 @@ def _unpacking(names: list[str], lines: list[dict[str, object]]) -> str:
 
 
 def _params(derivation: Derivation) -> list[dict[str, object]]:
+    """Each parameter's name, shape and initialiser (Glorot for W, zeros for b, the activation's
+    initial value for its learnable parameters)."""
     params = []
     for layer in derivation.layers:
-        params.append(
-            {
-                "name": layer.W.name,
-                "shape": (layer.units, layer.inputs),
-                "is_weight": True,
-                "fan_in": layer.inputs,
-                "fan_out": layer.units,
-            }
-        )
-        if layer.bias:
-            params.append(
-                {"name": layer.b.name, "shape": (layer.units,), "is_weight": False}
-            )
+        initial = {layer.learnable[p]: v for p, v in layer.activation.learnable}
+        for param in layer.params:
+            entry = {"name": param.name, "init": "zeros", "shape": (layer.units,)}
+            if param == layer.W:
+                entry.update(
+                    init="glorot",
+                    shape=(layer.units, layer.inputs),
+                    fan_in=layer.inputs,
+                    fan_out=layer.units,
+                )
+            elif param in initial:
+                entry.update(init="constant", value=initial[param])
+            params.append(entry)
     return params
 
 
@@ -109,6 +116,7 @@ def render(derivation: Derivation) -> str:
         name for layer in derivation.layers for name in (layer.Z.name, layer.A.name)
     ]
     loss = _loss_line(derivation)
+    forward_lines = [_line(eq) for eq in derivation.step("forward")]
     backward = [
         _line(eq) for eq in (*derivation.step("delta"), *derivation.step("gradient"))
     ]
@@ -116,6 +124,13 @@ def render(derivation: Derivation) -> str:
         "name": network.name,
         "version": __version__,
         "description": network.describe(),
+        "targets": network.loss.targets,
+        "straight_through": tuple(
+            layer.A.name
+            for layer in derivation.layers
+            if layer.activation.straight_through
+        ),
+        "uses_erf": any(line["erf"] for line in [*forward_lines, loss, *backward]),
         "convention": CONVENTION_TEXT[derivation.convention],
         "sizes": network.sizes,
         "params": params,
@@ -127,7 +142,7 @@ def render(derivation: Derivation) -> str:
         "activations": ", ".join(forward),
         "loss_unpacking": _unpacking(forward, [loss]),
         "gradient_unpacking": _unpacking(forward, backward),
-        "forward": [_line(eq) for eq in derivation.step("forward")],
+        "forward": forward_lines,
         "loss": loss,
         "backward": backward,
         "grads": ", ".join(f"d{name}" for name in names),

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import sympy as sp
 
 from . import calculus, printers
-from .algebra import BatchLoss, BatchMean, Dot, Transpose
-from .catalog import Activation
+from .algebra import BatchLoss, BatchMean, Dot, ElementSum, Transpose, value
+from .functions import Activation
 from .errors import SpecError
 from .spec import Network
-from .symbols import a, g, t, y, z
+from .symbols import a, g, t, w, y, z
 
 #: δ = −∂ℓ/∂net (seed 000, so δ_y = t − y) or δ = ∂ℓ/∂Z (seeds 002 and 004, so δ_y = y − t)
 CONVENTIONS = ("negative", "gradient")
@@ -76,6 +76,8 @@ class LayerDerivation:
     derivative_in_output_form: bool
     #: ∂ℓ/∂z of a unit from g = ∂ℓ/∂a (all units of the row), in g, a and possibly z
     backward: sp.Expr
+    #: ∂f/∂p for each learnable parameter p of the activation (PReLU's slope), in z and p
+    parameter_derivatives: tuple[tuple[sp.Symbol, sp.Expr], ...] = ()
 
     @property
     def Z(self) -> sp.Symbol:
@@ -94,8 +96,20 @@ class LayerDerivation:
         return sp.Symbol(f"b{self.index}")
 
     @property
+    def learnable(self) -> dict[sp.Symbol, sp.Symbol]:
+        """Each learnable symbol of the activation → this layer's parameter (alpha → alpha2)."""
+        return {
+            p: sp.Symbol(f"{p.name}{self.index}") for p, _ in self.parameter_derivatives
+        }
+
+    @property
     def params(self) -> tuple[sp.Symbol, ...]:
-        return (self.W, self.b) if self.bias else (self.W,)
+        weights = (self.W, self.b) if self.bias else (self.W,)
+        return (*weights, *self.learnable.values())
+
+    def at(self, expr: sp.Expr) -> sp.Expr:
+        """A per-unit formula written over this layer's arrays: z → Z, a → A, alpha → alpha2."""
+        return expr.xreplace({z: self.Z, a: self.A, **self.learnable})
 
 
 @dataclass(frozen=True)
@@ -154,17 +168,34 @@ class Derivation:
             (r"\ell(y, t)", "ℓ(y, t)", self.network.loss.expr, ""),
             (r"\frac{\partial \ell}{\partial y}", "∂ℓ/∂y", self.loss_gradient, ""),
         ]
+        regularizer = self.network.regularizer
+        if regularizer is not None:
+            facts += [
+                ("r(w)", "r(w)", regularizer.expr, regularizer.title),
+                ("r'(w)", "r'(w)", sp.diff(regularizer.expr, w), ""),
+            ]
         for layer in self.layers:
             var = "a" if layer.derivative_in_output_form else "z"
-            name = layer.activation.name
+            note = layer.activation.title
+            if layer.activation.straight_through:
+                note += ", straight-through"
             facts.append(
                 (
                     f"f_{{{layer.index}}}'({var})",
                     f"f{layer.index}'({var})",
                     layer.activation_derivative,
-                    name,
+                    note,
                 )
             )
+            for p, derivative in layer.parameter_derivatives:
+                facts.append(
+                    (
+                        rf"\frac{{\partial f_{{{layer.index}}}}}{{\partial {printers.latex(p)}}}",
+                        f"∂f{layer.index}/∂{p.name}",
+                        derivative,
+                        "learnable, one per unit",
+                    )
+                )
         facts.append(
             (
                 rf"\delta_{{y}} = {sign}\frac{{\partial \ell}}{{\partial z_{{{out.index}}}}}",
@@ -224,6 +255,9 @@ def _layer(index: int, inputs: int, dense) -> LayerDerivation:
         activation_derivative=derivative,
         derivative_in_output_form=in_output,
         backward=calculus.backward_rule(act.expr),
+        parameter_derivatives=tuple(
+            (p, sp.diff(act.expr, p)) for p, _ in act.learnable
+        ),
     )
 
 
@@ -233,7 +267,7 @@ def _forward(layers: tuple[LayerDerivation, ...]) -> list[Equation]:
     for layer in layers:
         net = Dot(inputs, Transpose(layer.W)) + (layer.b if layer.bias else 0)
         equations.append(Equation(layer.Z, net, "forward", layer.index))
-        activation = layer.activation.expr.xreplace({z: layer.Z})
+        activation = layer.at(value(layer.activation.expr))
         label = sp.Function(layer.activation.name)(layer.Z)
         equations.append(Equation(layer.A, activation, "forward", layer.index, label))
         inputs = layer.A
@@ -245,6 +279,17 @@ def _delta(layer: LayerDerivation, layers: tuple[LayerDerivation, ...]) -> sp.Sy
     return sp.Symbol("delta_y" if layer is layers[-1] else f"delta_h{layer.index}")
 
 
+def regularization(
+    layers: tuple[LayerDerivation, ...], penalty: sp.Expr | None
+) -> sp.Expr:
+    """Σ_l Σ_ij r(W_l,ij): the regulariser summed over every weight (0 without one)."""
+    if penalty is None:
+        return sp.Integer(0)
+    return sp.factor_terms(
+        sp.Add(*(ElementSum(penalty.xreplace({w: layer.W})) for layer in layers))
+    )
+
+
 def _deltas(
     layers: tuple[LayerDerivation, ...], output_delta: sp.Expr
 ) -> list[Equation]:
@@ -253,26 +298,39 @@ def _deltas(
     A row-wise activation uses its incoming signal twice, so it gets a name of its own, E_l.
     """
     out = layers[-1]
-    output_error = output_delta.xreplace({y: out.A, t: T, z: out.Z})
+    output_error = out.at(output_delta.xreplace({y: out.A, t: T}))
     equations = [Equation(_delta(out, layers), output_error, "delta", out.index)]
     for layer, above in zip(reversed(layers[:-1]), reversed(layers[1:])):
         signal = Dot(_delta(above, layers), above.W)
-        if layer.backward.count(g) > 1:
-            name = sp.Symbol(f"E{layer.index}")
+        if layer.backward.count(g) > 1 or layer.parameter_derivatives:
+            name = _signal(layer)
             equations.append(Equation(name, signal, "delta", layer.index))
             signal = name
-        rule = layer.backward.xreplace({g: signal, a: layer.A, z: layer.Z})
+        rule = layer.at(layer.backward.xreplace({g: signal}))
         equations.append(Equation(_delta(layer, layers), rule, "delta", layer.index))
     return equations
 
 
-def _gradients(layers: tuple[LayerDerivation, ...], sign: int) -> list[Equation]:
-    """dW_l = ±δ_lᵀ A_{l-1} / N and db_l = ±mean δ_l (− under the δ = −∂ℓ/∂Z convention)."""
+def _signal(layer: LayerDerivation) -> sp.Symbol:
+    """E_l = δ_{l+1} W_{l+1}, the error arriving at A_l (named when used more than once)."""
+    return sp.Symbol(f"E{layer.index}")
+
+
+def _gradients(
+    layers: tuple[LayerDerivation, ...],
+    sign: int,
+    loss_gradient: sp.Expr,
+    penalty: sp.Expr | None,
+) -> list[Equation]:
+    """dW_l = ±δ_lᵀ A_{l-1} / N (+ r'(W_l)), db_l = ±mean δ_l (− under δ = −∂ℓ/∂Z), and
+    dp_l = mean(∂ℓ/∂A_l ⊙ ∂f/∂p) for each learnable activation parameter p."""
     equations = []
     previous = (X, *(layer.A for layer in layers[:-1]))
     for layer, inputs in zip(layers, previous):
         delta = _delta(layer, layers)
         grad_w = sign * Dot(Transpose(delta), inputs) / N
+        if penalty is not None:
+            grad_w += sp.diff(penalty, w).xreplace({w: layer.W})
         equations.append(
             Equation(sp.Symbol(f"dW{layer.index}"), grad_w, "gradient", layer.index)
         )
@@ -280,6 +338,16 @@ def _gradients(layers: tuple[LayerDerivation, ...], sign: int) -> list[Equation]
             grad_b = sign * BatchMean(delta)
             equations.append(
                 Equation(sp.Symbol(f"db{layer.index}"), grad_b, "gradient", layer.index)
+            )
+        if layer is layers[-1]:
+            upstream = loss_gradient.xreplace({y: layer.A, t: T})
+        else:
+            upstream = sign * _signal(layer)
+        for p, derivative in layer.parameter_derivatives:
+            param = layer.learnable[p]
+            grad_p = BatchMean(upstream * layer.at(derivative))
+            equations.append(
+                Equation(sp.Symbol(f"d{param.name}"), grad_p, "gradient", layer.index)
             )
     return equations
 
@@ -306,15 +374,23 @@ def derive(network: Network, convention: str = "negative") -> Derivation:
     out = layers[-1]
     loss = network.loss
     output_delta = calculus.output_error(out.activation, loss, convention)
+    penalty = network.regularizer.expr if network.regularizer else None
     loss_equation = Equation(
-        LOSS, BatchLoss(loss.expr.xreplace({y: out.A, t: T})), "loss", 0
+        LOSS,
+        BatchLoss(loss.expr.xreplace({y: out.A, t: T}))
+        + regularization(layers, penalty),
+        "loss",
+        0,
     )
-    gradients = _gradients(layers, -1 if convention == "negative" else 1)
+    loss_gradient = sp.diff(loss.expr, y)
+    gradients = _gradients(
+        layers, -1 if convention == "negative" else 1, loss_gradient, penalty
+    )
     return Derivation(
         network=network,
         convention=convention,
         layers=layers,
-        loss_gradient=sp.diff(loss.expr, y),
+        loss_gradient=loss_gradient,
         output_delta=output_delta,
         targets_sum_to_one=calculus.sums_to_one(out.activation.expr),
         equations=(

@@ -14,13 +14,18 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from .algebra import Dot
+from .algebra import BatchLoss, Dot, ElementSum
 
 
 def _lecture_order(terms: list[sp.Expr]) -> list[sp.Expr]:
-    """Matrix products first, subtracted terms last: ``X W1ᵀ + b1``, ``T - A2``."""
+    """Matrix products and the mean loss first, subtracted terms last: ``X W1ᵀ + b1``,
+    ``T - A2``, ``mean ℓ + λ‖W‖²``."""
     return sorted(
-        terms, key=lambda term: (not term.has(Dot), term.could_extract_minus_sign())
+        terms,
+        key=lambda term: (
+            not term.has(Dot, BatchLoss),
+            term.could_extract_minus_sign(),
+        ),
     )
 
 
@@ -68,6 +73,31 @@ class NumPyCodePrinter(LectureOrder, NumPyPrinter):
             f"np.logaddexp.reduce({self._print(expr.args[0])}, axis=1, keepdims=True)"
         )
 
+    def _print_ElementSum(self, expr: sp.Expr) -> str:
+        return f"np.sum({self._print(expr.args[0])})"
+
+    def _print_StopGradient(self, expr: sp.Expr) -> str:
+        return self._print(expr.args[0])
+
+    def _print_Abs(self, expr: sp.Expr) -> str:
+        return f"np.abs({self._print(expr.args[0])})"
+
+    def _print_Min(self, expr: sp.Expr) -> str:
+        return self._pairwise("np.minimum", expr.args)
+
+    def _print_Max(self, expr: sp.Expr) -> str:
+        return self._pairwise("np.maximum", expr.args)
+
+    def _pairwise(self, function: str, args: tuple[sp.Expr, ...]) -> str:
+        code = self._print(args[-1])
+        for arg in reversed(args[:-1]):
+            code = f"{function}({self._print(arg)}, {code})"
+        return code
+
+    def _print_erf(self, expr: sp.Expr) -> str:
+        # NumPy has no error function: the module defines ``erf`` element-wise from math.erf
+        return f"erf({self._print(expr.args[0])})"
+
     def _print_Relational(self, expr: sp.Expr) -> str:
         return f"{self._print(expr.lhs)} {expr.rel_op} {self._print(expr.rhs)}"
 
@@ -95,11 +125,29 @@ _LATEX_NAMES = (
 )
 
 
+_GREEK = set(
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma "
+    "tau upsilon phi chi psi omega".split()
+)
+
+
+def _symbol_latex(name: str) -> str:
+    return rf"\{name}" if name in _GREEK else rf"\mathrm{{{name}}}"
+
+
 def latex_name(name: str) -> str:
     """The lecture-notes LaTeX for a symbol name (``delta_h1`` → ``\\delta_{h_{1}}``)."""
     for pattern, replacement in _LATEX_NAMES:
         if re.match(pattern, name):
             return re.sub(pattern, replacement, name)
+    if match := re.match(r"^(d?)([a-z]+)(\d+)$", name):
+        # a learnable activation parameter (alpha1) or its gradient (dalpha1)
+        symbol = f"{_symbol_latex(match[2])}_{{{match[3]}}}"
+        if match[1]:
+            return rf"\frac{{\partial \mathcal{{L}}}}{{\partial {symbol}}}"
+        return symbol
+    if name in _GREEK:
+        return _symbol_latex(name)
     return name
 
 
@@ -132,6 +180,17 @@ class MathLatexPrinter(LectureOrder, LatexPrinter):
 
     def _print_Softplus(self, expr: sp.Expr) -> str:
         return rf"\operatorname{{softplus}}\left({self._print(expr.args[0])}\right)"
+
+    def _print_StopGradient(self, expr: sp.Expr) -> str:
+        return rf"\operatorname{{sg}}\left({self._print(expr.args[0])}\right)"
+
+    def _print_ElementSum(self, expr: sp.Expr) -> str:
+        (arg,) = expr.args
+        if arg.is_Pow and arg.exp == 2 and arg.base.is_Symbol:
+            return rf"\left\lVert {self._print(arg.base)} \right\rVert_{{F}}^{{2}}"
+        if isinstance(arg, sp.Abs) and arg.args[0].is_Symbol:
+            return rf"\left\lVert {self._print(arg.args[0])} \right\rVert_{{1}}"
+        return rf"\sum_{{i,j}} \left({self._print(arg)}\right)_{{ij}}"
 
     def _print_LogSumExp(self, expr: sp.Expr) -> str:
         return rf"\operatorname{{logsumexp}}\left({self._print(expr.args[0])}\right)"
@@ -184,6 +243,12 @@ class CommentPrinter(LectureOrder, StrPrinter):
 
     def _print_BatchLoss(self, expr: sp.Expr) -> str:
         return f"mean_n Σ_k({self._print(expr.args[0])})"
+
+    def _print_ElementSum(self, expr: sp.Expr) -> str:
+        return f"Σ_ij({self._print(expr.args[0])})"
+
+    def _print_StopGradient(self, expr: sp.Expr) -> str:
+        return f"sg({self._print(expr.args[0])})"
 
     def _print_Piecewise(self, expr: sp.Piecewise) -> str:
         if (

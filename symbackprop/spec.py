@@ -7,7 +7,7 @@ import numbers
 from dataclasses import dataclass, field
 
 from . import catalog
-from .catalog import Activation, Loss
+from .functions import Activation, Loss, Regularizer
 from .errors import SpecError
 
 
@@ -35,17 +35,19 @@ class Dense:
 
     def __repr__(self) -> str:
         bias = "" if self.bias else ", bias=False"
-        return f"Dense({self.units}, activation={self.activation.name!r}{bias})"
+        return f"Dense({self.units}, activation={self.activation.title!r}{bias})"
 
 
 @dataclass(frozen=True)
 class Network:
-    """A feed-forward network: ``inputs`` features, then ``layers``, trained on ``loss``."""
+    """A feed-forward network: ``inputs`` features, then ``layers``, trained on ``loss``
+    (plus ``regularizer`` summed over every weight, if given)."""
 
     name: str
     inputs: int
     layers: tuple[Dense, ...] = field(default_factory=tuple)
     loss: str | Loss = "mse"
+    regularizer: Regularizer | None = None
 
     def __post_init__(self) -> None:
         if (
@@ -85,6 +87,13 @@ class Network:
                 f"Network.loss: {loss.name!r} needs at least {loss.min_units} output units, "
                 f"got {layers[-1].units}"
             )
+        if self.regularizer is not None and not isinstance(
+            self.regularizer, Regularizer
+        ):
+            raise SpecError(
+                "Network.regularizer must be a Regularizer such as sb.L2(0.01) or None, "
+                f"got {self.regularizer!r}"
+            )
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -94,4 +103,5 @@ class Network:
     def describe(self) -> str:
         """One line: inputs → layers → loss."""
         stack = " → ".join(repr(layer) for layer in self.layers)
-        return f"inputs {self.inputs} → {stack}; loss {self.loss.name}"
+        penalty = f" + {self.regularizer.title}" if self.regularizer else ""
+        return f"inputs {self.inputs} → {stack}; loss {self.loss.title}{penalty}"

@@ -12,3 +12,5 @@ y = sp.Symbol("y", real=True)
 t = sp.Symbol("t", real=True)
 #: the error signal arriving at a unit's output, ∂ℓ/∂a
 g = sp.Symbol("g", real=True)
+#: one weight, the argument of a regulariser
+w = sp.Symbol("w", real=True)

@@ -185,6 +185,8 @@ def test_module_api_trains_predicts_and_validates_input():
     with pytest.raises(ValueError, match=r"X must have shape \(N, 4\)"):
         module.forward(params, X[:, :3])
     with pytest.raises(ValueError, match="each row of T must sum to 1"):
+        module.loss(params, X, T * 0.5)
+    with pytest.raises(ValueError, match=r"T must hold values in \[0, 1\]"):
         module.loss(params, X, T * 2)
     with pytest.raises(KeyError, match="params lacks"):
         module.loss({"W1": params["W1"]}, X, T)
