@@ -16,6 +16,7 @@ import sympy as sp
 
 from .algebra import RowSum, expand_rows, indexed, value
 from .functions import Activation, Loss
+from . import stabilise
 from .errors import SpecError
 from .symbols import a, g, t, y, z
 
@@ -71,13 +72,24 @@ def is_identically_zero(expr: sp.Expr) -> bool:
 
 
 def tidy(expr: sp.Expr) -> sp.Expr:
-    """A small, bounded simplification: fold pieces, cancel fractions, pull out common factors."""
+    """A small, bounded simplification: fold pieces, cancel fractions, pull out common factors.
+
+    Of the forms tried, the shortest wins among those that risk no more overflowing exps than
+    the others (cancelling can turn e^(−z)/(1 + e^(−z))² into a ratio of growing exps).
+    """
     expr = sp.piecewise_fold(expr)
     if isinstance(expr, sp.Piecewise):
         return sp.Piecewise(*((tidy(branch), cond) for branch, cond in expr.args))
     cancelled = sp.cancel(expr)
     forms = (expr, sp.factor_terms(cancelled), sp.factor(cancelled))
-    return min(forms, key=lambda form: (sp.count_ops(form), sp.default_sort_key(form)))
+    return min(
+        forms,
+        key=lambda form: (
+            stabilise.overflow_risk(form),
+            sp.count_ops(form),
+            sp.default_sort_key(form),
+        ),
+    )
 
 
 def _numeric(expr: sp.Expr, symbols: tuple[sp.Symbol, ...], points) -> np.ndarray:

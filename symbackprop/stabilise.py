@@ -167,6 +167,11 @@ def stabilise(expr: sp.Expr, rules: tuple[Rule, ...] = STABILISE) -> sp.Expr:
     return visit(expr)
 
 
+def overflow_risk(expr: sp.Expr) -> int:
+    """How many exps of ``expr`` could overflow once stabilised (0 for a safe form)."""
+    return len(_unbounded_exps(stabilise(expr)))
+
+
 def _unbounded_exps(expr: sp.Expr) -> set[sp.Expr]:
     """The exps whose argument is not bounded above by a softplus or logsumexp shift."""
     return {e for e in expr.atoms(sp.exp) if not e.args[0].has(Softplus, LogSumExp)}
@@ -183,8 +188,7 @@ def loss_from_logits(activation: Activation, loss: Loss) -> sp.Expr | None:
         return None
     composed = loss.expr.xreplace({y: activation.expr})
     composed = composed.replace(sp.log, lambda u: sp.log(sp.together(u)))
-    composed = stabilise(sp.expand_log(composed, force=True))
-    composed = sp.expand(composed)
+    composed = stabilise(sp.expand(stabilise(sp.expand_log(composed, force=True))))
     if any(log.has(z) for log in composed.atoms(sp.log)):
         return None
     if _unbounded_exps(composed) - _unbounded_exps(stabilise(activation.expr)):
