@@ -2,9 +2,9 @@
 
 from .catalog import (
     ACTIVATIONS,
-    LOSSES,
     L1,
     L2,
+    LOSSES,
     elu,
     huber,
     leaky_relu,
@@ -14,8 +14,8 @@ from .catalog import (
 from .codegen import build, generate, write_module
 from .derive import Derivation, Equation, derive
 from .errors import SpecError
-from .spec import Dense, Network
 from .functions import Activation, Loss, Regularizer
+from .spec import Dense, Network
 from .symbols import a, t, w, y, z
 
 __version__ = "0.1.0"

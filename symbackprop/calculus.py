@@ -14,10 +14,10 @@ from functools import cache
 import numpy as np
 import sympy as sp
 
-from .algebra import RowSum, expand_rows, indexed, value
-from .functions import Activation, Loss
 from . import stabilise
+from .algebra import RowSum, expand_rows, indexed, value
 from .errors import SpecError
+from .functions import Activation, Loss
 from .symbols import a, g, t, y, z
 
 #: sample points for the output-form search; irrational-looking so that no identity holds by accident

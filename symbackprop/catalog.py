@@ -81,12 +81,12 @@ def _penalty(name: str, lam: float, expr: sp.Expr) -> Regularizer:
     return Regularizer(name, strength * expr, settings=(("lam", lam),))
 
 
-def L2(lam: float) -> Regularizer:  # noqa: N802 - the name users know
+def L2(lam: float) -> Regularizer:
     """λ Σ w² over every weight (weight decay; biases are not penalised)."""
     return _penalty("L2", lam, w**2)
 
 
-def L1(lam: float) -> Regularizer:  # noqa: N802 - the name users know
+def L1(lam: float) -> Regularizer:
     """λ Σ |w| over every weight (biases are not penalised)."""
     return _penalty("L1", lam, sp.Abs(w))
 

@@ -12,8 +12,8 @@ import sympy as sp
 
 from . import calculus, printers
 from .algebra import BatchLoss, BatchMean, Dot, ElementSum, Transpose, value
-from .functions import Activation
 from .errors import SpecError
+from .functions import Activation
 from .spec import Network
 from .symbols import a, g, t, w, y, z
 

@@ -14,7 +14,7 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from .algebra import BatchLoss, Dot, ElementSum
+from .algebra import BatchLoss, Dot
 
 
 def _lecture_order(terms: list[sp.Expr]) -> list[sp.Expr]:
@@ -125,14 +125,14 @@ _LATEX_NAMES = (
 )
 
 
-_GREEK = set(
-    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma "
-    "tau upsilon phi chi psi omega".split()
+_GREEK = re.compile(
+    r"alpha|beta|gamma|delta|epsilon|zeta|eta|theta|iota|kappa|lambda|mu|nu|xi|pi|rho|sigma"
+    r"|tau|upsilon|phi|chi|psi|omega"
 )
 
 
 def _symbol_latex(name: str) -> str:
-    return rf"\{name}" if name in _GREEK else rf"\mathrm{{{name}}}"
+    return rf"\{name}" if _GREEK.fullmatch(name) else rf"\mathrm{{{name}}}"
 
 
 def latex_name(name: str) -> str:
@@ -146,7 +146,7 @@ def latex_name(name: str) -> str:
         if match[1]:
             return rf"\frac{{\partial \mathcal{{L}}}}{{\partial {symbol}}}"
         return symbol
-    if name in _GREEK:
+    if _GREEK.fullmatch(name):
         return _symbol_latex(name)
     return name
 

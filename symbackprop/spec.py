@@ -7,8 +7,8 @@ import numbers
 from dataclasses import dataclass, field
 
 from . import catalog
-from .functions import Activation, Loss, Regularizer
 from .errors import SpecError
+from .functions import Activation, Loss, Regularizer
 
 
 def _positive_int(value: object, name: str) -> int:

@@ -107,7 +107,9 @@ def loss(network, params, X, T, custom=None):
         A = A(Z, settings)
         if network.regularizer is not None:
             lam = dict(network.regularizer.settings)["lam"]
-            penalty = penalty + lam * PENALTIES[network.regularizer.name](params[f"W{i}"])
+            penalty = penalty + lam * PENALTIES[network.regularizer.name](
+                params[f"W{i}"]
+            )
     if network.loss.targets == "labels":
         T = np.eye(network.sizes[-1])[T]
     per_element = custom.get(network.loss.name) or LOSSES[network.loss.name]

@@ -58,7 +58,9 @@ def _network(hidden, output, loss, rng, regularizer=None):
 def _true_gradient_params(network, module):
     """Parameters whose gradient is exact: those above the topmost straight-through layer."""
     through = [
-        i for i, layer in enumerate(network.layers, 1) if layer.activation.straight_through
+        i
+        for i, layer in enumerate(network.layers, 1)
+        if layer.activation.straight_through
     ]
     if not through:
         return module.PARAMS
@@ -136,7 +138,9 @@ def test_prelu_slope_is_learned_per_unit():
     assert module.PARAMS == ("W1", "b1", "alpha1", "W2", "b2")
     assert np.all(module.init_params()["alpha1"] == 0.1)
     X, T = reference.random_batch(network, 40, rng)
-    trained, _ = module.train(module.init_params(), X, T, epochs=5, batch_size=8, lr=0.1)
+    trained, _ = module.train(
+        module.init_params(), X, T, epochs=5, batch_size=8, lr=0.1
+    )
     assert not np.allclose(trained["alpha1"], 0.1)
 
 

@@ -28,7 +28,9 @@ def _targets(network, samples):
     if network.layers[-1].activation.name == "softmax":
         return np.eye(units)[np.arange(samples) % units]
     if loss.targets == "sign":
-        return np.where(np.arange(samples * units) % 2, 1.0, -1.0).reshape(samples, units)
+        return np.where(np.arange(samples * units) % 2, 1.0, -1.0).reshape(
+            samples, units
+        )
     return np.linspace(0, 1, samples * units).reshape(samples, units)
 
 
