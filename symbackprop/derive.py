@@ -210,7 +210,7 @@ class Derivation:
         """``_scalar_facts`` as rows of the LaTeX ``align*``."""
         return [
             f"{name} &= {printers.latex(expr)}"
-            + (rf" && \text{{{note}}}" if note else "")
+            + (rf" && \text{{{printers.text(note)}}}" if note else "")
             for name, _, expr, note in self._scalar_facts()
         ]
 

@@ -9,6 +9,7 @@ import re
 from typing import ClassVar
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
@@ -184,6 +185,15 @@ class MathLatexPrinter(LectureOrder, LatexPrinter):
     def _print_StopGradient(self, expr: sp.Expr) -> str:
         return rf"\operatorname{{sg}}\left({self._print(expr.args[0])}\right)"
 
+    def _print_Function(self, expr: sp.Expr, exp: str | None = None) -> str:
+        if not isinstance(expr, AppliedUndef):
+            return super()._print_Function(expr, exp)
+        # a named activation such as leaky_relu(Z1): one operator, not a subscript
+        args = ", ".join(self._print(arg) for arg in expr.args)
+        name = rf"\operatorname{{{text(expr.func.__name__)}}}"
+        power = f"^{{{exp}}}" if exp else ""
+        return rf"{name}{power}\left({args}\right)"
+
     def _print_ElementSum(self, expr: sp.Expr) -> str:
         (arg,) = expr.args
         if arg.is_Pow and arg.exp == 2 and arg.base.is_Symbol:
@@ -196,6 +206,8 @@ class MathLatexPrinter(LectureOrder, LatexPrinter):
         return rf"\operatorname{{logsumexp}}\left({self._print(expr.args[0])}\right)"
 
     def _print_Mul(self, expr: sp.Mul) -> str:
+        if not isinstance(expr, sp.Mul):  # LatexPrinter prints 1/u through _print_Mul
+            return super()._print_Mul(expr)
         scalars = [f for f in expr.args if _is_scalar(f)]
         arrays = sorted(
             (f for f in expr.args if not _is_scalar(f)), key=lambda f: not f.has(Dot)
@@ -262,6 +274,14 @@ class CommentPrinter(LectureOrder, StrPrinter):
         for branch, cond in reversed(pieces):
             text = f"({self._print(branch)} if {self._print(cond)} else {text})"
         return text
+
+
+_TEXT_ESCAPES = {c: "\\" + c for c in "_&%#$"}
+
+
+def text(words: str) -> str:
+    """Plain words for LaTeX text mode (``leaky_relu`` → ``leaky\\_relu``)."""
+    return "".join(_TEXT_ESCAPES.get(c, c) for c in words)
 
 
 def numpy_code(expr: sp.Expr) -> str:

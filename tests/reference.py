@@ -49,7 +49,7 @@ ACTIVATIONS = {
     "softmax": lambda z, s: _softmax(z),
     "threshold": lambda z, s: _threshold(z),
     "leaky_relu": lambda z, s: anp.where(z > 0, z, s.get("alpha", 0.01) * z),
-    "prelu": lambda z, s: anp.where(z > 0, z, s["slope"] * z),
+    "prelu": lambda z, s: anp.where(z > 0, z, s["alpha"] * z),
     "elu": lambda z, s: anp.where(
         z > 0, z, s.get("alpha", 1.0) * (anp.exp(anp.minimum(z, 0)) - 1)
     ),
@@ -101,8 +101,8 @@ def loss(network, params, X, T, custom=None):
             Z = Z + params[f"b{i}"]
         act = layer.activation
         settings = dict(act.settings)
-        if act.name == "prelu":
-            settings["slope"] = params[f"alpha{i}"]
+        for symbol, _ in act.learnable:
+            settings[symbol.name] = params[f"{symbol.name}{i}"]
         A = custom.get(act.name) or ACTIVATIONS[act.name]
         A = A(Z, settings)
         if network.regularizer is not None:

@@ -87,3 +87,25 @@ def test_a_spec_that_raises_is_reported_without_a_traceback(tmp_path):
     assert run.returncode == 2
     assert "failed: RuntimeError: boom" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_check_draws_targets_from_each_losss_domain(tmp_path):
+    spec = tmp_path / "domains.py"
+    spec.write_text(
+        "import symbackprop as sb\n"
+        "labels = sb.Network('labels', 3, [sb.Dense(4, 'softmax')],"
+        " 'sparse_categorical_crossentropy')\n"
+        "margins = sb.Network('margins', 3, [sb.Dense(2, 'tanh')], 'hinge')\n"
+        "counts = sb.Network('counts', 3, [sb.Dense(2, 'exponential')], 'poisson')\n"
+        "step = sb.Network('step', 3, [sb.Dense(4, 'threshold'), sb.Dense(1)], 'mse')\n"
+        "top = sb.Network('top', 3, [sb.Dense(4, 'threshold')], 'mse')\n",
+        encoding="utf-8",
+    )
+    assert _cli("compile", str(spec), "-o", str(tmp_path)).returncode == 0
+    names = ["labels", "margins", "counts", "step", "top"]
+    run = _cli("check", *(str(tmp_path / f"{name}.py") for name in names))
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    assert all(line.endswith("ok") for line in lines[:3])
+    assert "ok (straight-through A1: checked W2, b2)" in lines[3]
+    assert "skipped, every gradient passes through a surrogate" in lines[4]

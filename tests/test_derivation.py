@@ -124,6 +124,37 @@ def test_latex_holds_every_derived_formula():
     assert sb.derive(circles)._repr_latex_().startswith("$$")
 
 
+def test_latex_shows_the_regulariser_learnable_slopes_and_catalog_names():
+    network = sb.Network(
+        "seed001",
+        3,
+        [sb.Dense(4, sb.leaky_relu(alpha=0.2), bias=False), sb.Dense(2, "prelu")],
+        "mse",
+        regularizer=sb.L2(0.01),
+    )
+    text = sb.derive(network).latex()
+    assert (
+        r"+ 0.01 \left(\left\lVert W_{1} \right\rVert_{F}^{2} "
+        r"+ \left\lVert W_{2} \right\rVert_{F}^{2}\right)" in text
+    )
+    assert (
+        r"\frac{\partial \mathcal{L}}{\partial W_{1}} &= - \frac{1}{N} \delta_{h_{1}}^{\top} X + 0.02 W_{1}"
+        in text
+    )
+    assert r"A_{1} &= \operatorname{leaky\_relu}\left(Z_{1}\right)" in text
+    assert r"\text{leaky\_relu(alpha=0.2)}" in text
+    assert (
+        r"\alpha_{2} &\leftarrow \alpha_{2} - \eta \frac{\partial \mathcal{L}}{\partial \alpha_{2}}"
+        in text
+    )
+    assert r"r(w) &= 0.01 w^{2}" in text and r"r'(w) &= 0.02 w" in text
+
+
+def test_sigmoid_forward_prints_as_a_fraction():
+    network = sb.Network("s", 2, [sb.Dense(1, "sigmoid")], "binary_crossentropy")
+    assert r"= \frac{1}{1 + e^{- Z_{1}}}" in sb.derive(network).latex()
+
+
 def test_derivation_prints_as_plain_text_equations():
     circles = sb.Network(
         "circles",

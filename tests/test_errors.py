@@ -60,6 +60,88 @@ def _net(**overrides):
             lambda: sb.Loss("bad", sb.y - sb.z),
             "Loss 'bad': expression y - z uses ['z']",
         ),
+        (
+            lambda: sb.Regularizer("bad", sb.w**2 + sb.z),
+            "Regularizer 'bad': expression w**2 + z uses ['z']",
+        ),
+        (
+            lambda: sb.Activation("sign", sp.sign(sb.z)),
+            (
+                "Activation 'sign': sign(z) is not differentiable where it matters: its "
+                "derivative with respect to z is 2*DiracDelta(z)"
+            ),
+        ),
+        (
+            lambda: sb.Activation("mystery", sp.Function("f")(sb.z)),
+            "Activation 'mystery': SymPy cannot differentiate f(z) with respect to z",
+        ),
+        (
+            lambda: sb.Activation("step", sp.Piecewise((1, sb.z > 0), (0, True))),
+            (
+                "Activation 'step': the derivative of Piecewise((1, z > 0), (0, True)) with "
+                "respect to z is 0 everywhere"
+            ),
+        ),
+        (
+            lambda: sb.Activation("root", sp.sqrt(sb.z)),
+            "Activation 'root': the value sqrt(z) is not real and finite at z = -3.7",
+        ),
+        (
+            lambda: sb.Activation("logz", sp.log(sp.Abs(sb.z))),
+            "Activation 'logz': the value log(Abs(z)) is not real and finite at z = 0.0",
+        ),
+        (
+            lambda: sb.Activation("text", "sin(z)"),
+            "Activation 'text': the expression must be a SymPy expression in z, got 'sin(z)'",
+        ),
+        (
+            lambda: sb.Loss("zero_one", sp.Heaviside(sb.y - sb.t)),
+            "Loss 'zero_one': Heaviside(-t + y) is not differentiable where it matters",
+        ),
+        (
+            lambda: sb.Activation(
+                "bad", sb.z * sp.Symbol("W"), learnable={sp.Symbol("W"): 1.0}
+            ),
+            "Activation 'bad': learnable parameter W must be a SymPy Symbol whose name",
+        ),
+        (
+            lambda: sb.Activation(
+                "softer", sb.z / sp.Symbol("k") + 0 * sp.Symbol("k"), learnable={}
+            ),
+            "Activation 'softer': expression z/k uses ['k']",
+        ),
+        (
+            lambda: sb.leaky_relu(alpha="0.2"),
+            "leaky_relu.alpha must be a finite real number, got '0.2'",
+        ),
+        (
+            lambda: sb.elu(alpha=float("nan")),
+            "elu.alpha must be a finite real number, got nan",
+        ),
+        (lambda: sb.huber(delta=0), "huber.delta must be positive, got 0"),
+        (lambda: sb.L2(-0.1), "L2.lam must be ≥ 0, got -0.1"),
+        (
+            lambda: sb.L1(float("inf")),
+            "L1.lam must be a finite real number, got inf",
+        ),
+        (
+            lambda: _net(regularizer="l2"),
+            "Network.regularizer must be a Regularizer such as sb.L2(0.01) or None, got 'l2'",
+        ),
+        (
+            lambda: sb.Loss("odd", (sb.y - sb.t) ** 2, task="ranking"),
+            (
+                "Loss 'odd': task must be one of regression, binary, multiclass, sign, "
+                "got 'ranking'"
+            ),
+        ),
+        (
+            lambda: sb.Loss("odd", (sb.y - sb.t) ** 2, targets="ints"),
+            (
+                "Loss 'odd': targets must be one of real, probability, nonnegative, sign, "
+                "labels, got 'ints'"
+            ),
+        ),
     ],
 )
 def test_bad_spec_names_field_and_value(make, message):

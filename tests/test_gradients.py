@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import symbackprop as sb
+from symbackprop.cli import exact_params
 
 from . import reference
 
@@ -55,20 +56,6 @@ def _network(hidden, output, loss, rng, regularizer=None):
     )
 
 
-def _true_gradient_params(network, module):
-    """Parameters whose gradient is exact: those above the topmost straight-through layer."""
-    through = [
-        i
-        for i, layer in enumerate(network.layers, 1)
-        if layer.activation.straight_through
-    ]
-    if not through:
-        return module.PARAMS
-    return tuple(
-        name for name in module.PARAMS if int(name.lstrip("Wbalph")) > through[-1]
-    )
-
-
 def assert_matches_references(network, rng, custom=None, samples=7):
     """Central differences (float64) and HIPS autograd agree with the generated gradients."""
     module = sb.build(network)
@@ -78,7 +65,7 @@ def assert_matches_references(network, rng, custom=None, samples=7):
     }
     X, T = reference.random_batch(network, samples, rng)
 
-    exact = _true_gradient_params(network, module)
+    exact = exact_params(module)
     assert module.check_gradients(params, X, T, names=exact) < 1e-6
 
     assert module.loss(params, X, T) == pytest.approx(
