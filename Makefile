@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-EXAMPLES := examples/circles.py examples/multilabel.py examples/stack.py
+EXAMPLES := $(filter-out examples/_load.py,$(wildcard examples/*.py))
 
 .PHONY: demo test env clean
 
@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/symbackprop compile $(EXAMPLES) -o generated/
-	$(VENV)/bin/symbackprop check generated/circles.py generated/multilabel.py generated/stack.py
+	$(VENV)/bin/symbackprop check generated/*.py
 	$(VENV)/bin/symbackprop latex examples/circles.py
 	$(PY) examples/circles.py
+	$(PY) examples/custom.py
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -1,4 +1,4 @@
-"""The examples run as scripts and the circles classifier learns its data."""
+"""The examples run as scripts and learn their data."""
 
 import re
 import subprocess
@@ -22,11 +22,26 @@ def _run(name):
     return run.stdout
 
 
+def _accuracy(output):
+    return float(re.search(r"training accuracy ([\d.]+)%", output).group(1))
+
+
 def test_circles_reaches_95_percent_training_accuracy():
-    accuracy = float(
-        re.search(r"training accuracy ([\d.]+)%", _run("circles")).group(1)
-    )
-    assert accuracy >= 95.0
+    assert _accuracy(_run("circles")) >= 95.0
+
+
+def test_custom_pair_simplifies_and_learns_the_moons():
+    output = _run("custom")
+    assert "custom: δ_y = t - y" in output
+    assert _accuracy(output) >= 95.0
+
+
+def test_seed_001_regulariser_keeps_the_weights_small():
+    output = _run("regularised")
+    assert "seed001: parameters ('W1', 'W2') (no biases)" in output
+    norms = re.search(r"= ([\d.]+) with λ = 0.01, ([\d.]+) without", output)
+    assert float(norms.group(1)) < float(norms.group(2)) / 5
+    assert _accuracy(output) >= 80.0
 
 
 @pytest.mark.parametrize("name", ["multilabel", "stack"])

@@ -29,6 +29,29 @@ DEEP = sb.Network(
     "categorical_crossentropy",
 )
 
+#: every catalog activation in one stack (softmax last), with a regulariser and a learnable slope
+EVERY_ACTIVATION = sb.Network(
+    "every_activation",
+    3,
+    [sb.Dense(3, name) for name in sorted(sb.ACTIVATIONS) if name != "softmax"]
+    + [sb.Dense(3, "softmax")],
+    "kl_divergence",
+    regularizer=sb.L1(0.01),
+)
+EVERY_LOSS = [
+    sb.Network(
+        f"loss_{name}",
+        2,
+        [
+            sb.Dense(
+                2, "softmax" if loss.targets in ("labels", "probability") else "tanh"
+            )
+        ],
+        loss,
+    )
+    for name, loss in sorted(sb.LOSSES.items())
+]
+
 
 @pytest.mark.parametrize("network", NETWORKS, ids=lambda n: n.name)
 def test_generated_folder_is_up_to_date(network):
@@ -43,13 +66,15 @@ def test_examples_include_the_seed_networks():
     assert sizes["circles"] == (2, 20, 1)
     assert sizes["multilabel"] == (3, 2, 3)
     assert sizes["stack"] == (3, 4, 4, 1)
+    (seed001,) = (network for network in NETWORKS if network.name == "seed001")
+    assert not any(layer.bias for layer in seed001.layers) and seed001.regularizer
 
 
 def test_generation_is_byte_identical_across_processes_and_hash_seeds():
     script = (
         "import sys, symbackprop as sb\n"
-        "from tests.test_generated_code import DEEP\n"
-        "sys.stdout.write(sb.generate(DEEP))\n"
+        "from tests.test_generated_code import DEEP, EVERY_ACTIVATION\n"
+        "sys.stdout.write(sb.generate(DEEP) + sb.generate(EVERY_ACTIVATION))\n"
     )
     outputs = set()
     for seed in ("0", "1", "12345"):
@@ -62,10 +87,12 @@ def test_generation_is_byte_identical_across_processes_and_hash_seeds():
             check=True,
         )
         outputs.add(run.stdout)
-    assert outputs == {sb.generate(DEEP).encode()}
+    assert outputs == {(sb.generate(DEEP) + sb.generate(EVERY_ACTIVATION)).encode()}
 
 
-@pytest.mark.parametrize("network", [*NETWORKS, DEEP], ids=lambda n: n.name)
+@pytest.mark.parametrize(
+    "network", [*NETWORKS, DEEP, EVERY_ACTIVATION, *EVERY_LOSS], ids=lambda n: n.name
+)
 def test_generated_code_is_black_formatted_and_passes_ruff(network, tmp_path):
     source = sb.generate(network)
     assert black.format_str(source, mode=black.Mode()) == source
