@@ -279,7 +279,7 @@ def _delta(layer: LayerDerivation, layers: tuple[LayerDerivation, ...]) -> sp.Sy
     return sp.Symbol("delta_y" if layer is layers[-1] else f"delta_h{layer.index}")
 
 
-def regularization(
+def _regularization(
     layers: tuple[LayerDerivation, ...], penalty: sp.Expr | None
 ) -> sp.Expr:
     """Σ_l Σ_ij r(W_l,ij): the regulariser summed over every weight (0 without one)."""
@@ -378,7 +378,7 @@ def derive(network: Network, convention: str = "negative") -> Derivation:
     loss_equation = Equation(
         LOSS,
         BatchLoss(loss.expr.xreplace({y: out.A, t: T}))
-        + regularization(layers, penalty),
+        + _regularization(layers, penalty),
         "loss",
         0,
     )

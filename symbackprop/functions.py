@@ -10,6 +10,7 @@ import cmath
 import keyword
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -105,15 +106,15 @@ class _Titled:
 class Activation(_Titled):
     """An activation ``a = f(z)``: ``expr`` in ``z``; ``RowSum`` makes it act on the whole row.
 
-    ``learnable`` maps symbols of ``expr`` to their initial value: each becomes a parameter
-    with one value per unit and a gradient of its own (PReLU's slope). ``settings`` records
+    ``learnable`` maps symbols of ``expr`` to their initial value (stored as sorted pairs):
+    each becomes a parameter with one value per unit and a gradient of its own (PReLU's slope). ``settings`` records
     the hyperparameters the entry was built with, for display only.
     """
 
     name: str
     expr: sp.Expr
     min_units: int = 1
-    learnable: tuple[tuple[sp.Symbol, float], ...] = ()
+    learnable: Mapping[sp.Symbol, float] | tuple[tuple[sp.Symbol, float], ...] = ()
     settings: tuple[tuple[str, object], ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:

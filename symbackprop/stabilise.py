@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import sympy as sp
 
-from .algebra import LogSumExp, RowSum, Softplus
+from .algebra import LogSumExp, RowSum, Softplus, value
 from .functions import Activation, Loss
 from .symbols import t, y, z
 
@@ -91,8 +91,6 @@ def x_log_x(node: sp.Basic) -> sp.Basic | None:
         for f in node.args:
             if isinstance(f, sp.log) and f.args[0] in node.args:
                 u = f.args[0]
-                if isinstance(u, sp.Piecewise):
-                    return None
                 rest = [g for g in node.args if g is not f]
                 return sp.Mul(*rest, sp.log(sp.Piecewise((u, u > 0), (1, True))))
     return None
@@ -186,11 +184,11 @@ def loss_from_logits(activation: Activation, loss: Loss) -> sp.Expr | None:
     """
     if not loss.expr.has(sp.log):
         return None
-    composed = loss.expr.xreplace({y: activation.expr})
+    composed = loss.expr.xreplace({y: value(activation.expr)})
     composed = composed.replace(sp.log, lambda u: sp.log(sp.together(u)))
     composed = stabilise(sp.expand(stabilise(sp.expand_log(composed, force=True))))
     if any(log.has(z) for log in composed.atoms(sp.log)):
         return None
-    if _unbounded_exps(composed) - _unbounded_exps(stabilise(activation.expr)):
+    if _unbounded_exps(composed) - _unbounded_exps(stabilise(value(activation.expr))):
         return None
     return sp.collect(composed, t)
