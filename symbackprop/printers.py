@@ -39,12 +39,20 @@ class LectureOrder:
         return _lecture_order(super()._as_ordered_terms(expr, order=order))
 
 
+class ExactFloats:
+    """Printer mix-in: a float as the shortest decimal that reads back as the same double
+    (SELU's 1.0507009873554805, where SymPy would print 15 digits)."""
+
+    def _print_Float(self, expr: sp.Float) -> str:
+        return repr(float(expr))
+
+
 def _is_scalar(factor: sp.Expr) -> bool:
     """Numbers and the positive scalar symbols (N, lr); every other symbol is an array."""
     return bool(factor.is_number or factor.is_positive)
 
 
-class NumPyCodePrinter(LectureOrder, NumPyPrinter):
+class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
     """NumPy source for array formulas, written against ``import numpy as np``."""
 
     def _module_format(self, fqn: str, register: bool = True) -> str:
@@ -234,7 +242,7 @@ class MathLatexPrinter(LectureOrder, LatexPrinter):
         return f"{self._print(scale)} {body}"
 
 
-class CommentPrinter(LectureOrder, StrPrinter):
+class CommentPrinter(ExactFloats, LectureOrder, StrPrinter):
     """Plain-text formulas for the comments of generated code (· is the matrix product)."""
 
     def _print_Symbol(self, expr: sp.Symbol) -> str:

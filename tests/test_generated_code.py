@@ -243,3 +243,9 @@ def test_non_finite_data_is_refused():
     X[1, 2] = np.nan
     with pytest.raises(ValueError, match="X holds non-finite values"):
         module.loss(module.init_params(), X, np.eye(3)[[0, 1]])
+
+
+def test_float_constants_print_as_the_exact_double():
+    source = sb.generate(sb.Network("selu", 2, [sb.Dense(3, "selu")], "mse"))
+    assert "1.0507009873554805 * Z1" in source
+    assert float("1.0507009873554805") == sb.catalog.SELU_SCALE
