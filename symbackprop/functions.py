@@ -47,14 +47,21 @@ def number(value_: object, field_: str) -> sp.Number:
     return sp.Float(float(value_))
 
 
-def _expression(owner: str, expr: object, symbols: str) -> sp.Expr:
+def _named_expression(function: object, symbols: str) -> str:
+    """Check the name and the expression of an Activation, Loss or Regularizer (a plain number
+    becomes a SymPy number); returns how messages name it, e.g. ``Loss 'huber'``."""
+    kind, name, expr = type(function).__name__, function.name, function.expr
+    if not isinstance(name, str) or not name.isidentifier():
+        raise SpecError(f"{kind}.name must be a Python identifier, got {name!r}")
+    owner = f"{kind} {name!r}"
     if isinstance(expr, numbers.Real) and not isinstance(expr, bool):
-        return sp.sympify(expr)
+        expr = sp.sympify(expr)
     if not isinstance(expr, sp.Expr):
         raise SpecError(
             f"{owner}: the expression must be a SymPy expression in {symbols}, got {expr!r}"
         )
-    return expr
+    object.__setattr__(function, "expr", expr)
+    return owner
 
 
 def _check_symbols(owner: str, expr: sp.Expr, allowed: set[sp.Symbol]) -> None:
@@ -107,8 +114,8 @@ class Activation(_Titled):
     """An activation ``a = f(z)``: ``expr`` in ``z``; ``RowSum`` makes it act on the whole row.
 
     ``learnable`` maps symbols of ``expr`` to their initial value (stored as sorted pairs):
-    each becomes a parameter with one value per unit and a gradient of its own (PReLU's slope). ``settings`` records
-    the hyperparameters the entry was built with, for display only.
+    each becomes a parameter with one value per unit and a gradient of its own (PReLU's
+    slope). ``settings`` records the hyperparameters the entry was built with, for display.
     """
 
     name: str
@@ -118,13 +125,8 @@ class Activation(_Titled):
     settings: tuple[tuple[str, object], ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
-        owner = f"Activation {self.name!r}"
-        if not isinstance(self.name, str) or not self.name.isidentifier():
-            raise SpecError(
-                f"Activation.name must be a Python identifier, got {self.name!r}"
-            )
-        expr = _expression(owner, self.expr, "z")
-        object.__setattr__(self, "expr", expr)
+        owner = _named_expression(self, "z")
+        expr = self.expr
         learnable = dict(self.learnable)
         for symbol, initial in learnable.items():
             _check_learnable(owner, symbol, initial)
@@ -220,9 +222,7 @@ class Loss(_Titled):
     settings: tuple[tuple[str, object], ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
-        owner = f"Loss {self.name!r}"
-        if not isinstance(self.name, str) or not self.name.isidentifier():
-            raise SpecError(f"Loss.name must be a Python identifier, got {self.name!r}")
+        owner = _named_expression(self, "y and t")
         if self.task not in TASKS:
             raise SpecError(
                 f"{owner}: task must be one of {', '.join(TASKS)}, got {self.task!r}"
@@ -231,10 +231,8 @@ class Loss(_Titled):
             raise SpecError(
                 f"{owner}: targets must be one of {', '.join(TARGETS)}, got {self.targets!r}"
             )
-        expr = _expression(owner, self.expr, "y and t")
-        object.__setattr__(self, "expr", expr)
-        _check_symbols(owner, expr, {y, t})
-        _check_differentiable(owner, expr, y)
+        _check_symbols(owner, self.expr, {y, t})
+        _check_differentiable(owner, self.expr, y)
 
 
 @dataclass(frozen=True)
@@ -247,12 +245,6 @@ class Regularizer(_Titled):
     settings: tuple[tuple[str, object], ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
-        owner = f"Regularizer {self.name!r}"
-        if not isinstance(self.name, str) or not self.name.isidentifier():
-            raise SpecError(
-                f"Regularizer.name must be a Python identifier, got {self.name!r}"
-            )
-        expr = _expression(owner, self.expr, "w")
-        object.__setattr__(self, "expr", expr)
-        _check_symbols(owner, expr, {w})
-        _check_differentiable(owner, expr, w)
+        owner = _named_expression(self, "w")
+        _check_symbols(owner, self.expr, {w})
+        _check_differentiable(owner, self.expr, w)

@@ -1,5 +1,7 @@
 """Users' own SymPy math is derived, simplified, checked and printed exactly like a built-in."""
 
+from pathlib import Path
+
 import autograd.numpy as anp
 import numpy as np
 import pytest
@@ -7,19 +9,14 @@ import sympy as sp
 
 import symbackprop as sb
 from symbackprop.calculus import derivative_in_output_form
+from symbackprop.specfile import load_networks
 
 from .test_gradients import assert_matches_references
 
-#: cross-entropy for targets and outputs in (−1, 1): no built-in pairs it with an output
-SIGNED_CE = sb.Loss(
-    "signed_crossentropy",
-    -(
-        (1 + sb.t) / 2 * sp.log((1 + sb.y) / 2)
-        + (1 - sb.t) / 2 * sp.log((1 - sb.y) / 2)
-    ),
-    targets="sign",
-    task="sign",
-)
+ROOT = Path(__file__).resolve().parent.parent
+#: examples/custom.py's cross-entropy for targets and outputs in (−1, 1): no built-in pairs it
+(CUSTOM_EXAMPLE,) = load_networks(ROOT / "examples" / "custom.py")
+SIGNED_CE = CUSTOM_EXAMPLE.loss
 #: 2σ(z) − 1, the bipolar sigmoid of older lecture notes
 BIPOLAR = sb.Activation("bipolar_sigmoid", 2 / (1 + sp.exp(-sb.z)) - 1)
 
