@@ -288,10 +288,39 @@ def sums_to_one(f: sp.Expr) -> bool:
 
 def output_error(activation: Activation, loss: Loss, convention: str) -> sp.Expr:
     """δ_y of the output layer, fused: −∂ℓ/∂z (``"negative"``) or ∂ℓ/∂z (``"gradient"``), in y, t."""
+    return output_error_steps(activation, loss, convention)[-1]
+
+
+def output_error_steps(
+    activation: Activation, loss: Loss, convention: str
+) -> tuple[sp.Expr, ...]:
+    """The forms δ_y takes on its way to the simplest, for a derivation to show:
+    the chain-rule product (∂ℓ/∂y times f' in output form), its terms cancelled one by one,
+    expanded, Σt = 1 used where the outputs sum to 1, and the tidy result (the last)."""
+    sign = -1 if convention == "negative" else 1
     dloss = sp.diff(loss.expr, y)
-    fused = backward_rule(activation.expr).xreplace({g: dloss, a: y})
-    fused = fused.replace(RowSum, lambda u: RowSum(sp.expand(u)))
-    if sums_to_one(activation.expr):
-        fused = fused.xreplace({RowSum(t): sp.Integer(1)})
-    delta = -fused if convention == "negative" else fused
-    return tidy(delta)
+    f = activation.expr
+    if f.has(RowSum):
+        # row-wise: the backward rule mixes the units of the row through Σ_k
+        fused = backward_rule(f).xreplace({g: dloss, a: y})
+        forms = [sign * fused.replace(RowSum, lambda u: RowSum(sp.expand(u)))]
+        if sums_to_one(f):
+            forms.append(forms[-1].xreplace({RowSum(t): sp.Integer(1)}))
+        forms.append(tidy(forms[-1]))
+    else:
+        fprime = backward_rule(f).xreplace({g: 1, a: y})
+        factors = [factor for factor in (dloss, fprime) if factor != 1]
+        forms = [sp.Mul(sign, *factors, evaluate=False)]
+        product = sp.Mul(sign, *factors)
+        if not product.has(z):  # in output form: show the cancellation term by term
+            terms = sp.Add.make_args(sp.expand(dloss, deep=False))
+            forms.append(
+                sp.Add(*(sp.factor_terms(sp.cancel(sign * fprime * u)) for u in terms))
+            )
+            forms.append(sp.expand(forms[-1]))
+        forms.append(tidy(product))
+    unique = [forms[0]]
+    for form in forms[1:]:
+        if str(form) != str(unique[-1]):
+            unique.append(form)
+    return tuple(unique)

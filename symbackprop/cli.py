@@ -11,9 +11,12 @@ from types import ModuleType
 
 import numpy as np
 
+from . import formats
 from .codegen import write_atomic, write_module
 from .derive import CONVENTIONS, derive
+from .document import combine
 from .errors import SpecError
+from .lecture import lecture
 from .specfile import load_networks
 
 
@@ -28,12 +31,12 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _latex(args: argparse.Namespace) -> int:
-    text = (
-        "\n\n".join(
-            derive(n, args.convention).latex() for n in load_networks(args.spec)
-        )
-        + "\n"
-    )
+    documents = [
+        lecture(derive(network, args.convention))
+        for network in load_networks(args.spec)
+    ]
+    title = f"Backpropagation for {Path(args.spec).stem}"
+    text = formats.write(combine(documents, title), args.format)
     if args.output:
         write_atomic(args.output, text)
     else:
@@ -135,9 +138,18 @@ def parser() -> argparse.ArgumentParser:
     comp.set_defaults(run=_compile)
 
     tex = commands.add_parser(
-        "latex", help="print the derivation of every network in SPEC as LaTeX"
+        "latex",
+        help="write the derivation of every network in SPEC as a document "
+        "(LaTeX, Markdown or HTML)",
     )
     tex.add_argument("spec", metavar="SPEC")
+    tex.add_argument(
+        "--format",
+        choices=formats.FORMATS,
+        default="tex",
+        help="tex: standalone LaTeX (pdflatex); md: Markdown with $$ math; "
+        "html: one self-contained file, formulas as MathML (default: tex)",
+    )
     tex.add_argument(
         "-o", "--output", help="write to this file instead of standard output"
     )

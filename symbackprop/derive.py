@@ -231,6 +231,27 @@ class Derivation:
             for _, name, expr, note in self._scalar_facts()
         ]
 
+    def to_latex(self) -> str:
+        """The derivation written out step by step, as a standalone LaTeX document."""
+        from . import formats, lecture
+
+        return formats.to_latex(lecture.lecture(self))
+
+    def to_markdown(self) -> str:
+        """The derivation written out step by step, as Markdown with ``$$`` math."""
+        from . import formats, lecture
+
+        return formats.to_markdown(lecture.lecture(self))
+
+    def to_html(self) -> str:
+        """The derivation written out step by step, as one self-contained HTML file."""
+        from . import formats, lecture
+
+        return formats.to_html(lecture.lecture(self))
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
     def _repr_latex_(self) -> str:
         return (
             "$$"

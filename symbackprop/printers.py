@@ -15,6 +15,7 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
+from . import names
 from .algebra import BatchLoss, Dot
 
 
@@ -47,7 +48,7 @@ class ExactFloats:
         return repr(float(expr))
 
 
-def _is_scalar(factor: sp.Expr) -> bool:
+def is_scalar(factor: sp.Expr) -> bool:
     """Numbers and the positive scalar symbols (N, lr); every other symbol is an array."""
     return bool(factor.is_number or factor.is_positive)
 
@@ -120,44 +121,20 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
         return code
 
 
-#: LaTeX names of the array symbols a derivation uses, by symbol name pattern
-_LATEX_NAMES = (
-    (r"^delta_y$", r"\\delta_{y}"),
-    (r"^delta_h(\d+)$", r"\\delta_{h_{\1}}"),
-    (r"^dW(\d+)$", r"\\frac{\\partial \\mathcal{L}}{\\partial W_{\1}}"),
-    (r"^db(\d+)$", r"\\frac{\\partial \\mathcal{L}}{\\partial b_{\1}}"),
-    (r"^E(\d+)$", r"E_{\1}"),
-    (r"^([ZAWb])(\d+)$", r"\1_{\2}"),
-    (r"^lr$", r"\\eta"),
-    (r"^(a|z|y|t|g)_other$", r"\1_{k}"),
-    (r"^L$", r"\\mathcal{L}"),
-)
-
-
-_GREEK = re.compile(
-    r"alpha|beta|gamma|delta|epsilon|zeta|eta|theta|iota|kappa|lambda|mu|nu|xi|pi|rho|sigma"
-    r"|tau|upsilon|phi|chi|psi|omega"
-)
-
-
-def _symbol_latex(name: str) -> str:
-    return rf"\{name}" if _GREEK.fullmatch(name) else rf"\mathrm{{{name}}}"
+def _function_name(name: str) -> str:
+    """A named function in LaTeX: ℓ, one letter with subscript and prime (f_1'), or an
+    operator name (``\\operatorname{leaky\\_relu}``) for catalog entries."""
+    if name == "ell":
+        return r"\ell"
+    if match := re.fullmatch(r"([A-Za-z])(?:_(\d+))?('?)", name):
+        letter, index, prime = match.groups()
+        return letter + (f"_{{{index}}}" if index else "") + prime
+    return rf"\operatorname{{{text(name)}}}"
 
 
 def latex_name(name: str) -> str:
     """The lecture-notes LaTeX for a symbol name (``delta_h1`` → ``\\delta_{h_{1}}``)."""
-    for pattern, replacement in _LATEX_NAMES:
-        if re.match(pattern, name):
-            return re.sub(pattern, replacement, name)
-    if match := re.match(r"^(d?)([a-z]+)(\d+)$", name):
-        # a learnable activation parameter (alpha1) or its gradient (dalpha1)
-        symbol = f"{_symbol_latex(match[2])}_{{{match[3]}}}"
-        if match[1]:
-            return rf"\frac{{\partial \mathcal{{L}}}}{{\partial {symbol}}}"
-        return symbol
-    if _GREEK.fullmatch(name):
-        return _symbol_latex(name)
-    return name
+    return names.latex(names.parse(name))
 
 
 class MathLatexPrinter(LectureOrder, LatexPrinter):
@@ -196,11 +173,20 @@ class MathLatexPrinter(LectureOrder, LatexPrinter):
     def _print_Function(self, expr: sp.Expr, exp: str | None = None) -> str:
         if not isinstance(expr, AppliedUndef):
             return super()._print_Function(expr, exp)
-        # a named activation such as leaky_relu(Z1): one operator, not a subscript
         args = ", ".join(self._print(arg) for arg in expr.args)
-        name = rf"\operatorname{{{text(expr.func.__name__)}}}"
         power = f"^{{{exp}}}" if exp else ""
-        return rf"{name}{power}\left({args}\right)"
+        return rf"{_function_name(expr.func.__name__)}{power}\left({args}\right)"
+
+    def _print_Partial(self, expr: sp.Expr) -> str:
+        top, bottom = (self._print(arg) for arg in expr.args)
+        return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
+
+    def _print_Colored(self, expr: sp.Expr) -> str:
+        return rf"{{\color{{{expr.args[1].name}}} {self._print(expr.args[0])}}}"
+
+    def _print_Space(self, expr: sp.Expr) -> str:
+        dims = r" \times ".join(self._print(arg) for arg in expr.args)
+        return rf"\mathbb{{R}}^{{{dims}}}"
 
     def _print_ElementSum(self, expr: sp.Expr) -> str:
         (arg,) = expr.args
@@ -216,9 +202,9 @@ class MathLatexPrinter(LectureOrder, LatexPrinter):
     def _print_Mul(self, expr: sp.Mul) -> str:
         if not isinstance(expr, sp.Mul):  # LatexPrinter prints 1/u through _print_Mul
             return super()._print_Mul(expr)
-        scalars = [f for f in expr.args if _is_scalar(f)]
+        scalars = [f for f in expr.args if is_scalar(f)]
         arrays = sorted(
-            (f for f in expr.args if not _is_scalar(f)), key=lambda f: not f.has(Dot)
+            (f for f in expr.args if not is_scalar(f)), key=lambda f: not f.has(Dot)
         )
         divides = any(f.is_Pow and f.exp.is_negative for f in arrays)
         if (

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import symbackprop as sb
 from symbackprop.specfile import load_networks
 
@@ -30,10 +32,12 @@ def test_compile_writes_the_module_of_every_network(tmp_path):
     assert (tmp_path / "circles.py").read_text(encoding="utf-8") == sb.generate(circles)
 
 
-def test_latex_prints_the_derivation():
+def test_latex_prints_the_derivation_as_a_standalone_document():
     run = _cli("latex", "examples/circles.py")
     assert run.returncode == 0, run.stderr
-    assert r"\begin{align*}" in run.stdout and "t - y" in run.stdout
+    assert run.stdout.startswith(r"\documentclass")
+    assert run.stdout.rstrip().endswith(r"\end{document}")
+    assert r"\delta_{y} &= T - A_{2}" in run.stdout
 
 
 def test_latex_with_gradient_convention_writes_a_file(tmp_path):
@@ -42,10 +46,20 @@ def test_latex_with_gradient_convention_writes_a_file(tmp_path):
         "latex", "examples/multilabel.py", "--convention", "gradient", "-o", str(out)
     )
     assert run.returncode == 0, run.stderr
-    assert (
-        r"\delta_{y} = \frac{\partial \ell}{\partial z_{2}} &= y - t"
-        in out.read_text(encoding="utf-8")
-    )
+    text = out.read_text(encoding="utf-8")
+    assert r"\delta_{y} &= \frac{\partial \ell}{\partial z}" in text
+    assert r"\delta_{y} &= A_{2} - T" in text
+
+
+@pytest.mark.parametrize(
+    ("form", "start"),
+    [("md", "# Backpropagation for circles"), ("html", "<!DOCTYPE html>")],
+)
+def test_latex_writes_markdown_and_html(tmp_path, form, start):
+    out = tmp_path / f"circles.{form}"
+    run = _cli("latex", "examples/circles.py", "--format", form, "-o", str(out))
+    assert run.returncode == 0, run.stderr
+    assert out.read_text(encoding="utf-8").startswith(start)
 
 
 def test_check_passes_a_generated_module_and_fails_a_tampered_one(tmp_path):

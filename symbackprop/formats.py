@@ -1,0 +1,224 @@
+"""Writers of a derivation ``Document``: a standalone LaTeX file, Markdown with ``$$`` math, and
+one self-contained HTML file whose formulas are MathML (rendered by the browser, offline).
+"""
+
+from __future__ import annotations
+
+import html
+
+import sympy as sp
+
+from . import mathml, printers
+from .document import Document, Math, Row, Section, Text
+
+FORMATS = ("tex", "md", "html")
+_LATEX_RELATIONS = {"=": "=", "←": r"\leftarrow", "∈": r"\in"}
+
+#: characters of our prose that pdflatex's text mode does not know, as LaTeX
+_LATEX_TEXT = {
+    "δ": r"$\delta$",
+    "∂": r"$\partial$",
+    "ℓ": r"$\ell$",
+    "η": r"$\eta$",
+    "λ": r"$\lambda$",
+    "α": r"$\alpha$",
+    "Σ": r"$\Sigma$",
+    "ᵀ": r"$^{\top}$",
+    "−": "-",
+    "→": r"$\to$",
+    "≠": r"$\neq$",
+    "≥": r"$\geq$",
+    "≤": r"$\leq$",
+    "²": r"$^{2}$",
+    "‖": r"$\|$",
+    "·": r"$\cdot$",
+    "×": r"$\times$",
+    "⊙": r"$\odot$",
+    "ℝ": r"$\mathbb{R}$",
+    "∈": r"$\in$",
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
+def latex_text(words: str) -> str:
+    """Prose for pdflatex: special characters escaped, our Greek and symbols as math."""
+    return "".join(_LATEX_TEXT.get(c, printers.text(c)) for c in words)
+
+
+def _note_latex(note: str | sp.Basic) -> str:
+    if isinstance(note, str):
+        return rf"\text{{{printers.text(note)}}}"
+    return printers.latex(note)
+
+
+def _math_latex(row: Row, align: bool) -> str:
+    amp = "&" if align else ""
+    relation = _LATEX_RELATIONS[row.relation]
+    lines = []
+    for i, step in enumerate(row.steps):
+        lhs = printers.latex(row.lhs, hadamard=row.arrays) if i == 0 else ""
+        line = f"{lhs} {amp}{relation} {printers.latex(step, hadamard=row.arrays)}"
+        if i == 0 and row.note != "":
+            line += f" && {_note_latex(row.note)}"
+        lines.append(line.strip())
+    return " \\\\\n".join(lines)
+
+
+def _display_latex(block: Math, environment: str) -> str:
+    body = " \\\\\n".join(_math_latex(row, align=True) for row in block.rows)
+    return f"\\begin{{{environment}}}\n{body}\n\\end{{{environment}}}"
+
+
+def _paragraph(block: Text, math: str, words) -> str:
+    return "".join(
+        words(part) if isinstance(part, str) else f"{math}{printers.latex(part)}{math}"
+        for part in block.parts
+    )
+
+
+def _section_latex(section: Section) -> str:
+    body = "\n\n".join(
+        (
+            _display_latex(block, "align*")
+            if isinstance(block, Math)
+            else _paragraph(block, "$", latex_text)
+        )
+        for block in section.blocks
+    )
+    title = latex_text(section.title)
+    if section.boxed:
+        return (
+            "\\begin{center}\\fbox{\\begin{minipage}{0.95\\linewidth}\n"
+            f"\\textbf{{{title}}}\n{body}\n"
+            "\\end{minipage}}\\end{center}"
+        )
+    return f"\\section*{{{title}}}\n{body}"
+
+
+def to_latex(document: Document) -> str:
+    """A complete LaTeX document (pdflatex; packages of Debian's texlive-latex-base only)."""
+    body = "\n\n".join(_section_latex(section) for section in document.sections)
+    return (
+        "\\documentclass[11pt]{article}\n"
+        "\\usepackage[utf8]{inputenc}\n"
+        "\\usepackage{amsmath,amssymb}\n"
+        "\\usepackage{color}\n"
+        "\\usepackage[margin=2cm]{geometry}\n"
+        "\\allowdisplaybreaks\n"
+        f"\\title{{{latex_text(document.title)}}}\n"
+        "\\date{}\n"
+        "\\begin{document}\n"
+        "\\maketitle\n\n"
+        f"{body}\n\n"
+        "\\end{document}\n"
+    )
+
+
+def _display_markdown(block: Math) -> str:
+    body = " \\\\\n".join(_math_latex(row, align=True) for row in block.rows)
+    return f"$$\n\\begin{{aligned}}\n{body}\n\\end{{aligned}}\n$$"
+
+
+def _section_markdown(section: Section) -> str:
+    blocks = [
+        (
+            _display_markdown(block)
+            if isinstance(block, Math)
+            else _paragraph(block, "$", str)
+        )
+        for block in section.blocks
+    ]
+    if section.boxed:
+        text = "\n\n".join([f"**{section.title}**", *blocks])
+        return "\n".join(f"> {line}".rstrip() for line in text.splitlines())
+    return "\n\n".join([f"## {section.title}", *blocks])
+
+
+def to_markdown(document: Document) -> str:
+    """Markdown with ``$…$`` and ``$$…$$`` math, as GitHub and Jupyter render it."""
+    parts = [f"# {document.title}", *map(_section_markdown, document.sections)]
+    return "\n\n".join(parts) + "\n"
+
+
+def write(document: Document, form: str) -> str:
+    """``document`` in one of ``FORMATS``."""
+    writers = {"tex": to_latex, "md": to_markdown, "html": to_html}
+    return writers[form](document)
+
+
+_STYLE = """
+body { font-family: Georgia, serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
+       line-height: 1.5; color: #222; }
+math[display="block"] { margin: 1rem 0; overflow-x: auto; }
+section.summary { border: 2px solid #555; border-radius: 6px; padding: 0 1rem; }
+mtd.lhs { text-align: right; }
+mtd.rhs { text-align: left; }
+mtd.note { text-align: left; color: #555; padding-left: 2em; }
+"""
+
+
+def _display_html(block: Math) -> str:
+    rows = []
+    for row in block.rows:
+        for i, step in enumerate(row.steps):
+            lhs = mathml.to_mathml(row.lhs, row.arrays) if i == 0 else ""
+            relation = mathml.RELATIONS[row.relation]
+            note = ""
+            if i == 0 and row.note != "":
+                note = (
+                    f"<mtext>{html.escape(row.note)}</mtext>"
+                    if isinstance(row.note, str)
+                    else mathml.to_mathml(row.note)
+                )
+            rows.append(
+                f'<mtr><mtd class="lhs">{lhs}</mtd>'
+                f'<mtd class="rhs"><mrow><mo>{relation}</mo>'
+                f"{mathml.to_mathml(step, row.arrays)}</mrow></mtd>"
+                f'<mtd class="note">{note}</mtd></mtr>'
+            )
+    return f'<math display="block"><mtable>{"".join(rows)}</mtable></math>'
+
+
+def _section_html(section: Section) -> str:
+    blocks = [
+        (
+            _display_html(block)
+            if isinstance(block, Math)
+            else "<p>"
+            + "".join(
+                (
+                    html.escape(part)
+                    if isinstance(part, str)
+                    else f"<math>{mathml.to_mathml(part)}</math>"
+                )
+                for part in block.parts
+            )
+            + "</p>"
+        )
+        for block in section.blocks
+    ]
+    css = ' class="summary"' if section.boxed else ""
+    return (
+        f"<section{css}>\n<h2>{html.escape(section.title)}</h2>\n"
+        + "\n".join(blocks)
+        + "\n</section>"
+    )
+
+
+def to_html(document: Document) -> str:
+    """One self-contained HTML file: formulas as MathML, which browsers render natively —
+    nothing to download, no script."""
+    title = html.escape(document.title)
+    body = "\n".join(_section_html(section) for section in document.sections)
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n'
+        f"<style>{_STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>\n{body}\n</body>\n</html>\n"
+    )
+
+
+__all__ = ["FORMATS", "latex_text", "to_html", "to_latex", "to_markdown", "write"]

@@ -1,0 +1,324 @@
+"""The derivation written out as a lecture: what ``Derivation.to_latex`` and friends show.
+
+Shapes, the forward pass, the loss, the output error with its chain-rule factors coloured and
+each factor's derivative and SymPy's simplification steps, the hidden-error recursion with every
+f' in output form, the gradients, the regulariser, the update, and a summary box like seed 000's.
+Everything shown comes from the ``Derivation`` and SymPy; nothing here differentiates by hand.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import sympy as sp
+
+from . import calculus
+from .algebra import RowSum, value
+from .document import Document, Math, Row, Section, Text
+from .notation import Partial, Space, colored
+from .symbols import a, t, w, y, z
+
+if TYPE_CHECKING:
+    from .derive import Derivation, LayerDerivation
+
+ELL = sp.Symbol("ell")
+N = sp.Symbol("N", positive=True)
+
+DELTA = sp.Symbol("delta")
+Z = sp.Symbol("Z")
+
+
+def _eq(lhs: sp.Basic, rhs: sp.Basic) -> sp.Basic:
+    return sp.Eq(lhs, rhs, evaluate=False)
+
+
+def _convention(convention: str) -> Text:
+    if convention == "negative":
+        return Text(
+            (
+                "Error convention (seed 000): ",
+                _eq(DELTA, -Partial(ELL, Z)),
+                ", so a matched output and loss give ",
+                _eq(sp.Symbol("delta_y"), t - y),
+                ".",
+            )
+        )
+    return Text(
+        (
+            "Error convention (seeds 002 and 004): ",
+            _eq(DELTA, Partial(ELL, Z)),
+            ", so a matched output and loss give ",
+            _eq(sp.Symbol("delta_y"), y - t),
+            ".",
+        )
+    )
+
+
+def _activation(layer: LayerDerivation, at: sp.Basic = z) -> sp.Expr:
+    """The activation applied by name, e.g. relu(z)."""
+    return sp.Function(layer.activation.name)(at)
+
+
+def _equation_rows(derivation: Derivation, step: str) -> list[Row]:
+    return [
+        Row(
+            eq.lhs,
+            (eq.rhs,) if eq.label is None else (eq.label, eq.rhs),
+            arrays=True,
+            relation="←" if step == "update" else "=",
+        )
+        for eq in derivation.step(step)
+    ]
+
+
+def _shapes(derivation: Derivation) -> Section:
+    X = sp.Symbol("X")
+    rows = [Row(X, (Space(N, derivation.network.inputs),), relation="∈")]
+    for layer in derivation.layers:
+        for param in layer.params:
+            shape = (
+                Space(layer.units, layer.inputs)
+                if param == layer.W
+                else Space(layer.units)
+            )
+            rows.append(Row(param, (shape,), relation="∈"))
+        for array in (layer.Z, layer.A):
+            rows.append(Row(array, (Space(N, layer.units),), relation="∈"))
+    text = Text(
+        (
+            (
+                "Each row of X is one sample, so every Z and A has one row per sample; "
+                "W has one row per unit of its layer, as in W x + b."
+            ),
+        )
+    )
+    return Section("Shapes", (text, Math(tuple(rows))))
+
+
+def _loss(derivation: Derivation) -> Section:
+    network = derivation.network
+    rows = _equation_rows(derivation, "loss")
+    rows.append(
+        Row(sp.Function("ell")(y, t), (network.loss.expr,), note=network.loss.title)
+    )
+    blocks: list[Math | Text] = [
+        Text(
+            (
+                (
+                    "The loss of one output element, summed over the outputs and averaged over "
+                    "the N samples of the batch:"
+                ),
+            )
+        ),
+        Math(tuple(rows)),
+    ]
+    if network.regularizer is not None:
+        r = network.regularizer
+        blocks += [
+            Text(
+                ("plus the regulariser, summed over every weight (biases excluded):",)
+            ),
+            Math(
+                (
+                    Row(sp.Function("r")(w), (r.expr,), note=r.title),
+                    Row(
+                        sp.Function("r'")(w),
+                        (sp.Derivative(r.expr, w), sp.diff(r.expr, w)),
+                    ),
+                )
+            ),
+        ]
+    return Section("Loss", tuple(blocks))
+
+
+def _derivative_rows(layer: LayerDerivation, output: bool) -> list[Row]:
+    """f'(z) from SymPy, then in the layer's output a where that form exists."""
+    f = layer.activation.expr
+    name = "y" if output else "a"
+    out = y if output else a
+    if layer.activation.is_vector:
+        return _jacobian_rows(layer, out)
+    steps: list[sp.Basic] = [sp.Derivative(value(f), z), sp.diff(f, z)]
+    given: tuple = ()
+    note = layer.activation.title
+    if layer.activation.straight_through:
+        steps[0] = sp.Derivative(f, z)
+        note += ", straight-through (sg has derivative 0)"
+    if layer.derivative_in_output_form:
+        steps.append(layer.activation_derivative.xreplace({a: out}))
+        given = ((out, value(f)),)
+        note += f", with {name} = f(z)"
+    lhs = Partial(out, z) if output else sp.Function(f"f_{layer.index}'")(z)
+    rows = [Row(lhs, tuple(steps), note=note, given=given)]
+    for p, derivative in layer.parameter_derivatives:
+        rows.append(
+            Row(
+                Partial(sp.Function(f"f_{layer.index}")(z), p),
+                (sp.Derivative(f, p), derivative),
+                note="learnable, one per unit",
+            )
+        )
+    return rows
+
+
+def _jacobian_rows(layer: LayerDerivation, out: sp.Symbol) -> list[Row]:
+    """A row-wise activation (softmax): the Jacobian's diagonal and off-diagonal entries."""
+    jac = calculus.row_jacobian(layer.activation.expr)
+    other = sp.Symbol(f"{out.name}_other", real=True)
+    i, k = sp.Symbol("i"), sp.Symbol("k")
+    return [
+        Row(
+            Partial(sp.Indexed(out.name, i), sp.Indexed("z", i)),
+            (jac.diagonal.xreplace({a: out}),),
+            note=f"{layer.activation.title}, found and proved on rows of 3 and 4 units",
+        ),
+        Row(
+            Partial(sp.Indexed(out.name, k), sp.Indexed("z", i)),
+            (jac.off.xreplace({a: out, sp.Symbol("a_other", real=True): other}),),
+            note=sp.Ne(k, i),
+        ),
+    ]
+
+
+def _output_error(derivation: Derivation) -> Section:
+    out = derivation.layers[-1]
+    loss = derivation.network.loss
+    negative = derivation.convention == "negative"
+    delta_name = sp.Symbol("delta_y")
+    chain = sp.Mul(
+        colored(Partial(ELL, y), "blue"), colored(Partial(y, z), "red"), evaluate=False
+    )
+    lhs = -Partial(ELL, z) if negative else Partial(ELL, z)
+    rows = [Row(delta_name, (lhs, -chain if negative else chain))]
+    rows.append(
+        Row(
+            colored(Partial(ELL, y), "blue"),
+            (sp.Derivative(loss.expr, y), derivation.loss_gradient),
+        )
+    )
+    factor_rows = _derivative_rows(out, output=True)
+    if not out.activation.is_vector:
+        factor_rows[0] = Row(
+            colored(Partial(y, z), "red"),
+            factor_rows[0].steps,
+            note=factor_rows[0].note,
+            given=factor_rows[0].given,
+        )
+    rows += factor_rows
+    steps = calculus.output_error_steps(out.activation, loss, derivation.convention)
+    note = _eq(RowSum(t), 1) if derivation.targets_sum_to_one else ""
+    rows.append(
+        Row(delta_name, steps, note=note, given=((y, value(out.activation.expr)),))
+    )
+    (array,) = (eq for eq in derivation.step("delta") if eq.name == "delta_y")
+    text = (
+        (
+            "By the chain rule, with its two factors coloured; each factor is derived by SymPy, "
+            "then the product is simplified step by step:"
+        ),
+    )
+    return Section(
+        "Output error",
+        (
+            Text(text),
+            Math(tuple(rows)),
+            Text(("For the whole batch:",)),
+            Math((Row(array.lhs, (array.rhs,), arrays=True),)),
+        ),
+    )
+
+
+def _hidden_errors(derivation: Derivation) -> Section | None:
+    hidden = derivation.layers[:-1]
+    if not hidden:
+        return None
+    blocks: list[Math | Text] = [
+        Text(
+            (
+                (
+                    "The error of each hidden layer is the error of the layer above, sent back "
+                    "through its weights and scaled by f' of this layer:"
+                ),
+            )
+        )
+    ]
+    equations = derivation.step("delta")
+    for layer in reversed(hidden):
+        rows = _derivative_rows(layer, output=False)
+        rows += [
+            Row(eq.lhs, (eq.rhs,), arrays=True)
+            for eq in equations
+            if eq.layer == layer.index
+        ]
+        form = (
+            "in its output A, so Z need not be kept"
+            if layer.derivative_in_output_form
+            else "in Z (no output form exists)"
+        )
+        blocks += [
+            Text((f"Layer {layer.index}: f' is written {form}.",)),
+            Math(tuple(rows)),
+        ]
+    return Section("Hidden errors", tuple(blocks))
+
+
+def _gradients(derivation: Derivation) -> Section:
+    penalty = ", plus r'(W) for every weight" if derivation.network.regularizer else ""
+    text = (
+        (
+            "Gradients of the mean loss: each weight gets the errors of its layer times the "
+            f"activations feeding it, averaged over the batch{penalty}:"
+        ),
+    )
+    rows = _equation_rows(derivation, "gradient")
+    return Section("Gradients", (Text(text), Math(tuple(rows))))
+
+
+def _summary(derivation: Derivation) -> Section:
+    rows = [
+        *_equation_rows(derivation, "forward"),
+        *(Row(eq.lhs, (eq.rhs,), arrays=True) for eq in derivation.step("delta")),
+        *_equation_rows(derivation, "gradient"),
+        *_equation_rows(derivation, "update"),
+    ]
+    rows = [
+        Row(row.lhs, row.steps[-1:], arrays=True, relation=row.relation) for row in rows
+    ]
+    title = f"Backpropagation for {derivation.network.name}"
+    return Section(title, (Math(tuple(rows)),), boxed=True)
+
+
+def lecture(derivation: Derivation) -> Document:
+    """The document that explains ``derivation`` step by step."""
+    network = derivation.network
+    intro = Section(
+        "Network",
+        (
+            Text((f"{network.describe()}.",)),
+            _convention(derivation.convention),
+        ),
+    )
+    sections = [
+        intro,
+        _summary(derivation),
+        _shapes(derivation),
+        Section(
+            "Forward pass",
+            (Math(tuple(_equation_rows(derivation, "forward"))),),
+        ),
+        _loss(derivation),
+        _output_error(derivation),
+        _hidden_errors(derivation),
+        _gradients(derivation),
+        Section(
+            "Update (SGD)",
+            (
+                Text(("Every parameter takes a step of size η against its gradient:",)),
+                Math(tuple(_equation_rows(derivation, "update"))),
+            ),
+        ),
+    ]
+    return Document(
+        f"Backpropagation for {network.name}",
+        tuple(s for s in sections if s is not None),
+    )

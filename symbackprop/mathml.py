@@ -1,0 +1,220 @@
+"""Presentation MathML for derivation documents: SymPy's MathML printer with the nodes of the
+layer algebra and the lecture names. Browsers render it natively, offline, with no script.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import sympy as sp
+from sympy.core.function import AppliedUndef
+from sympy.printing.mathml import MathMLPresentationPrinter
+from sympy.printing.precedence import PRECEDENCE
+
+from . import names
+from .algebra import Dot
+from .printers import ExactFloats, LectureOrder, is_scalar
+
+#: relations of a document row, as MathML operators
+RELATIONS = {"=": "=", "←": "←", "∈": "∈"}
+
+
+class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
+    """MathML in the lecture notation; with ``hadamard``, products of arrays get ⊙."""
+
+    _default_settings: ClassVar[dict] = {
+        **MathMLPresentationPrinter._default_settings,
+        "hadamard": False,
+    }
+
+    def element(self, tag: str, *children, text: str | None = None, **attributes):
+        """A MathML element with children (elements) or a text, and attributes."""
+        node = self.dom.createElement(tag)
+        for key, val in attributes.items():
+            node.setAttribute(key, val)
+        if text is not None:
+            node.appendChild(self.dom.createTextNode(text))
+        for child in children:
+            node.appendChild(child)
+        return node
+
+    def row(self, *children):
+        return self.element("mrow", *children)
+
+    def op(self, text: str):
+        return self.element("mo", text=text)
+
+    def fenced(self, child, left: str = "(", right: str = ")"):
+        return self.row(self.op(left), child, self.op(right))
+
+    def _name(self, name: names.Name):
+        kind, *parts = name
+        if kind == "glyph":
+            return self.element("mi", text=names.GLYPHS[parts[0]][1])
+        if kind == "text":
+            (word,) = parts
+            return self.element("mn" if word.isdigit() else "mi", text=word)
+        if kind == "sub":
+            return self.element("msub", self._name(parts[0]), self._name(parts[1]))
+        top, bottom = parts
+        return self.element(
+            "mfrac",
+            self.row(self.op("∂"), self._name(top)),
+            self.row(self.op("∂"), self._name(bottom)),
+        )
+
+    def _print_Symbol(self, expr: sp.Symbol, style: str = "plain"):
+        return self._name(names.parse(expr.name))
+
+    def _print_Float(self, expr: sp.Float):
+        return self.element("mn", text=super()._print_Float(expr))
+
+    def _print_Function(self, expr: sp.Expr):
+        if not isinstance(expr, AppliedUndef):
+            return super()._print_Function(expr)
+        name = expr.func.__name__
+        parsed = names.parse(name.rstrip("'"))
+        if parsed[0] == "text" and len(name) > 1:
+            # a catalog entry such as leaky_relu: an operator name, upright
+            head = self.element("mi", text=name, mathvariant="normal")
+        else:
+            head = self._name(parsed)
+            if name.endswith("'"):
+                head = self.element("msup", head, self.op("′"))
+        args = [self._print(arg) for arg in expr.args]
+        inner = self.row(*_interleave(args, self.op(",")))
+        return self.row(head, self.fenced(inner))
+
+    def _print_Dot(self, expr: sp.Expr):
+        left, right = (self.parenthesize(arg, PRECEDENCE["Mul"]) for arg in expr.args)
+        return self.row(left, self.op("\u2062"), right)
+
+    def _print_Transpose(self, expr: sp.Expr):
+        return self.element(
+            "msup", self._print(expr.args[0]), self.element("mi", text="⊤")
+        )
+
+    def _sum(self, index: str, body, subscript: str):
+        total = self.element("munder", self.op("∑"), self.element("mi", text=index))
+        return self.row(
+            total,
+            self.element("msub", self.fenced(body), self.element("mi", text=subscript)),
+        )
+
+    def _print_RowSum(self, expr: sp.Expr):
+        return self._sum("k", self._print(expr.args[0]), "k")
+
+    def _mean(self):
+        return self.element(
+            "mfrac", self.element("mn", text="1"), self.element("mi", text="N")
+        )
+
+    def _print_BatchMean(self, expr: sp.Expr):
+        return self.row(self._mean(), self._sum("n", self._print(expr.args[0]), "n"))
+
+    def _print_BatchLoss(self, expr: sp.Expr):
+        inner = self._sum("k", self._print(expr.args[0]), "nk")
+        outer = self.element("munder", self.op("∑"), self.element("mi", text="n"))
+        return self.row(self._mean(), outer, inner)
+
+    def _print_ElementSum(self, expr: sp.Expr):
+        (arg,) = expr.args
+        bars = self.op("‖")
+        if arg.is_Pow and arg.exp == 2 and arg.base.is_Symbol:
+            norm = self.row(bars, self._print(arg.base), self.op("‖"))
+            return self.element(
+                "msubsup",
+                norm,
+                self.element("mi", text="F"),
+                self.element("mn", text="2"),
+            )
+        if isinstance(arg, sp.Abs) and arg.args[0].is_Symbol:
+            norm = self.row(bars, self._print(arg.args[0]), self.op("‖"))
+            return self.element("msub", norm, self.element("mn", text="1"))
+        return self._sum("i,j", self._print(arg), "ij")
+
+    def _named(self, name: str, expr: sp.Expr):
+        head = self.element("mi", text=name, mathvariant="normal")
+        return self.row(head, self.fenced(self._print(expr.args[0])))
+
+    def _print_Softplus(self, expr: sp.Expr):
+        return self._named("softplus", expr)
+
+    def _print_LogSumExp(self, expr: sp.Expr):
+        return self._named("logsumexp", expr)
+
+    def _print_StopGradient(self, expr: sp.Expr):
+        return self._named("sg", expr)
+
+    def _print_Partial(self, expr: sp.Expr):
+        top, bottom = (self._print(arg) for arg in expr.args)
+        return self.element(
+            "mfrac", self.row(self.op("∂"), top), self.row(self.op("∂"), bottom)
+        )
+
+    def _print_Colored(self, expr: sp.Expr):
+        return self.element(
+            "mstyle", self._print(expr.args[0]), mathcolor=expr.args[1].name
+        )
+
+    def _print_Space(self, expr: sp.Expr):
+        dims = _interleave([self._print(arg) for arg in expr.args], self.op("×"))
+        return self.element("msup", self.element("mi", text="ℝ"), self.row(*dims))
+
+    def _print_Indexed(self, expr: sp.Indexed):
+        base = self._name(names.parse(str(expr.base)))
+        return self.element("msub", base, self._print(expr.indices[0]))
+
+    def _print_Piecewise(self, expr: sp.Piecewise):
+        rows = []
+        for branch, condition in expr.args:
+            words = "otherwise" if condition is sp.true else "if\u00a0"
+            cells = [self.element("mtd", self._print(branch), columnalign="left")]
+            label = self.element("mtext", text=f"\u2003{words}")
+            cond = [] if condition is sp.true else [self._print(condition)]
+            cells.append(
+                self.element("mtd", self.row(label, *cond), columnalign="left")
+            )
+            rows.append(self.element("mtr", *cells))
+        return self.row(self.op("{"), self.element("mtable", *rows))
+
+    def _print_Relational(self, expr: sp.Expr):
+        symbol = {"==": "=", "!=": "≠", "<=": "≤", ">=": "≥"}.get(
+            expr.rel_op, expr.rel_op
+        )
+        return self.row(self._print(expr.lhs), self.op(symbol), self._print(expr.rhs))
+
+    def _print_Mul(self, expr: sp.Expr):
+        if not isinstance(expr, sp.Mul) or not self._settings["hadamard"]:
+            return super()._print_Mul(expr)
+        scalars = [f for f in expr.args if is_scalar(f)]
+        arrays = sorted(
+            (f for f in expr.args if not is_scalar(f)), key=lambda f: not f.has(Dot)
+        )
+        divides = any(f.is_Pow and f.exp.is_negative for f in arrays)
+        if not arrays or divides or (len(arrays) < 2 and not scalars):
+            return super()._print_Mul(expr)
+        parts = _interleave(
+            [self.parenthesize(f, PRECEDENCE["Mul"]) for f in arrays], self.op("⊙")
+        )
+        scale = sp.Mul(*scalars)
+        if scale == 1:
+            return self.row(*parts)
+        if scale == -1:
+            return self.row(self.op("-"), *parts)
+        return self.row(self._print(scale), *parts)
+
+
+def _interleave(items: list, separator) -> list:
+    out = []
+    for i, item in enumerate(items):
+        if i:
+            out.append(separator.cloneNode(True))
+        out.append(item)
+    return out
+
+
+def to_mathml(expr: sp.Basic, hadamard: bool = False) -> str:
+    """``expr`` as MathML markup (the content of a ``<math>`` element)."""
+    markup = MathMLPrinter({"hadamard": hadamard})._print(expr).toxml()
+    return markup.replace("<mo>-</mo>", "<mo>−</mo>")
