@@ -18,7 +18,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/symbackprop compile $(EXAMPLES) -o generated/
 	$(VENV)/bin/symbackprop check generated/*.py
-	$(VENV)/bin/symbackprop latex examples/circles.py
+	for format in tex md html; do \
+	  $(VENV)/bin/symbackprop latex examples/circles.py --format $$format -o generated/circles.$$format; \
+	done
 	$(PY) examples/circles.py
 	$(PY) examples/custom.py
 

@@ -310,7 +310,8 @@ def output_error_steps(
     else:
         fprime = backward_rule(f).xreplace({g: 1, a: y})
         factors = [factor for factor in (dloss, fprime) if factor != 1]
-        forms = [sp.Mul(sign, *factors, evaluate=False)]
+        shown = [sp.S.NegativeOne] if sign == -1 else []
+        forms = [sp.Mul(*shown, *factors, evaluate=False)]
         product = sp.Mul(sign, *factors)
         if not product.has(z):  # in output form: show the cancellation term by term
             terms = sp.Add.make_args(sp.expand(dloss, deep=False))
