@@ -85,6 +85,14 @@ class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
         inner = self.row(*_interleave(args, self.op(",")))
         return self.row(head, self.fenced(inner))
 
+    def _print_Derivative(self, expr: sp.Derivative):
+        (variable,) = expr.variables
+        d = "∂" if len(expr.expr.free_symbols) > 1 else "d"
+        frac = self.element(
+            "mfrac", self.op(d), self.row(self.op(d), self._print(variable))
+        )
+        return self.row(frac, self.parenthesize(expr.expr, PRECEDENCE["Mul"]))
+
     def _print_Dot(self, expr: sp.Expr):
         left, right = (self.parenthesize(arg, PRECEDENCE["Mul"]) for arg in expr.args)
         return self.row(left, self.op("\u2062"), right)
