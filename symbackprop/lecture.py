@@ -14,6 +14,7 @@ import sympy as sp
 
 from . import calculus
 from .algebra import RowSum, value
+from .derive import N
 from .document import Document, Math, Row, Section, Text
 from .notation import Partial, Space, colored
 from .symbols import a, t, w, y, z
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from .derive import Derivation, LayerDerivation
 
 ELL = sp.Symbol("ell")
-N = sp.Symbol("N", positive=True)
 
 DELTA = sp.Symbol("delta")
 Z = sp.Symbol("Z")
