@@ -55,13 +55,12 @@ def _note_latex(note: str | sp.Basic) -> str:
     return printers.latex(note)
 
 
-def _math_latex(row: Row, align: bool) -> str:
-    amp = "&" if align else ""
+def _math_latex(row: Row) -> str:
     relation = _LATEX_RELATIONS[row.relation]
     lines = []
     for i, step in enumerate(row.steps):
         lhs = printers.latex(row.lhs, hadamard=row.arrays) if i == 0 else ""
-        line = f"{lhs} {amp}{relation} {printers.latex(step, hadamard=row.arrays)}"
+        line = f"{lhs} &{relation} {printers.latex(step, hadamard=row.arrays)}"
         if i == 0 and row.note != "":
             line += f" && {_note_latex(row.note)}"
         lines.append(line.strip())
@@ -69,7 +68,7 @@ def _math_latex(row: Row, align: bool) -> str:
 
 
 def _display_latex(block: Math, environment: str) -> str:
-    body = " \\\\\n".join(_math_latex(row, align=True) for row in block.rows)
+    body = " \\\\\n".join(_math_latex(row) for row in block.rows)
     return f"\\begin{{{environment}}}\n{body}\n\\end{{{environment}}}"
 
 
@@ -119,8 +118,7 @@ def to_latex(document: Document) -> str:
 
 
 def _display_markdown(block: Math) -> str:
-    body = " \\\\\n".join(_math_latex(row, align=True) for row in block.rows)
-    return f"$$\n\\begin{{aligned}}\n{body}\n\\end{{aligned}}\n$$"
+    return f"$$\n{_display_latex(block, 'aligned')}\n$$"
 
 
 def _section_markdown(section: Section) -> str:

@@ -48,8 +48,8 @@ def parse(name: str) -> Name:
         return ("glyph", "eta")
     if name in GLYPHS:
         return ("glyph", name)
-    if match := re.fullmatch(r"([A-Za-z]+)_([A-Za-z0-9]+)", name):
-        return ("sub", _word(match[1]), _word(match[2]))
+    if match := re.fullmatch(r"([A-Za-z])_([A-Za-z0-9]+)", name):
+        return ("sub", ("text", match[1]), _word(match[2]))
     return ("text", name)
 
 

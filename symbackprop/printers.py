@@ -122,14 +122,13 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
 
 
 def _function_name(name: str) -> str:
-    """A named function in LaTeX: ℓ, one letter with subscript and prime (f_1'), or an
-    operator name (``\\operatorname{leaky\\_relu}``) for catalog entries."""
-    if name == "ell":
-        return r"\ell"
-    if match := re.fullmatch(r"([A-Za-z])(?:_(\d+))?('?)", name):
-        letter, index, prime = match.groups()
-        return letter + (f"_{{{index}}}" if index else "") + prime
-    return rf"\operatorname{{{text(name)}}}"
+    """A named function in LaTeX: a lecture name (ℓ, f_1', r) or an operator name
+    (``\\operatorname{leaky\\_relu}``) for catalog entries."""
+    base = name.rstrip("'")
+    parsed = names.parse(base)
+    if parsed[0] == "text" and len(base) > 1:
+        return rf"\operatorname{{{text(name)}}}"
+    return names.latex(parsed) + name[len(base) :]
 
 
 def latex_name(name: str) -> str:
