@@ -13,6 +13,7 @@ circles = sb.Network(
     inputs=2,
     layers=[sb.Dense(20, activation="relu"), sb.Dense(1, activation="sigmoid")],
     loss="binary_crossentropy",
+    optimizer=sb.SGD(lr=0.5),
 )
 
 
@@ -35,7 +36,7 @@ def main() -> float:
     model = generated_module("circles")
     X, T = make_circles()
     params, history = model.train(
-        model.init_params(seed=0), X, T, epochs=300, batch_size=32, lr=0.5
+        model.init_params(seed=0), X, T, epochs=300, batch_size=32, verbose=0
     )
     accuracy = float(np.mean(model.predict(params, X) == T))
     print(

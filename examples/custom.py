@@ -30,6 +30,7 @@ custom = sb.Network(
     inputs=2,
     layers=[sb.Dense(16, activation=bent_identity), sb.Dense(1, activation="tanh")],
     loss=signed_crossentropy,
+    optimizer=sb.SGD(lr=0.1),
 )
 
 
@@ -53,7 +54,7 @@ def main() -> float:
     model = generated_module("custom")
     X, T = make_moons()
     params, history = model.train(
-        model.init_params(seed=0), X, T, epochs=300, batch_size=16, lr=0.1
+        model.init_params(seed=0), X, T, epochs=300, batch_size=16, verbose=0
     )
     accuracy = float(np.mean(model.predict(params, X) == T))
     print(f"custom: δ_y = {derivation.output_delta}")

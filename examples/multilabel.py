@@ -13,6 +13,7 @@ multilabel = sb.Network(
     inputs=3,
     layers=[sb.Dense(2, activation="sigmoid"), sb.Dense(3, activation="sigmoid")],
     loss="binary_crossentropy",
+    optimizer=sb.SGD(lr=0.5),
 )
 
 
@@ -26,7 +27,7 @@ def main() -> None:
         X @ np.array([[1.0, -1.0, 0.5], [0.5, 1.0, -1.0], [-1.0, 0.5, 1.0]]) > 0
     ).astype(float)
     params, history = model.train(
-        model.init_params(), X, T, epochs=200, batch_size=16, lr=0.5
+        model.init_params(), X, T, epochs=200, batch_size=16, verbose=0
     )
     accuracy = float(np.mean(model.predict(params, X) == T))
     print(

@@ -20,6 +20,7 @@ seed001 = sb.Network(
     ],
     loss="binary_crossentropy",
     regularizer=sb.L2(0.01),
+    optimizer=sb.SGD(lr=0.5),
 )
 
 
@@ -34,7 +35,7 @@ def make_data(samples: int = 300, seed: int = 1):
 
 def _train(model, X, T):
     params, history = model.train(
-        model.init_params(seed=0), X, T, epochs=200, batch_size=20, lr=0.5
+        model.init_params(seed=0), X, T, epochs=200, batch_size=20, verbose=0
     )
     norm = sum(float(np.sum(params[name] ** 2)) for name in model.PARAMS)
     return params, history, norm

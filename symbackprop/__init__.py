@@ -15,6 +15,19 @@ from .codegen import build, generate, write_module
 from .derive import Derivation, Equation, derive
 from .errors import SpecError
 from .functions import Activation, Loss, Regularizer
+from .initializers import INITIALIZERS, Initializer
+from .optimizers import (
+    OPTIMIZERS,
+    SGD,
+    Adagrad,
+    Adam,
+    Optimizer,
+    RMSprop,
+    Schedule,
+    exponential_decay,
+    step_decay,
+    time_decay,
+)
 from .spec import Dense, Network
 from .symbols import a, t, w, y, z
 
@@ -22,27 +35,39 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
+    "INITIALIZERS",
     "L1",
     "L2",
     "LOSSES",
+    "OPTIMIZERS",
+    "SGD",
     "Activation",
+    "Adagrad",
+    "Adam",
     "Dense",
     "Derivation",
     "Equation",
+    "Initializer",
     "Loss",
     "Network",
+    "Optimizer",
+    "RMSprop",
     "Regularizer",
+    "Schedule",
     "SpecError",
     "a",
     "build",
     "derive",
     "elu",
+    "exponential_decay",
     "generate",
     "huber",
     "leaky_relu",
     "prelu",
+    "step_decay",
     "stop_gradient",
     "t",
+    "time_decay",
     "w",
     "write_module",
     "y",

@@ -15,7 +15,7 @@ import sympy as sp
 
 from . import printers, stabilise
 from .algebra import BatchLoss
-from .derive import Derivation, Equation, T, derive
+from .derive import Derivation, Equation, T, derive, state_name
 from .spec import Network
 from .symbols import t
 
@@ -52,12 +52,14 @@ def _line(
 ) -> dict[str, object]:
     """One generated statement: ``lhs = code`` under ``# comment``; ``uses`` names its inputs."""
     expr = stabilise.stabilise(eq.rhs) if printed is None else printed
+    code = printers.numpy_code(expr)
     return {
         "lhs": eq.name,
-        "code": printers.numpy_code(expr),
+        "code": code,
         "comment": comment or eq.text(),
         "uses": {symbol.name for symbol in expr.free_symbols},
         "erf": expr.has(sp.erf),
+        "math": "math." in code,
     }
 
 
@@ -85,24 +87,58 @@ def _unpacking(names: list[str], lines: list[dict[str, object]]) -> str:
 
 
 def _params(derivation: Derivation) -> list[dict[str, object]]:
-    """Each parameter's name, shape and initialiser (Glorot for W, zeros for b, the activation's
-    initial value for its learnable parameters)."""
+    """Each parameter's name, shape and initialiser: the layer's for W, zeros for b, the
+    activation's initial value for its learnable parameters."""
     params = []
     for layer in derivation.layers:
         initial = {layer.learnable[p]: v for p, v in layer.activation.learnable}
+        init = derivation.network.initializer(layer.index - 1)
         for param in layer.params:
-            entry = {"name": param.name, "init": "zeros", "shape": (layer.units,)}
+            entry = {"name": param.name, "init": "bias", "shape": (layer.units,)}
             if param == layer.W:
-                entry.update(
-                    init="glorot",
-                    shape=(layer.units, layer.inputs),
-                    fan_in=layer.inputs,
-                    fan_out=layer.units,
-                )
+                entry.update(init=init.name, shape=(layer.units, layer.inputs))
             elif param in initial:
                 entry.update(init="constant", value=initial[param])
             params.append(entry)
     return params
+
+
+def _initializers(derivation: Derivation) -> list[dict[str, object]]:
+    """The initialisers the weights use, each with its scale printed from SymPy."""
+    network = derivation.network
+    used = {
+        network.initializer(i).name: network.initializer(i)
+        for i in range(len(network.layers))
+    }
+    return [
+        {
+            "name": init.name,
+            "distribution": init.distribution,
+            "source": init.source,
+            "code": printers.numpy_code(init.scale),
+            "comment": printers.comment(init.scale),
+        }
+        for init in sorted(used.values(), key=lambda init: init.name)
+    ]
+
+
+def _training(derivation: Derivation) -> dict[str, object]:
+    """The optimiser in the fit loop: its state arrays, constants and update lines."""
+    optimizer = derivation.network.optimizer
+    state = [
+        {"name": state_name(s, param).name, "param": param.name}
+        for param in derivation.params
+        for s in optimizer.state
+    ]
+    return {
+        "optimizer": optimizer.title,
+        "lr": optimizer.lr,
+        "state": state,
+        "constants": [
+            {"name": key, "value": repr(value)} for key, value in optimizer.constants
+        ],
+        "updates": [_line(eq) for eq in derivation.step("update")],
+    }
 
 
 def render(derivation: Derivation) -> str:
@@ -115,15 +151,19 @@ def render(derivation: Derivation) -> str:
     forward = [
         name for layer in derivation.layers for name in (layer.Z.name, layer.A.name)
     ]
+    output = derivation.layers[-1].A.name
     loss = _loss_line(derivation)
     forward_lines = [_line(eq) for eq in derivation.step("forward")]
     backward = [
         _line(eq) for eq in (*derivation.step("delta"), *derivation.step("gradient"))
     ]
+    task = network.loss.task
     context = {
         "name": network.name,
         "version": __version__,
         "description": network.describe(),
+        "architecture": network.architecture(),
+        "dtype": network.dtype,
         "targets": network.loss.targets,
         "straight_through": tuple(
             layer.A.name
@@ -131,22 +171,39 @@ def render(derivation: Derivation) -> str:
             if layer.activation.straight_through
         ),
         "uses_erf": any(line["erf"] for line in [*forward_lines, loss, *backward]),
+        "uses_math": any(
+            line["erf"] or line["math"] for line in [*forward_lines, loss, *backward]
+        ),
         "convention": CONVENTION_TEXT[derivation.convention],
         "sizes": network.sizes,
         "params": params,
+        "initializers": _initializers(derivation),
         "param_names": tuple(names),
         "shapes": {p["name"]: p["shape"] for p in params},
-        "task": network.loss.task,
+        "layers": tuple(
+            (
+                f"dense_{layer.index}",
+                layer.activation.title,
+                layer.units,
+                tuple(p.name for p in layer.params),
+            )
+            for layer in derivation.layers
+        ),
+        "task": task,
+        "classifier": task != "regression",
+        "probabilities": task in ("binary", "multiclass"),
+        "metrics": ("loss", "accuracy") if task != "regression" else ("loss",),
         "targets_sum_to_one": derivation.targets_sum_to_one,
         "args": ", ".join(names),
         "activations": ", ".join(forward),
-        "loss_unpacking": _unpacking(forward, [loss]),
-        "gradient_unpacking": _unpacking(forward, backward),
+        "output": output,
+        "loss_unpacking": _unpacking(forward, [loss, {"uses": {output}}]),
+        "step_unpacking": _unpacking(forward, [loss, *backward, {"uses": {output}}]),
         "forward": forward_lines,
         "loss": loss,
         "backward": backward,
         "grads": ", ".join(f"d{name}" for name in names),
-        "updates": [_line(eq) for eq in derivation.step("update")],
+        **_training(derivation),
     }
     source = _environment().get_template(TEMPLATE).render(context)
     return black.format_str(source, mode=black.Mode())

@@ -14,6 +14,7 @@ from . import calculus, printers
 from .algebra import BatchLoss, BatchMean, Dot, ElementSum, Transpose, value
 from .errors import SpecError
 from .functions import Activation
+from .optimizers import GRAD, LR_K, THETA, Optimizer
 from .spec import Network
 from .symbols import a, g, t, w, y, z
 
@@ -23,7 +24,6 @@ CONVENTIONS = ("negative", "gradient")
 STEPS = ("forward", "loss", "delta", "gradient", "update")
 
 N = sp.Symbol("N", positive=True)
-LR = sp.Symbol("lr", positive=True)
 X = sp.Symbol("X")
 T = sp.Symbol("T")
 LOSS = sp.Symbol("L")
@@ -39,6 +39,8 @@ class Equation:
     layer: int
     #: what the right-hand side instantiates, e.g. ``relu(Z1)``; shown between lhs and rhs
     label: sp.Expr | None = None
+    #: whether the equation overwrites a variable that lives on (a parameter, optimiser state)
+    rebinds: bool = False
 
     @property
     def name(self) -> str:
@@ -46,11 +48,11 @@ class Equation:
 
     @property
     def relation(self) -> str:
-        return ":=" if self.step == "update" else "="
+        return ":=" if self.rebinds else "="
 
     def latex(self, align: bool = False) -> str:
-        """The equation in LaTeX (``←`` for an update); ``align`` puts ``&`` before the relation."""
-        rel = r"\leftarrow" if self.step == "update" else "="
+        """The equation in LaTeX (``←`` when it rebinds); ``align`` puts ``&`` before it."""
+        rel = r"\leftarrow" if self.rebinds else "="
         amp = "&" if align else ""
         label = f"{printers.latex(self.label)} = " if self.label is not None else ""
         return f"{printers.latex(self.lhs)} {amp}{rel} {label}{printers.latex(self.rhs, hadamard=True)}"
@@ -150,7 +152,7 @@ class Derivation:
                 "Gradients of the mean loss",
                 [eq.latex(align=True) for eq in self.step("gradient")],
             ),
-            ("SGD update", [eq.latex(align=True) for eq in self.step("update")]),
+            ("Update", [eq.latex(align=True) for eq in self.step("update")]),
         ]
         body = " \\\\\n".join(
             rf"\intertext{{{title}}}" + "\n" + " \\\\\n".join(rows)
@@ -373,17 +375,40 @@ def _gradients(
     return equations
 
 
-def _updates(layers: tuple[LayerDerivation, ...]) -> list[Equation]:
-    """Plain SGD: θ ← θ − η dθ for every parameter."""
-    return [
-        Equation(param, param - LR * sp.Symbol(f"d{param.name}"), "update", layer.index)
-        for layer in layers
-        for param in layer.params
-    ]
+def state_name(state: sp.Symbol, param: sp.Symbol) -> sp.Symbol:
+    """An optimiser variable of one parameter: velocity v of W1 → ``v_W1``."""
+    return sp.Symbol(f"{state.name}_{param.name}", real=True)
+
+
+def _updates(
+    layers: tuple[LayerDerivation, ...], optimizer: Optimizer
+) -> list[Equation]:
+    """The optimiser's equations for every parameter, after the step's learning rate η_k when
+    a schedule sets it."""
+    equations = []
+    if optimizer.schedule is not None:
+        equations.append(Equation(LR_K, optimizer.schedule.expr, "update", 0))
+    for layer in layers:
+        for param in layer.params:
+            names = {THETA: param, GRAD: sp.Symbol(f"d{param.name}")}
+            for target, _ in optimizer.rules:
+                if target != THETA:
+                    names[target] = state_name(target, param)
+            for target, formula in optimizer.rules:
+                equations.append(
+                    Equation(
+                        names[target],
+                        formula.xreplace(names),
+                        "update",
+                        layer.index,
+                        rebinds=target == THETA or target in optimizer.state,
+                    )
+                )
+    return equations
 
 
 def derive(network: Network, convention: str = "negative") -> Derivation:
-    """Derive forward pass, loss, δ recursion, gradients and SGD updates of ``network``."""
+    """Derive forward pass, loss, δ recursion, gradients and the optimiser's updates."""
     if convention not in CONVENTIONS:
         raise SpecError(
             f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}"
@@ -419,6 +444,6 @@ def derive(network: Network, convention: str = "negative") -> Derivation:
             loss_equation,
             *_deltas(layers, output_delta),
             *gradients,
-            *_updates(layers),
+            *_updates(layers, network.optimizer),
         ),
     )

@@ -18,7 +18,7 @@ class Row:
 
     ``arrays``: the formulas are over whole arrays (``⊙`` marks element-wise products).
     ``given`` are the substitutions under which consecutive steps are equal (``a = f(z)``);
-    ``relation`` is ``"="`` or ``"←"`` (an update).
+    ``relation`` is ``"="``, ``"←"`` (an update), ``"∈"`` (a shape) or ``"∼"`` (drawn from).
     """
 
     lhs: sp.Basic

@@ -12,7 +12,7 @@ from . import mathml, printers
 from .document import Document, Math, Row, Section, Text
 
 FORMATS = ("tex", "md", "html")
-_LATEX_RELATIONS = {"=": "=", "←": r"\leftarrow", "∈": r"\in"}
+_LATEX_RELATIONS = {"=": "=", "←": r"\leftarrow", "∈": r"\in", "∼": r"\sim"}
 
 #: characters of our prose that pdflatex's text mode does not know, as LaTeX
 _LATEX_TEXT = {

@@ -16,7 +16,9 @@ from . import calculus
 from .algebra import RowSum, value
 from .derive import N
 from .document import Document, Math, Row, Section, Text
+from .initializers import FAN_IN, FAN_OUT
 from .notation import Partial, Space, colored
+from .optimizers import K
 from .symbols import a, t, w, y, z
 
 if TYPE_CHECKING:
@@ -65,7 +67,7 @@ def _equation_rows(derivation: Derivation, step: str) -> list[Row]:
             eq.lhs,
             (eq.rhs,) if eq.label is None else (eq.label, eq.rhs),
             arrays=True,
-            relation="←" if step == "update" else "=",
+            relation="←" if eq.rebinds else "=",
         )
         for eq in derivation.step(step)
     ]
@@ -92,7 +94,25 @@ def _shapes(derivation: Derivation) -> Section:
             ),
         )
     )
-    return Section("Shapes", (text, Math(tuple(rows))))
+    return Section("Shapes", (text, Math(tuple(rows)), *_initialisation(derivation)))
+
+
+def _initialisation(derivation: Derivation) -> tuple[Text, Math]:
+    """Where each weight matrix starts: its initialiser's distribution, scale from n_in, n_out."""
+    fans = {FAN_IN: sp.Symbol("n_in"), FAN_OUT: sp.Symbol("n_out")}
+    rows = []
+    for layer in derivation.layers:
+        init = derivation.network.initializer(layer.index - 1)
+        with sp.evaluate(False):  # keep √(6/(n_in + n_out)) as written
+            scale = init.scale.xreplace(fans)
+        law = {
+            "uniform": sp.Function("U")(-scale, scale),
+            "normal": sp.Function("N")(0, scale**2),
+        }.get(init.distribution, sp.Integer(0))
+        note = f"{init.name}, n_in = {layer.inputs}, n_out = {layer.units}"
+        rows.append(Row(layer.W, (law,), note=note, relation="∼"))
+    text = Text(("Initial weights, drawn independently; biases start at 0:",))
+    return text, Math(tuple(rows))
 
 
 def _loss(derivation: Derivation) -> Section:
@@ -288,6 +308,34 @@ def _summary(derivation: Derivation) -> Section:
     return Section(title, (Math(tuple(rows)),), boxed=True)
 
 
+def _update(derivation: Derivation) -> Section:
+    """The optimiser's equations for every parameter, with its hyperparameters."""
+    optimizer = derivation.network.optimizer
+    parts: list[str | sp.Basic] = [
+        f"{optimizer.title}: each parameter is updated from its gradient as below",
+    ]
+    if optimizer.state or optimizer.schedule:
+        parts += [
+            "; ",
+            K,
+            (
+                " counts the updates done before this one, optimiser states start at 0, "
+                "and squares, roots and quotients act element-wise"
+            ),
+        ]
+    constants = [
+        _eq(sp.Symbol(name, positive=True), sp.sympify(value))
+        for name, value in optimizer.constants
+    ]
+    if constants:
+        parts.append(", with ")
+        for i, constant in enumerate(constants):
+            parts += [", "] * (i > 0) + [constant]
+    parts.append(":")
+    math = Math(tuple(_equation_rows(derivation, "update")))
+    return Section(f"Update ({optimizer.name})", (Text(tuple(parts)), math))
+
+
 def lecture(derivation: Derivation) -> Document:
     """The document that explains ``derivation`` step by step."""
     network = derivation.network
@@ -310,13 +358,7 @@ def lecture(derivation: Derivation) -> Document:
         _output_error(derivation),
         _hidden_errors(derivation),
         _gradients(derivation),
-        Section(
-            "Update (SGD)",
-            (
-                Text(("Every parameter takes a step of size η against its gradient:",)),
-                Math(tuple(_equation_rows(derivation, "update"))),
-            ),
-        ),
+        _update(derivation),
     ]
     return Document(
         f"Backpropagation for {network.name}",

@@ -13,10 +13,10 @@ from sympy.printing.precedence import PRECEDENCE
 
 from . import names
 from .algebra import Dot
-from .printers import ExactFloats, LectureOrder, is_scalar
+from .printers import ExactFloats, LectureOrder, is_fraction_name, is_scalar
 
 #: relations of a document row, as MathML operators
-RELATIONS = {"=": "=", "←": "←", "∈": "∈"}
+RELATIONS = {"=": "=", "←": "←", "∈": "∈", "∼": "∼"}
 
 
 class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
@@ -56,6 +56,10 @@ class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
             return self.element("mn" if word.isdigit() else "mi", text=word)
         if kind == "sub":
             return self.element("msub", self._name(parts[0]), self._name(parts[1]))
+        if kind == "hat":
+            return self.element(
+                "mover", self._name(parts[0]), self.op("^"), accent="true"
+            )
         top, bottom = parts
         return self.element(
             "mfrac",
@@ -65,6 +69,14 @@ class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
 
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain"):
         return self._name(names.parse(expr.name))
+
+    def _print_Pow(self, expr: sp.Pow):
+        base, exp = expr.args
+        if is_fraction_name(base) and exp.is_positive:
+            return self.element(
+                "msup", self.fenced(self._print(base)), self._print(exp)
+            )
+        return super()._print_Pow(expr)
 
     def _print_Float(self, expr: sp.Float):
         return self.element("mn", text=super()._print_Float(expr))
@@ -206,11 +218,14 @@ class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
             [self.parenthesize(f, PRECEDENCE["Mul"]) for f in arrays], self.op("⊙")
         )
         scale = sp.Mul(*scalars)
-        if scale == 1:
-            return self.row(*parts)
-        if scale == -1:
-            return self.row(self.op("-"), *parts)
-        return self.row(self._print(scale), *parts)
+        negative = scale.as_coeff_Mul()[0] < 0
+        top, bottom = sp.fraction(-scale if negative else scale)
+        if top != 1:
+            parts = [self.parenthesize(top, PRECEDENCE["Mul"]), *parts]
+        body = self.row(*parts)
+        if bottom != 1:
+            body = self.element("mfrac", body, self._print(bottom))
+        return self.row(self.op("-"), body) if negative else body
 
 
 def _interleave(items: list, separator) -> list:

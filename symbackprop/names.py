@@ -1,7 +1,8 @@
 """Lecture names of the derivation's symbols, as a small tree that every printer renders.
 
 ``delta_h1`` is δ with subscript h₁, ``dW2`` is ∂ℒ/∂W₂, ``alpha1`` is α₁, ``lr`` is η: one parse
-(``parse``) and one renderer per output (LaTeX here, MathML in ``mathml``).
+(``parse``) and one renderer per output (LaTeX here, MathML in ``mathml``). Optimiser names
+follow the same scheme: ``v_W1`` is v_{W₁}, ``mhat_W1`` is m̂_{W₁}, ``lr_k`` is η_k, ``eps`` ε.
 """
 
 from __future__ import annotations
@@ -21,10 +22,18 @@ GLYPHS = {
     "ell": (r"\ell", "ℓ"),
 }
 
+#: other names with a glyph of their own
+ALIASES = {"lr": "eta", "eps": "epsilon", "momentum": "mu"}
+
 Name = tuple  # ("glyph", key) | ("text", s) | ("sub", base, sub) | ("partial", top, bottom)
+#             | ("hat", base)
 
 
 def _word(word: str) -> Name:
+    if word in ALIASES:
+        return ("glyph", ALIASES[word])
+    if word.endswith("hat") and len(word) > 3:
+        return ("hat", _word(word[:-3]))
     return ("glyph", word) if word in GREEK else ("text", word)
 
 
@@ -44,12 +53,17 @@ def parse(name: str) -> Name:
         return _indexed(match[1], match[2])
     if match := re.fullmatch(r"([azytg])_other", name):
         return ("sub", ("text", match[1]), ("text", "k"))
-    if name == "lr":
-        return ("glyph", "eta")
+    if match := re.fullmatch(r"([A-Za-z]+)_([A-Za-z]+\d+)", name):
+        # optimiser state of a parameter: v_W1 is v with subscript W₁, mhat_b2 is m̂ of b₂
+        return ("sub", _word(match[1]), parse(match[2]))
     if name in GLYPHS:
         return ("glyph", name)
-    if match := re.fullmatch(r"([A-Za-z])_([A-Za-z0-9]+)", name):
-        return ("sub", ("text", match[1]), _word(match[2]))
+    if name in ALIASES:
+        return _word(name)
+    if (match := re.fullmatch(r"([A-Za-z]+)_([A-Za-z0-9]+)", name)) and (
+        len(match[1]) == 1 or match[1] in ALIASES
+    ):
+        return ("sub", _word(match[1]), _word(match[2]))
     return ("text", name)
 
 
@@ -63,5 +77,7 @@ def latex(name: Name) -> str:
         return word if len(word) == 1 or word.isdigit() else rf"\mathrm{{{word}}}"
     if kind == "sub":
         return f"{latex(parts[0])}_{{{latex(parts[1])}}}"
+    if kind == "hat":
+        return rf"\hat{{{latex(parts[0])}}}"
     top, bottom = parts
     return rf"\frac{{\partial {latex(top)}}}{{\partial {latex(bottom)}}}"

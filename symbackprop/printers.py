@@ -13,6 +13,7 @@ from sympy.core.function import AppliedUndef
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.pycode import PythonCodePrinter
 from sympy.printing.str import StrPrinter
 
 from . import names
@@ -49,12 +50,35 @@ class ExactFloats:
 
 
 def is_scalar(factor: sp.Expr) -> bool:
-    """Numbers and the positive scalar symbols (N, lr); every other symbol is an array."""
-    return bool(factor.is_number or factor.is_positive)
+    """Numbers and formulas in the scalar symbols only (N, lr, β₁, the step k: positive or
+    integer); every other symbol is an array."""
+    return bool(
+        factor.is_number
+        or factor.is_positive
+        or all(s.is_positive or s.is_integer for s in factor.free_symbols)
+    )
+
+
+class ScalarCodePrinter(ExactFloats, PythonCodePrinter):
+    """Python source for a constant, with the ``math`` module: √2 → ``math.sqrt(2)``."""
 
 
 class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
-    """NumPy source for array formulas, written against ``import numpy as np``."""
+    """NumPy source for array formulas, written against ``import numpy as np`` (and ``math``)
+    in a module that defines ``DTYPE``. Constants such as √2 print with ``math``: Python floats,
+    which NumPy casts to the arrays' dtype (``np.sqrt(2)`` is a float64 scalar and would turn
+    float32 arrays into float64)."""
+
+    def _print(self, expr: object, **kwargs: object) -> str:
+        if (
+            isinstance(expr, sp.Expr)
+            and expr.is_number
+            and expr.is_real
+            and not expr.is_Rational
+            and not expr.is_Float
+        ):
+            return ScalarCodePrinter().doprint(expr)
+        return super()._print(expr, **kwargs)
 
     def _module_format(self, fqn: str, register: bool = True) -> str:
         return re.sub(r"^numpy\.", "np.", super()._module_format(fqn, register))
@@ -115,9 +139,12 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
         *pieces, (last, cond) = expr.args
         if cond is not sp.true:
             raise ValueError(f"Piecewise without a default branch: {expr}")
-        code = self._print(last)
+        # numbers in every branch: np.where would give an integer or float64 array
+        numeric = all(branch.is_number for branch, _ in expr.args)
+        value = (lambda v: f"DTYPE({self._print(v)})") if numeric else self._print
+        code = value(last)
         for branch, condition in reversed(pieces):
-            code = f"np.where({self._print(condition)}, {self._print(branch)}, {code})"
+            code = f"np.where({self._print(condition)}, {value(branch)}, {code})"
         return code
 
 
@@ -129,6 +156,11 @@ def _function_name(name: str) -> str:
     if parsed[0] == "text" and len(base) > 1:
         return rf"\operatorname{{{text(name)}}}"
     return names.latex(parsed) + name[len(base) :]
+
+
+def is_fraction_name(expr: sp.Basic) -> bool:
+    """Whether ``expr`` is a symbol written as a fraction (∂ℒ/∂W₁), so a power needs parentheses."""
+    return isinstance(expr, sp.Symbol) and names.parse(expr.name)[0] == "partial"
 
 
 def latex_name(name: str) -> str:
@@ -146,6 +178,12 @@ class MathLatexPrinter(LectureOrder, LatexPrinter):
 
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
         return latex_name(expr.name)
+
+    def _print_Pow(self, expr: sp.Pow) -> str:
+        base, exp = expr.args
+        if is_fraction_name(base) and exp.is_positive:
+            return rf"\left({self._print(base)}\right)^{{{self._print(exp)}}}"
+        return super()._print_Pow(expr)
 
     def _print_Dot(self, expr: sp.Expr) -> str:
         left, right = (self.parenthesize(arg, PRECEDENCE["Mul"]) for arg in expr.args)
@@ -220,11 +258,13 @@ class MathLatexPrinter(LectureOrder, LatexPrinter):
                 self.parenthesize(f, PRECEDENCE["Mul"]) for f in arrays
             )
         scale = sp.Mul(*scalars)
-        if scale == 1:
-            return body
-        if scale == -1:
-            return f"- {body}"
-        return f"{self._print(scale)} {body}"
+        sign = "- " if scale.as_coeff_Mul()[0] < 0 else ""
+        top, bottom = sp.fraction(-scale if sign else scale)
+        if top != 1:
+            body = f"{self.parenthesize(top, PRECEDENCE['Mul'])} {body}"
+        if bottom != 1:
+            body = rf"\frac{{{body}}}{{{self._print(bottom)}}}"
+        return f"{sign}{body}"
 
 
 class CommentPrinter(ExactFloats, LectureOrder, StrPrinter):

@@ -9,6 +9,11 @@ from dataclasses import dataclass, field
 from . import catalog
 from .errors import SpecError
 from .functions import Activation, Loss, Regularizer
+from .initializers import Initializer, initializer
+from .optimizers import SGD, Optimizer, optimizer
+
+#: the floating-point types a generated module can compute in
+DTYPES = ("float64", "float32")
 
 
 def _positive_int(value: object, name: str) -> int:
@@ -19,11 +24,13 @@ def _positive_int(value: object, name: str) -> int:
 
 @dataclass(frozen=True)
 class Dense:
-    """A fully connected layer ``A = f(A_prev Wᵀ + b)`` with ``W`` of shape (units, inputs)."""
+    """A fully connected layer ``A = f(A_prev Wᵀ + b)`` with ``W`` of shape (units, inputs);
+    ``init`` names W's initialiser (the network's when None; biases start at zero)."""
 
     units: int
     activation: str | Activation = "identity"
     bias: bool = True
+    init: str | Initializer | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "units", _positive_int(self.units, "Dense.units"))
@@ -32,22 +39,29 @@ class Dense:
         )
         if not isinstance(self.bias, bool):
             raise SpecError(f"Dense.bias must be True or False, got {self.bias!r}")
+        if self.init is not None:
+            object.__setattr__(self, "init", initializer(self.init, "Dense.init"))
 
     def __repr__(self) -> str:
         bias = "" if self.bias else ", bias=False"
-        return f"Dense({self.units}, activation={self.activation.title!r}{bias})"
+        init = f", init={self.init.name!r}" if self.init else ""
+        return f"Dense({self.units}, activation={self.activation.title!r}{bias}{init})"
 
 
 @dataclass(frozen=True)
 class Network:
     """A feed-forward network: ``inputs`` features, then ``layers``, trained on ``loss``
-    (plus ``regularizer`` summed over every weight, if given)."""
+    (plus ``regularizer`` summed over every weight, if given) by ``optimizer``; weights start
+    from ``init`` unless a layer names its own; the module computes in ``dtype``."""
 
     name: str
     inputs: int
     layers: tuple[Dense, ...] = field(default_factory=tuple)
     loss: str | Loss = "mse"
     regularizer: Regularizer | None = None
+    optimizer: str | Optimizer = field(default_factory=SGD)
+    init: str | Initializer = "glorot_uniform"
+    dtype: str = "float64"
 
     def __post_init__(self) -> None:
         if (
@@ -94,14 +108,41 @@ class Network:
                 "Network.regularizer must be a Regularizer such as sb.L2(0.01) or None, "
                 f"got {self.regularizer!r}"
             )
+        object.__setattr__(
+            self, "optimizer", optimizer(self.optimizer, "Network.optimizer")
+        )
+        object.__setattr__(self, "init", initializer(self.init, "Network.init"))
+        if self.dtype not in DTYPES:
+            raise SpecError(
+                f"Network.dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}"
+            )
 
     @property
     def sizes(self) -> tuple[int, ...]:
         """Widths from the input to the output, e.g. (2, 20, 1)."""
         return (self.inputs, *(layer.units for layer in self.layers))
 
-    def describe(self) -> str:
-        """One line: inputs → layers → loss."""
+    def initializer(self, index: int) -> Initializer:
+        """The initialiser of layer ``index`` (0-based): its own, else the network's."""
+        return self.layers[index].init or self.init
+
+    def architecture(self) -> str:
+        """Inputs and layers: what the parameters mean (a saved file must match it)."""
         stack = " → ".join(repr(layer) for layer in self.layers)
+        return f"inputs {self.inputs} → {stack}"
+
+    def describe(self) -> str:
+        """One line: inputs → layers; loss; optimiser (and any non-default init or dtype)."""
         penalty = f" + {self.regularizer.title}" if self.regularizer else ""
-        return f"inputs {self.inputs} → {stack}; loss {self.loss.title}{penalty}"
+        extras = "".join(
+            f"; {key} {value}"
+            for key, value, default in (
+                ("init", self.init.name, "glorot_uniform"),
+                ("dtype", self.dtype, "float64"),
+            )
+            if value != default
+        )
+        return (
+            f"{self.architecture()}; loss {self.loss.title}{penalty}; "
+            f"optimizer {self.optimizer.title}{extras}"
+        )

@@ -138,7 +138,7 @@ def test_latex_shows_the_regulariser_learnable_slopes_and_catalog_names():
         r"+ \left\lVert W_{2} \right\rVert_{F}^{2}\right)" in text
     )
     assert (
-        r"\frac{\partial \mathcal{L}}{\partial W_{1}} &= - \frac{1}{N} \delta_{h_{1}}^{\top} X + 0.02 W_{1}"
+        r"\frac{\partial \mathcal{L}}{\partial W_{1}} &= - \frac{\delta_{h_{1}}^{\top} X}{N} + 0.02 W_{1}"
         in text
     )
     assert r"A_{1} &= \operatorname{leaky\_relu}\left(Z_{1}\right)" in text

@@ -151,11 +151,11 @@ def test_convention_changes_every_formula_consistently():
     negative, gradient = (sb.derive(circles, c).to_latex() for c in CONVENTIONS)
     assert (
         r"\delta_{y} &= T - A_{2}" in negative
-        and r"&= - \frac{1}{N} \delta_{h_{1}}^{\top} X" in negative
+        and r"&= - \frac{\delta_{h_{1}}^{\top} X}{N}" in negative
     )
     assert (
         r"\delta_{y} &= A_{2} - T" in gradient
-        and r"&= \frac{1}{N} \delta_{h_{1}}^{\top} X" in gradient
+        and r"&= \frac{\delta_{h_{1}}^{\top} X}{N}" in gradient
     )
 
 

@@ -142,6 +142,60 @@ def _net(**overrides):
                 "labels, got 'ints'"
             ),
         ),
+        (
+            lambda: _net(optimizer="adamw"),
+            (
+                "Network.optimizer must be an optimiser such as sb.SGD(lr=0.1) or one of "
+                "sgd, adam, rmsprop, adagrad, got 'adamw'"
+            ),
+        ),
+        (lambda: sb.SGD(lr=0), "SGD.lr must be positive, got 0"),
+        (
+            lambda: sb.SGD(lr=float("inf")),
+            "SGD.lr must be a finite real number, got inf",
+        ),
+        (lambda: sb.SGD(momentum=1.0), "SGD.momentum must be in [0.0, 1.0), got 1.0"),
+        (
+            lambda: sb.SGD(nesterov=True),
+            "SGD.nesterov needs a momentum > 0, got momentum=0.0",
+        ),
+        (lambda: sb.Adam(beta1=1.2), "Adam.beta1 must be in [0.0, 1.0), got 1.2"),
+        (lambda: sb.Adam(beta2=-0.1), "Adam.beta2 must be in [0.0, 1.0), got -0.1"),
+        (lambda: sb.Adam(eps=0), "Adam.eps must be positive, got 0"),
+        (
+            lambda: sb.RMSprop(rho="x"),
+            "RMSprop.rho must be a finite real number, got 'x'",
+        ),
+        (lambda: sb.Adagrad(decay=-1), "Adagrad.decay must be ≥ 0, got -1"),
+        (
+            lambda: sb.Adam(decay=0.1, schedule=sb.step_decay()),
+            "Adam: give decay=0.1 or schedule=step_decay(drop=0.5, every=1000), not both",
+        ),
+        (
+            lambda: sb.SGD(schedule=0.5),
+            "SGD.schedule must be a schedule such as sb.step_decay(0.5, every=1000), got 0.5",
+        ),
+        (lambda: sb.step_decay(drop=0), "step_decay.drop must be in (0, 1], got 0"),
+        (
+            lambda: sb.step_decay(every=2.5),
+            "step_decay.every must be a positive integer, got 2.5",
+        ),
+        (
+            lambda: sb.exponential_decay(rate=1.5),
+            "exponential_decay.rate must be in (0, 1], got 1.5",
+        ),
+        (
+            lambda: sb.Dense(3, init="xavier"),
+            (
+                "Dense.init must be one of glorot_uniform, glorot_normal, he_uniform, he_normal, "
+                "lecun_normal, normal_fan_in, uniform_fan_in, zeros, got 'xavier'"
+            ),
+        ),
+        (lambda: _net(init=None), "Network.init must be one of glorot_uniform"),
+        (
+            lambda: _net(dtype="float16"),
+            "Network.dtype must be one of float64, float32, got 'float16'",
+        ),
     ],
 )
 def test_bad_spec_names_field_and_value(make, message):

@@ -49,5 +49,16 @@ def test_example_scripts_run(name):
     assert name in _run(name)
 
 
-def test_stack_has_seed_003s_41_parameters():
-    assert "stack: 41 parameters" in _run("stack")
+def test_stack_has_seed_003s_41_parameters_and_learns_with_adam():
+    output = _run("stack")
+    assert "stack: 41 parameters" in output
+    assert "Total params: 41" in output
+    assert float(re.search(r"mse [\d.]+ -> ([\d.]+)", output).group(1)) < 0.01
+
+
+def test_digits_classifier_is_at_least_as_accurate_as_scikit_learn():
+    output = _run("digits")
+    ours, peer = re.search(
+        r"test accuracy symbackprop ([\d.]+)%, scikit-learn ([\d.]+)%", output
+    ).groups()
+    assert float(ours) >= float(peer) and float(ours) > 95

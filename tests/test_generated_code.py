@@ -125,7 +125,7 @@ def _function(source: str, name: str) -> ast.FunctionDef:
     )
 
 
-@pytest.mark.parametrize("function", ["_forward", "_gradients"])
+@pytest.mark.parametrize("function", ["_forward", "_step"])
 def test_every_derived_line_is_commented_with_its_formula(function):
     source = sb.generate(DEEP)
     lines = source.splitlines()

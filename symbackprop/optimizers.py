@@ -1,0 +1,291 @@
+"""Optimisers and learning-rate schedules: their published update equations as SymPy expressions.
+
+An optimiser's equations are written once over a generic parameter θ, its gradient dθ, its
+state arrays (velocity, moments) and the step's learning rate; ``derive`` instantiates them per
+parameter (θ → W1, dθ → dW1, m → m_W1). Hyperparameters stay symbols (β₁, ε) in the
+derivation; the generated module binds them to the values given here.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from .errors import SpecError
+from .functions import number
+
+#: the generic parameter, its gradient, the base and the scheduled learning rate
+THETA = sp.Symbol("theta", real=True)
+GRAD = sp.Symbol("dtheta", real=True)
+LR = sp.Symbol("lr", positive=True)
+LR_K = sp.Symbol("lr_k", positive=True)
+#: updates done before this one (0 for the first), as Keras' ``iterations``
+K = sp.Symbol("k", integer=True, nonnegative=True)
+
+
+def _hyper(name: str) -> sp.Symbol:
+    return sp.Symbol(name, positive=True)
+
+
+def _check_range(value: object, field_: str, low: float, high: float) -> float:
+    """``value`` as a float in [low, high), else a SpecError naming it."""
+    result = float(number(value, field_))
+    if not low <= result < high:
+        raise SpecError(f"{field_} must be in [{low}, {high}), got {value!r}")
+    return result
+
+
+def _fraction(value: object, field_: str) -> float:
+    """``value`` as a float in (0, 1], else a SpecError naming it."""
+    result = float(number(value, field_))
+    if not 0 < result <= 1:
+        raise SpecError(f"{field_} must be in (0, 1], got {value!r}")
+    return result
+
+
+def _positive(value: object, field_: str) -> float:
+    result = float(number(value, field_))
+    if result <= 0:
+        raise SpecError(f"{field_} must be positive, got {value!r}")
+    return result
+
+
+def _steps(value: object, field_: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise SpecError(f"{field_} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A learning rate per update: ``expr`` in the base rate ``lr``, the update count ``k`` and
+    the symbols of ``settings`` (name → value)."""
+
+    name: str
+    expr: sp.Expr
+    settings: tuple[tuple[str, float], ...]
+
+    @property
+    def title(self) -> str:
+        args = ", ".join(f"{key}={val!r}" for key, val in self.settings)
+        return f"{self.name}({args})"
+
+    def __repr__(self) -> str:
+        return self.title
+
+
+def time_decay(decay: float) -> Schedule:
+    """η_k = η / (1 + decay·k): Keras' ``decay=`` argument (seed 003's ``Adam(lr=0.01, decay=0.1)``)."""
+    value = float(number(decay, "time_decay.decay"))
+    if value < 0:
+        raise SpecError(f"time_decay.decay must be ≥ 0, got {decay!r}")
+    return Schedule("time_decay", LR / (1 + _hyper("decay") * K), (("decay", value),))
+
+
+def step_decay(drop: float = 0.5, every: int = 1000) -> Schedule:
+    """η_k = η·drop^⌊k / every⌋: the rate multiplied by ``drop`` every ``every`` updates."""
+    factor = _fraction(drop, "step_decay.drop")
+    period = _steps(every, "step_decay.every")
+    expr = LR * _hyper("drop") ** sp.floor(K / _hyper("every"))
+    return Schedule("step_decay", expr, (("drop", factor), ("every", period)))
+
+
+def exponential_decay(rate: float = 0.96, steps: int = 1000) -> Schedule:
+    """η_k = η·rate^(k / steps): smooth decay by ``rate`` per ``steps`` updates (Keras'
+    ``ExponentialDecay``)."""
+    factor = _fraction(rate, "exponential_decay.rate")
+    period = _steps(steps, "exponential_decay.steps")
+    expr = LR * _hyper("rate") ** (K / _hyper("steps"))
+    return Schedule("exponential_decay", expr, (("rate", factor), ("steps", period)))
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """An update rule: ``rules`` are ``(target, formula)`` pairs over θ, dθ, the state symbols
+    (``state``, zero at the start) and the learning rate; a target that is neither θ nor a
+    state is a temporary (Adam's m̂). ``settings`` binds the hyperparameter symbols."""
+
+    name: str
+    lr: float
+    rules: tuple[tuple[sp.Symbol, sp.Expr], ...]
+    state: tuple[sp.Symbol, ...] = ()
+    settings: tuple[tuple[str, float], ...] = ()
+    schedule: Schedule | None = None
+    #: the arguments as the user wrote them, for ``title``
+    arguments: tuple[tuple[str, object], ...] = field(default=(), compare=False)
+
+    @property
+    def title(self) -> str:
+        args = ", ".join(f"{key}={val!r}" for key, val in self.arguments)
+        return f"{self.name}({args})"
+
+    def __repr__(self) -> str:
+        return self.title
+
+    @property
+    def constants(self) -> tuple[tuple[str, float], ...]:
+        """Every hyperparameter symbol with its value (the optimiser's and the schedule's)."""
+        return self.settings + (self.schedule.settings if self.schedule else ())
+
+
+def _optimizer(
+    name: str,
+    lr: float,
+    decay: float,
+    schedule: Schedule | None,
+    arguments: dict[str, object],
+    rules: Callable[[sp.Symbol], tuple],
+    settings: tuple[tuple[str, float], ...] = (),
+) -> Optimizer:
+    """Validate the learning rate and its schedule, then build the rules with the step's rate
+    (η, or η_k under a schedule); ``rules(rate)`` returns (rules, state)."""
+    rate = _positive(lr, f"{name}.lr")
+    if float(number(decay, f"{name}.decay")) < 0:
+        raise SpecError(f"{name}.decay must be ≥ 0, got {decay!r}")
+    if schedule is not None and not isinstance(schedule, Schedule):
+        raise SpecError(
+            f"{name}.schedule must be a schedule such as sb.step_decay(0.5, every=1000), "
+            f"got {schedule!r}"
+        )
+    if decay and schedule is not None:
+        raise SpecError(
+            f"{name}: give decay={decay!r} or schedule={schedule!r}, not both"
+        )
+    plan = time_decay(decay) if decay else schedule
+    formulas, state = rules(LR if plan is None else LR_K)
+    shown = {"lr": lr, **arguments, "decay": decay or None, "schedule": schedule}
+    return Optimizer(
+        name,
+        rate,
+        formulas,
+        state=state,
+        settings=settings,
+        schedule=plan,
+        arguments=tuple((k, v) for k, v in shown.items() if v is not None),
+    )
+
+
+def SGD(
+    lr: float = 0.01,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    decay: float = 0.0,
+    schedule: Schedule | None = None,
+) -> Optimizer:
+    """Stochastic gradient descent, with classical or Nesterov momentum (Sutskever et al. 2013,
+    in Keras' form): v ← μv − η dθ; θ ← θ + v, or θ ← θ + μv − η dθ with Nesterov."""
+    mu = _check_range(momentum, "SGD.momentum", 0.0, 1.0)
+    if not isinstance(nesterov, bool):
+        raise SpecError(f"SGD.nesterov must be True or False, got {nesterov!r}")
+    if nesterov and mu == 0:
+        raise SpecError("SGD.nesterov needs a momentum > 0, got momentum=0.0")
+    v, MU = sp.Symbol("v", real=True), _hyper("momentum")
+
+    def rules(eta: sp.Symbol) -> tuple:
+        if mu == 0:
+            return ((THETA, THETA - eta * GRAD),), ()
+        step = THETA + MU * v - eta * GRAD if nesterov else THETA + v
+        return ((v, MU * v - eta * GRAD), (THETA, step)), (v,)
+
+    return _optimizer(
+        "SGD",
+        lr,
+        decay,
+        schedule,
+        {"momentum": momentum or None, "nesterov": nesterov or None},
+        rules,
+        (("momentum", mu),) if mu else (),
+    )
+
+
+def Adam(
+    lr: float = 0.001,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    decay: float = 0.0,
+    schedule: Schedule | None = None,
+) -> Optimizer:
+    """Adam (Kingma & Ba 2015, Algorithm 1): moments m, v, bias-corrected at step k + 1."""
+    settings = (
+        ("beta1", _check_range(beta1, "Adam.beta1", 0.0, 1.0)),
+        ("beta2", _check_range(beta2, "Adam.beta2", 0.0, 1.0)),
+        ("eps", _positive(eps, "Adam.eps")),
+    )
+    m, v = sp.Symbol("m", real=True), sp.Symbol("v", real=True)
+    m_hat, v_hat = sp.Symbol("mhat", real=True), sp.Symbol("vhat", real=True)
+    B1, B2, EPS = _hyper("beta1"), _hyper("beta2"), _hyper("eps")
+
+    def rules(eta: sp.Symbol) -> tuple:
+        return (
+            (m, B1 * m + (1 - B1) * GRAD),
+            (v, B2 * v + (1 - B2) * GRAD**2),
+            (m_hat, m / (1 - B1 ** (K + 1))),
+            (v_hat, v / (1 - B2 ** (K + 1))),
+            (THETA, THETA - eta * m_hat / (sp.sqrt(v_hat) + EPS)),
+        ), (m, v)
+
+    arguments = {"beta1": beta1, "beta2": beta2, "eps": eps}
+    return _optimizer("Adam", lr, decay, schedule, arguments, rules, settings)
+
+
+def RMSprop(
+    lr: float = 0.001,
+    rho: float = 0.9,
+    eps: float = 1e-7,
+    decay: float = 0.0,
+    schedule: Schedule | None = None,
+) -> Optimizer:
+    """RMSprop (Tieleman & Hinton 2012): s ← ρs + (1 − ρ)dθ²; θ ← θ − η dθ / (√s + ε)."""
+    settings = (
+        ("rho", _check_range(rho, "RMSprop.rho", 0.0, 1.0)),
+        ("eps", _positive(eps, "RMSprop.eps")),
+    )
+    s, RHO, EPS = sp.Symbol("s", real=True), _hyper("rho"), _hyper("eps")
+
+    def rules(eta: sp.Symbol) -> tuple:
+        return (
+            (s, RHO * s + (1 - RHO) * GRAD**2),
+            (THETA, THETA - eta * GRAD / (sp.sqrt(s) + EPS)),
+        ), (s,)
+
+    arguments = {"rho": rho, "eps": eps}
+    return _optimizer("RMSprop", lr, decay, schedule, arguments, rules, settings)
+
+
+def Adagrad(
+    lr: float = 0.01,
+    eps: float = 1e-7,
+    decay: float = 0.0,
+    schedule: Schedule | None = None,
+) -> Optimizer:
+    """Adagrad (Duchi et al. 2011): G ← G + dθ²; θ ← θ − η dθ / (√G + ε)."""
+    settings = (("eps", _positive(eps, "Adagrad.eps")),)
+    G, EPS = sp.Symbol("G", real=True), _hyper("eps")
+
+    def rules(eta: sp.Symbol) -> tuple:
+        return (
+            (G, G + GRAD**2),
+            (THETA, THETA - eta * GRAD / (sp.sqrt(G) + EPS)),
+        ), (G,)
+
+    return _optimizer("Adagrad", lr, decay, schedule, {"eps": eps}, rules, settings)
+
+
+#: optimisers by name, with their defaults (``optimizer="adam"``)
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad}
+
+
+def optimizer(value: object, field_: str) -> Optimizer:
+    """An ``Optimizer`` or the name of one (taking its defaults), else a SpecError naming it."""
+    if isinstance(value, Optimizer):
+        return value
+    if isinstance(value, str) and value.lower() in OPTIMIZERS:
+        return OPTIMIZERS[value.lower()]()
+    raise SpecError(
+        f"{field_} must be an optimiser such as sb.SGD(lr=0.1) or one of "
+        f"{', '.join(OPTIMIZERS)}, got {value!r}"
+    )

@@ -1,0 +1,575 @@
+"""The fit loop of generated modules: optimisers against their published equations, validation,
+early stopping, divergence, callbacks, progress, save/load, summary, float32 and the Model class.
+"""
+
+import dataclasses
+import re
+
+import numpy as np
+import pytest
+
+import symbackprop as sb
+from symbackprop.cli import exact_params, random_batch
+
+from .test_generated_code import EVERY_ACTIVATION, EVERY_LOSS
+
+REGRESSION = sb.Network("fit", 3, [sb.Dense(5, "tanh"), sb.Dense(2)], "mse")
+CLASSIFIER = sb.Network(
+    "classes",
+    4,
+    [sb.Dense(6, "relu"), sb.Dense(3, "softmax")],
+    "sparse_categorical_crossentropy",
+    optimizer=sb.SGD(lr=0.2, momentum=0.5),
+)
+
+
+def _data(samples=12, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(samples, 3))
+    return X, np.column_stack([np.sin(X[:, 0]), X[:, 1] * X[:, 2]])
+
+
+def _classes(samples=90, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(samples, 4))
+    return X, (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)
+
+
+# --- each optimiser against a direct NumPy transcription of its published equations ---------
+
+
+def sgd(lr):
+    def rule(k, theta, g, state):
+        return theta - lr * g
+
+    return rule
+
+
+def momentum(lr, mu, nesterov=False):
+    """Sutskever et al. (2013); Nesterov in the form of Bengio et al. (2013), as Keras."""
+
+    def rule(k, theta, g, state):
+        state["v"] = mu * state.get("v", 0.0) - lr * g
+        return theta + (mu * state["v"] - lr * g if nesterov else state["v"])
+
+    return rule
+
+
+def adam(lr, beta1=0.9, beta2=0.999, eps=1e-8, decay=0.0):
+    """Kingma & Ba (2015), Algorithm 1, with Keras' time-based decay of the rate."""
+
+    def rule(k, theta, g, state):
+        t = k + 1
+        state["m"] = beta1 * state.get("m", 0.0) + (1 - beta1) * g
+        state["v"] = beta2 * state.get("v", 0.0) + (1 - beta2) * g**2
+        m_hat = state["m"] / (1 - beta1**t)
+        v_hat = state["v"] / (1 - beta2**t)
+        return theta - lr / (1 + decay * k) * m_hat / (np.sqrt(v_hat) + eps)
+
+    return rule
+
+
+def rmsprop(lr, rho=0.9, eps=1e-7):
+    """Tieleman & Hinton (2012), lecture 6.5."""
+
+    def rule(k, theta, g, state):
+        state["s"] = rho * state.get("s", 0.0) + (1 - rho) * g**2
+        return theta - lr * g / (np.sqrt(state["s"]) + eps)
+
+    return rule
+
+
+def adagrad(lr, eps=1e-7):
+    """Duchi et al. (2011)."""
+
+    def rule(k, theta, g, state):
+        state["G"] = state.get("G", 0.0) + g**2
+        return theta - lr * g / (np.sqrt(state["G"]) + eps)
+
+    return rule
+
+
+def scheduled(rate):
+    """Plain SGD at the rate ``rate(k)`` of update k."""
+
+    def rule(k, theta, g, state):
+        return theta - rate(k) * g
+
+    return rule
+
+
+OPTIMIZERS = [
+    ("sgd", sb.SGD(lr=0.1), sgd(0.1)),
+    ("momentum", sb.SGD(lr=0.1, momentum=0.9), momentum(0.1, 0.9)),
+    ("nesterov", sb.SGD(0.05, momentum=0.8, nesterov=True), momentum(0.05, 0.8, True)),
+    ("adam", sb.Adam(lr=0.01), adam(0.01)),
+    ("adam_decay", sb.Adam(lr=0.01, decay=0.1), adam(0.01, decay=0.1)),
+    (
+        "adam_betas",
+        sb.Adam(0.02, beta1=0.5, beta2=0.9, eps=1e-3),
+        adam(0.02, 0.5, 0.9, 1e-3),
+    ),
+    ("rmsprop", sb.RMSprop(lr=0.01, rho=0.8), rmsprop(0.01, 0.8)),
+    ("adagrad", sb.Adagrad(lr=0.1), adagrad(0.1)),
+    (
+        "step_decay",
+        sb.SGD(0.2, schedule=sb.step_decay(drop=0.5, every=4)),
+        scheduled(lambda k: 0.2 * 0.5 ** (k // 4)),
+    ),
+    (
+        "exponential_decay",
+        sb.SGD(0.2, schedule=sb.exponential_decay(rate=0.9, steps=3)),
+        scheduled(lambda k: 0.2 * 0.9 ** (k / 3)),
+    ),
+    (
+        "sgd_time_decay",
+        sb.SGD(0.2, decay=0.5),
+        scheduled(lambda k: 0.2 / (1 + 0.5 * k)),
+    ),
+]
+
+
+def _transcribe(module, params, X, T, rule, epochs, batch_size):
+    """Apply ``rule`` to every parameter batch by batch, in order, from the module's gradients."""
+    params = {name: value.copy() for name, value in params.items()}
+    state = {name: {} for name in params}
+    k = 0
+    for _ in range(epochs):
+        for start in range(0, len(X), batch_size):
+            batch = slice(start, start + batch_size)
+            grads = module.gradients(params, X[batch], T[batch])
+            for name in params:
+                params[name] = rule(k, params[name], grads[name], state[name])
+            k += 1
+    return params
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "rule"),
+    [case[1:] for case in OPTIMIZERS],
+    ids=[case[0] for case in OPTIMIZERS],
+)
+def test_optimizer_follows_its_published_equations(optimizer, rule):
+    module = sb.build(dataclasses.replace(REGRESSION, optimizer=optimizer))
+    X, T = _data()
+    start = module.init_params(seed=1)
+    trained, history = module.train(
+        start, X, T, epochs=3, batch_size=4, shuffle=False, verbose=0
+    )
+    expected = _transcribe(module, start, X, T, rule, epochs=3, batch_size=4)
+    for name in module.PARAMS:
+        np.testing.assert_allclose(
+            trained[name], expected[name], rtol=1e-12, atol=1e-14
+        )
+        assert not np.allclose(trained[name], start[name])  # it did move
+    assert len(history["loss"]) == 3
+
+
+def test_lr_argument_replaces_the_optimizers_rate():
+    module = sb.build(dataclasses.replace(REGRESSION, optimizer=sb.SGD(lr=0.1)))
+    X, T = _data()
+    start = module.init_params()
+    trained, _ = module.train(
+        start, X, T, epochs=2, batch_size=6, lr=0.03, shuffle=False, verbose=0
+    )
+    expected = _transcribe(module, start, X, T, sgd(0.03), epochs=2, batch_size=6)
+    np.testing.assert_allclose(trained["W1"], expected["W1"], rtol=1e-12)
+    assert module.LR == 0.1 and module.OPTIMIZER == "SGD(lr=0.1)"
+
+
+def test_update_equations_appear_in_the_derivation_and_its_latex():
+    derivation = sb.derive(
+        dataclasses.replace(REGRESSION, optimizer=sb.Adam(decay=0.1))
+    )
+    text = str(derivation)
+    assert "m_W1 := beta1*m_W1 + dW1*(1 - beta1)" in text
+    assert "mhat_W1 = m_W1/(1 - beta1**(k + 1))" in text
+    latex = derivation.to_latex()
+    assert r"\hat{m}_{W_{1}} &= \frac{m_{W_{1}}}{1 - \beta_{1}^{k + 1}}" in latex
+    assert r"\eta_{k} &= \frac{\eta}{\mathrm{decay} k + 1}" in latex
+    assert r"\beta_{1} = 0.9" in latex and r"\section*{Update (Adam)}" in latex
+
+
+# --- initialisers -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(sb.INITIALIZERS))
+def test_initializers_draw_from_their_distribution(name):
+    network = sb.Network("init", 400, [sb.Dense(300, init=name), sb.Dense(2)], "mse")
+    W = sb.build(network).init_params(seed=0)["W1"]
+    fan_in, fan_out = 400, 300
+    expected = {
+        "glorot_uniform": ("uniform", np.sqrt(6 / (fan_in + fan_out))),
+        "glorot_normal": ("normal", np.sqrt(2 / (fan_in + fan_out))),
+        "he_uniform": ("uniform", np.sqrt(6 / fan_in)),
+        "he_normal": ("normal", np.sqrt(2 / fan_in)),
+        "lecun_normal": ("normal", np.sqrt(1 / fan_in)),
+        "normal_fan_in": ("normal", 1 / np.sqrt(fan_in)),
+        "uniform_fan_in": ("uniform", 1 / np.sqrt(fan_in)),
+        "zeros": ("zeros", 0.0),
+    }[name]
+    kind, scale = expected
+    if kind == "zeros":
+        assert not W.any()
+        return
+    assert abs(W.mean()) < 0.01 * scale
+    if kind == "uniform":
+        assert np.abs(W).max() <= scale and np.abs(W).max() > 0.99 * scale
+        assert W.std() == pytest.approx(scale / np.sqrt(3), rel=0.01)
+    else:
+        assert W.std() == pytest.approx(scale, rel=0.01)
+
+
+def test_network_initializer_applies_where_a_layer_names_none():
+    network = sb.Network(
+        "inits", 3, [sb.Dense(4, init="zeros"), sb.Dense(2)], "mse", init="he_normal"
+    )
+    source = sb.generate(network)
+    assert (
+        '"W1": _zeros(rng, (4, 3))' in source
+        and '"W2": _he_normal(rng, (2, 4))' in source
+    )
+    assert "std = np.sqrt(2 / fan_in)" in source
+
+
+# --- the fit loop -------------------------------------------------------------------------------
+
+
+def test_history_has_loss_and_accuracy_with_validation():
+    module = sb.build(CLASSIFIER)
+    X, labels = _classes()
+    _, history = module.train(
+        module.init_params(),
+        X,
+        labels,
+        epochs=4,
+        batch_size=16,
+        validation_split=0.2,
+        verbose=0,
+    )
+    assert list(history) == ["loss", "accuracy", "val_loss", "val_accuracy"]
+    assert all(len(values) == 4 for values in history.values())
+    assert all(
+        0 <= value <= 1 for value in history["accuracy"] + history["val_accuracy"]
+    )
+    _, plain = sb.build(REGRESSION).train(
+        sb.build(REGRESSION).init_params(), *_data(), epochs=2, batch_size=4, verbose=0
+    )
+    assert list(plain) == ["loss"]
+
+
+def test_validation_split_takes_the_last_samples_before_shuffling():
+    module = sb.build(CLASSIFIER)
+    X, labels = _classes(100)
+    params, history = module.train(
+        module.init_params(),
+        X,
+        labels,
+        epochs=3,
+        batch_size=10,
+        validation_split=0.3,
+        verbose=0,
+    )
+    assert history["val_loss"][-1] == pytest.approx(
+        module.evaluate(params, X[70:], labels[70:])["loss"]
+    )
+
+
+def test_early_stopping_restores_the_best_epoch():
+    module = sb.build(dataclasses.replace(REGRESSION, optimizer=sb.SGD(lr=0.1)))
+    X, T = _data(64)
+    # what lowers the training loss raises this one: val_loss must turn up
+    validation = (X, -T)
+    settings = {
+        "epochs": 300,
+        "batch_size": 16,
+        "validation_data": validation,
+        "verbose": 0,
+    }
+    params, history = module.train(
+        module.init_params(), X, T, early_stopping=3, **settings
+    )
+    val = history["val_loss"]
+    best = int(np.argmin(val))
+    assert len(val) == best + 1 + 3 < 300
+    assert module.evaluate(params, *validation)["loss"] == pytest.approx(
+        val[best], rel=1e-12
+    )
+    last, history = module.train(
+        module.init_params(), X, T, early_stopping=3, restore_best=False, **settings
+    )
+    assert module.evaluate(last, *validation)["loss"] == pytest.approx(
+        history["val_loss"][-1]
+    )
+    assert history["val_loss"][-1] > val[best]
+
+
+def test_early_stopping_needs_validation_data():
+    module = sb.build(REGRESSION)
+    with pytest.raises(ValueError, match="early_stopping watches val_loss"):
+        module.train(
+            module.init_params(), *_data(), epochs=2, batch_size=4, early_stopping=2
+        )
+
+
+def test_divergence_stops_with_a_warning_and_the_last_finite_parameters():
+    network = sb.Network("wild", 3, [sb.Dense(5, "relu"), sb.Dense(2)], "mse")
+    module = sb.build(network)
+    X = np.random.default_rng(0).normal(size=(64, 3)) * 3
+    T = np.column_stack([np.sin(X[:, 0]), X[:, 1] * X[:, 2]])
+    start = module.init_params()
+    settings = {"batch_size": 8, "verbose": 0, "shuffle": False}
+    for lr, diverges_in in ((0.05, 2), (0.5, 1)):
+        with pytest.warns(RuntimeWarning, match="training diverged") as caught:
+            params, history = module.train(start, X, T, epochs=100, lr=lr, **settings)
+        message = str(caught[0].message)
+        assert message.startswith(
+            f"training diverged in epoch {diverges_in}: the loss became inf with "
+            f"learning rate {lr}; returning the parameters after epoch {diverges_in - 1}"
+        )
+        assert len(history["loss"]) == diverges_in - 1
+        # the parameters of the last finite epoch: what training that long returns
+        if diverges_in > 1:
+            last, _ = module.train(
+                start, X, T, epochs=diverges_in - 1, lr=lr, **settings
+            )
+        else:
+            last = start
+        for name in module.PARAMS:
+            np.testing.assert_array_equal(params[name], last[name])
+
+
+def test_callbacks_see_each_epoch_and_can_stop_training():
+    module = sb.build(CLASSIFIER)
+    seen = []
+
+    def record(epoch, logs):
+        seen.append((epoch, sorted(logs)))
+        return epoch == 2
+
+    _, history = module.train(
+        module.init_params(),
+        *_classes(),
+        epochs=10,
+        batch_size=30,
+        callbacks=[record],
+        verbose=0,
+    )
+    assert seen == [(1, ["accuracy", "loss"]), (2, ["accuracy", "loss"])]
+    assert len(history["loss"]) == 2
+
+
+def test_progress_line_per_epoch_and_silence(capsys):
+    module = sb.build(CLASSIFIER)
+    X, labels = _classes()
+    module.train(
+        module.init_params(), X, labels, epochs=3, batch_size=30, validation_split=0.2
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    assert re.fullmatch(
+        r"Epoch 2/3 - loss: \d\.\d{4} - accuracy: \d\.\d{4} - val_loss: \d\.\d{4} - "
+        r"val_accuracy: \d\.\d{4} - \d+\.\ds elapsed, \d+\.\ds left",
+        lines[1],
+    )
+    module.train(module.init_params(), X, labels, epochs=3, batch_size=30, verbose=0)
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error", "message"),
+    [
+        (
+            {"X": np.array([["a", "b", "c", "d"]])},
+            TypeError,
+            "X must hold real numbers",
+        ),
+        ({"X": np.full((3, 4), np.inf)}, ValueError, "X holds non-finite values"),
+        ({"T": np.array([0.5, 1, 2])}, ValueError, "T must hold integer class labels"),
+        (
+            {"validation_split": 1.5},
+            ValueError,
+            "validation_split must be a fraction in [0, 1), got 1.5",
+        ),
+        (
+            {"validation_split": 0.2, "validation_data": ([[0] * 4], [0])},
+            ValueError,
+            "not both",
+        ),
+        (
+            {"validation_data": np.zeros((2, 4))},
+            ValueError,
+            "validation_data must be a pair",
+        ),
+        (
+            {"validation_data": (np.zeros((2, 3)), [0, 1])},
+            ValueError,
+            "validation_data[0] must have shape (N, 4)",
+        ),
+        ({"early_stopping": 0}, ValueError, "early_stopping must be a patience"),
+        ({"callbacks": [1]}, TypeError, "callbacks must be a sequence of functions"),
+        ({"verbose": "loud"}, ValueError, "verbose must be 0"),
+        (
+            {"validation_split": 0.9, "X": np.zeros((3, 4)), "T": [0, 1, 2]},
+            ValueError,
+            "leaves no training",
+        ),
+    ],
+)
+def test_training_data_and_settings_are_validated_up_front(arguments, error, message):
+    module = sb.build(CLASSIFIER)
+    X, labels = _classes(3)
+    call = {"X": X, "T": labels, "epochs": 1, "batch_size": 2, **arguments}
+    with pytest.raises(error, match=re.escape(message)):
+        module.train(module.init_params(), call.pop("X"), call.pop("T"), **call)
+
+
+# --- saving, loading, summary ----------------------------------------------------------------
+
+
+def test_save_and_load_round_trip_atomically(tmp_path):
+    module = sb.build(CLASSIFIER)
+    params = module.init_params(seed=4)
+    path = module.save(params, tmp_path / "weights")
+    assert path == str(tmp_path / "weights.npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["weights.npz"]
+    loaded = module.load(path)
+    assert list(loaded) == list(module.PARAMS)
+    for name in module.PARAMS:
+        np.testing.assert_array_equal(loaded[name], params[name])
+
+
+def test_load_refuses_a_file_of_another_network(tmp_path):
+    other = sb.build(
+        dataclasses.replace(
+            CLASSIFIER, layers=(sb.Dense(6, "tanh"), sb.Dense(3, "softmax"))
+        )
+    )
+    path = other.save(other.init_params(), tmp_path / "other.npz")
+    with pytest.raises(
+        ValueError,
+        match=r"holds parameters of network 'classes' \(inputs 4 → Dense\(6, activation='tanh'\)",
+    ):
+        sb.build(CLASSIFIER).load(path)
+    np.savez(tmp_path / "plain.npz", W1=np.zeros((6, 4)))
+    with pytest.raises(ValueError, match="not written by a symbackprop module"):
+        sb.build(CLASSIFIER).load(tmp_path / "plain.npz")
+
+
+def test_summary_counts_seed_003s_parameters():
+    stack = sb.Network("stack", 3, [sb.Dense(4), sb.Dense(4), sb.Dense(1)], "mse")
+    table = sb.build(stack).summary()
+    rows = re.findall(
+        r"^(dense_\d) \(Dense\)\s+\(None, (\d)\)\s+(\d+)\s+identity$",
+        table,
+        re.MULTILINE,
+    )
+    assert rows == [
+        ("dense_1", "4", "16"),
+        ("dense_2", "4", "20"),
+        ("dense_3", "1", "5"),
+    ]
+    assert "Total params: 41\nTrainable params: 41\nNon-trainable params: 0" in table
+    assert table.startswith('Model: "stack"')
+
+
+# --- float32 ---------------------------------------------------------------------------------
+
+
+#: one network per loss, each with an output its loss is defined on
+EVERY_LOSS = [
+    dataclasses.replace(
+        network,
+        layers=(
+            sb.Dense(
+                2,
+                (
+                    "softplus"
+                    if network.loss.targets == "nonnegative"
+                    else network.layers[0].activation
+                ),
+            ),
+        ),
+    )
+    for network in EVERY_LOSS
+]
+
+
+@pytest.mark.parametrize(
+    "network", [EVERY_ACTIVATION, *EVERY_LOSS, CLASSIFIER], ids=lambda n: n.name
+)
+def test_float32_modules_keep_float32_throughout(network):
+    module = sb.build(
+        dataclasses.replace(network, dtype="float32", optimizer=sb.Adam())
+    )
+    X, T = random_batch(module, 8, seed=0)
+    params = module.init_params()
+    values = list(params.values())
+    assert {value.dtype for value in values} == {np.dtype(np.float32)}
+    X32, T32 = module._check_data(X, T)
+    assert X32.dtype == T32.dtype == np.float32
+    for array in module._forward(*values, X32):
+        assert array.dtype == np.float32
+    _, Y, *grads = module._step(*values, X32, T32)
+    assert Y.dtype == np.float32 and all(grad.dtype == np.float32 for grad in grads)
+    trained, history = module.train(params, X, T, epochs=2, batch_size=4, verbose=0)
+    assert all(value.dtype == np.float32 for value in trained.values())
+    assert all(np.isfinite(history["loss"]))
+    names = exact_params(module)
+    if names:  # checked in float64 whatever the module's dtype
+        assert module.check_gradients(params, X, T, names=names) < 1e-6
+
+
+# --- the scikit-learn style Model ------------------------------------------------------------
+
+
+def test_model_fits_predicts_scores_and_saves(tmp_path):
+    module = sb.build(CLASSIFIER)
+    X, labels = _classes(200)
+    model = module.Model(epochs=30, batch_size=16, seed=1).fit(X, labels)
+    assert len(model.history_["loss"]) == 30
+    assert model.predict(X).shape == (200,)
+    proba = model.predict_proba(X)
+    assert proba.shape == (200, 3) and np.allclose(proba.sum(axis=1), 1)
+    assert (
+        model.score(X, labels)
+        == module.evaluate(model.params_, X, labels)["accuracy"]
+        > 0.8
+    )
+    path = model.save(tmp_path / "model")
+    again = module.Model.load(path)
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))
+    with pytest.raises(RuntimeError, match="not fitted yet"):
+        module.Model().predict(X)
+
+
+def test_model_works_with_scikit_learns_clone_and_binary_probabilities():
+    from sklearn.base import clone
+
+    module = sb.build(
+        sb.Network(
+            "bin",
+            2,
+            [sb.Dense(8, "tanh"), sb.Dense(1, "sigmoid")],
+            "binary_crossentropy",
+            optimizer=sb.SGD(0.5),
+        )
+    )
+    model = module.Model(epochs=40, batch_size=10, seed=2)
+    copy = clone(model)
+    assert copy.get_params() == model.get_params() and copy is not model
+    X = np.random.default_rng(0).normal(size=(100, 2))
+    T = (X[:, 0] * X[:, 1] > 0).astype(float)
+    proba = model.fit(X, T).predict_proba(X)
+    assert proba.shape == (100, 2) and np.allclose(proba.sum(axis=1), 1)
+    assert model.set_params(epochs=5).epochs == 5
+    with pytest.raises(ValueError, match="Model has no setting 'epoch'"):
+        model.set_params(epoch=5)
+
+
+def test_regression_model_scores_r_squared():
+    module = sb.build(dataclasses.replace(REGRESSION, optimizer=sb.Adam(lr=0.01)))
+    X, T = _data(200)
+    model = module.Model(epochs=100, batch_size=20).fit(X, T)
+    assert 0.9 < model.score(X, T) <= 1
+    assert not hasattr(model, "predict_proba")
