@@ -42,6 +42,32 @@ PRELU_SOFTMAX = sb.Network(
     "categorical_crossentropy",
     regularizer=sb.L2(0.01),
 )
+#: every optimiser and schedule, with every initialiser somewhere, in float32
+EVERY_OPTIMIZER = [
+    sb.Network(
+        f"optimizer_{i}",
+        2,
+        [sb.Dense(3, "tanh", init=init), sb.Dense(1, bias=False)],
+        "mse",
+        optimizer=optimizer,
+        dtype="float32",
+    )
+    for i, (optimizer, init) in enumerate(
+        zip(
+            [
+                sb.SGD(0.1, momentum=0.9, nesterov=True),
+                sb.Adam(lr=0.01, decay=0.1),
+                sb.RMSprop(schedule=sb.step_decay(0.5, every=100)),
+                sb.Adagrad(schedule=sb.exponential_decay(0.9, steps=10)),
+                sb.SGD(0.1, momentum=0.5),
+                sb.Adam(),
+                sb.SGD(),
+                sb.RMSprop(),
+            ],
+            sorted(sb.INITIALIZERS),
+        )
+    )
+]
 CONVENTIONS = ["negative", "gradient"]
 
 
@@ -81,7 +107,7 @@ def test_every_example_compiles_with_pdflatex(network, convention, tmp_path):
 
 
 def test_every_catalog_entry_compiles_with_pdflatex(tmp_path):
-    networks = [EVERY_ACTIVATION, PRELU_SOFTMAX, *EVERY_LOSS]
+    networks = [EVERY_ACTIVATION, PRELU_SOFTMAX, *EVERY_LOSS, *EVERY_OPTIMIZER]
     document = combine([lecture(sb.derive(n)) for n in networks], "The catalog")
     assert _compile(formats.to_latex(document), tmp_path).stat().st_size > 10_000
 
@@ -109,7 +135,7 @@ def _is_name(expr: sp.Basic) -> bool:
 
 @pytest.mark.parametrize(
     "network",
-    [*EXAMPLES, EVERY_ACTIVATION, PRELU_SOFTMAX, *EVERY_LOSS],
+    [*EXAMPLES, EVERY_ACTIVATION, PRELU_SOFTMAX, *EVERY_LOSS, *EVERY_OPTIMIZER],
     ids=lambda n: n.name,
 )
 @pytest.mark.parametrize("convention", CONVENTIONS)
@@ -206,7 +232,9 @@ window.addEventListener("load", () => {
 </script>"""
 
 
-@pytest.mark.parametrize("network", [EXAMPLES[0], PRELU_SOFTMAX], ids=lambda n: n.name)
+@pytest.mark.parametrize(
+    "network", [EXAMPLES[0], PRELU_SOFTMAX, EVERY_OPTIMIZER[1]], ids=lambda n: n.name
+)
 def test_html_renders_every_formula_in_headless_chromium(network, tmp_path):
     chromium = _tool(("chromium", "chromium-browser", "google-chrome"), "chromium")
     page = sb.derive(network).to_html()
