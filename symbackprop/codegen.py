@@ -16,6 +16,7 @@ import sympy as sp
 from . import printers, stabilise
 from .algebra import BatchLoss
 from .derive import Derivation, Equation, T, derive, state_name
+from .initializers import FAN_IN, FAN_OUT
 from .spec import Network
 from .symbols import t
 
@@ -116,6 +117,10 @@ def _initializers(derivation: Derivation) -> list[dict[str, object]]:
             "distribution": init.distribution,
             "source": init.source,
             "code": printers.numpy_code(init.scale),
+            "fans": ", ".join(
+                fan.name if fan in init.scale.free_symbols else "_"
+                for fan in (FAN_OUT, FAN_IN)
+            ),
             "comment": printers.comment(init.scale),
         }
         for init in sorted(used.values(), key=lambda init: init.name)

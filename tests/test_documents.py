@@ -26,7 +26,7 @@ from symbackprop.lecture import lecture
 from symbackprop.notation import Partial
 from symbackprop.specfile import load_networks
 
-from .test_generated_code import EVERY_ACTIVATION, EVERY_LOSS
+from .test_generated_code import EVERY_ACTIVATION, EVERY_LOSS, EVERY_OPTIMIZER
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -42,32 +42,6 @@ PRELU_SOFTMAX = sb.Network(
     "categorical_crossentropy",
     regularizer=sb.L2(0.01),
 )
-#: every optimiser and schedule, with every initialiser somewhere, in float32
-EVERY_OPTIMIZER = [
-    sb.Network(
-        f"optimizer_{i}",
-        2,
-        [sb.Dense(3, "tanh", init=init), sb.Dense(1, bias=False)],
-        "mse",
-        optimizer=optimizer,
-        dtype="float32",
-    )
-    for i, (optimizer, init) in enumerate(
-        zip(
-            [
-                sb.SGD(0.1, momentum=0.9, nesterov=True),
-                sb.Adam(lr=0.01, decay=0.1),
-                sb.RMSprop(schedule=sb.step_decay(0.5, every=100)),
-                sb.Adagrad(schedule=sb.exponential_decay(0.9, steps=10)),
-                sb.SGD(0.1, momentum=0.5),
-                sb.Adam(),
-                sb.SGD(),
-                sb.RMSprop(),
-            ],
-            sorted(sb.INITIALIZERS),
-        )
-    )
-]
 CONVENTIONS = ["negative", "gradient"]
 
 

@@ -52,6 +52,33 @@ EVERY_LOSS = [
     for name, loss in sorted(sb.LOSSES.items())
 ]
 
+#: every optimiser and schedule, with every initialiser somewhere, in float32
+EVERY_OPTIMIZER = [
+    sb.Network(
+        f"optimizer_{i}",
+        2,
+        [sb.Dense(3, "tanh", init=init), sb.Dense(1, bias=False)],
+        "mse",
+        optimizer=optimizer,
+        dtype="float32",
+    )
+    for i, (optimizer, init) in enumerate(
+        zip(
+            [
+                sb.SGD(0.1, momentum=0.9, nesterov=True),
+                sb.Adam(lr=0.01, decay=0.1),
+                sb.RMSprop(schedule=sb.step_decay(0.5, every=100)),
+                sb.Adagrad(schedule=sb.exponential_decay(0.9, steps=10)),
+                sb.SGD(0.1, momentum=0.5),
+                sb.Adam(),
+                sb.SGD(),
+                sb.RMSprop(),
+            ],
+            sorted(sb.INITIALIZERS),
+        )
+    )
+]
+
 
 @pytest.mark.parametrize("network", NETWORKS, ids=lambda n: n.name)
 def test_generated_folder_is_up_to_date(network):
@@ -91,7 +118,9 @@ def test_generation_is_byte_identical_across_processes_and_hash_seeds():
 
 
 @pytest.mark.parametrize(
-    "network", [*NETWORKS, DEEP, EVERY_ACTIVATION, *EVERY_LOSS], ids=lambda n: n.name
+    "network",
+    [*NETWORKS, DEEP, EVERY_ACTIVATION, *EVERY_LOSS, *EVERY_OPTIMIZER],
+    ids=lambda n: n.name,
 )
 def test_generated_code_is_black_formatted_and_passes_ruff(network, tmp_path):
     source = sb.generate(network)
