@@ -10,7 +10,7 @@ import sympy as sp
 
 from .algebra import RowSum, StopGradient
 from .errors import SpecError
-from .functions import Activation, Loss, Regularizer, number
+from .functions import Activation, Loss, Regularizer, number, positive
 from .symbols import t, w, y, z
 
 #: PReLU's learnable slope (one per unit)
@@ -24,13 +24,6 @@ SELU_SCALE = 1.0507009873554805
 def stop_gradient(expr: sp.Expr) -> sp.Expr:
     """``expr`` in value, a constant to differentiation (for straight-through estimators)."""
     return StopGradient(expr)
-
-
-def _positive(value: object, field: str) -> sp.Number:
-    result = number(value, field)
-    if result <= 0:
-        raise SpecError(f"{field} must be positive, got {value!r}")
-    return result
 
 
 def leaky_relu(alpha: float = 0.01) -> Activation:
@@ -65,7 +58,7 @@ def elu(alpha: float = 1.0) -> Activation:
 
 def huber(delta: float = 1.0) -> Loss:
     """½(y − t)² within δ of the target, δ(|y − t| − δ/2) beyond."""
-    d = _positive(delta, "huber.delta")
+    d = positive(delta, "huber.delta")
     u = y - t
     return Loss(
         "huber",

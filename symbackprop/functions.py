@@ -47,6 +47,25 @@ def number(value_: object, field_: str) -> sp.Number:
     return sp.Float(float(value_))
 
 
+def positive(value_: object, field_: str) -> sp.Number:
+    """A finite real hyperparameter that must be > 0, as a SymPy number."""
+    result = number(value_, field_)
+    if result <= 0:
+        raise SpecError(f"{field_} must be positive, got {value_!r}")
+    return result
+
+
+def positive_int(value_: object, field_: str) -> int:
+    """A count that must be a positive integer (not a bool, not a float)."""
+    if (
+        isinstance(value_, bool)
+        or not isinstance(value_, numbers.Integral)
+        or value_ < 1
+    ):
+        raise SpecError(f"{field_} must be a positive integer, got {value_!r}")
+    return int(value_)
+
+
 def _named_expression(function: object, symbols: str) -> str:
     """Check the name and the expression of an Activation, Loss or Regularizer (a plain number
     becomes a SymPy number); returns how messages name it, e.g. ``Loss 'huber'``."""

@@ -14,7 +14,6 @@ from .errors import SpecError
 
 FAN_IN = sp.Symbol("fan_in", positive=True)
 FAN_OUT = sp.Symbol("fan_out", positive=True)
-DISTRIBUTIONS = ("uniform", "normal", "zeros")
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,13 @@ derivation; the generated module binds them to the values given here.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sympy as sp
 
 from .errors import SpecError
-from .functions import number
+from .functions import number, positive, positive_int
 
 #: the generic parameter, its gradient, the base and the scheduled learning rate
 THETA = sp.Symbol("theta", real=True)
@@ -44,19 +43,6 @@ def _fraction(value: object, field_: str) -> float:
     if not 0 < result <= 1:
         raise SpecError(f"{field_} must be in (0, 1], got {value!r}")
     return result
-
-
-def _positive(value: object, field_: str) -> float:
-    result = float(number(value, field_))
-    if result <= 0:
-        raise SpecError(f"{field_} must be positive, got {value!r}")
-    return result
-
-
-def _steps(value: object, field_: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise SpecError(f"{field_} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -88,7 +74,7 @@ def time_decay(decay: float) -> Schedule:
 def step_decay(drop: float = 0.5, every: int = 1000) -> Schedule:
     """η_k = η·drop^⌊k / every⌋: the rate multiplied by ``drop`` every ``every`` updates."""
     factor = _fraction(drop, "step_decay.drop")
-    period = _steps(every, "step_decay.every")
+    period = positive_int(every, "step_decay.every")
     expr = LR * _hyper("drop") ** sp.floor(K / _hyper("every"))
     return Schedule("step_decay", expr, (("drop", factor), ("every", period)))
 
@@ -97,7 +83,7 @@ def exponential_decay(rate: float = 0.96, steps: int = 1000) -> Schedule:
     """η_k = η·rate^(k / steps): smooth decay by ``rate`` per ``steps`` updates (Keras'
     ``ExponentialDecay``)."""
     factor = _fraction(rate, "exponential_decay.rate")
-    period = _steps(steps, "exponential_decay.steps")
+    period = positive_int(steps, "exponential_decay.steps")
     expr = LR * _hyper("rate") ** (K / _hyper("steps"))
     return Schedule("exponential_decay", expr, (("rate", factor), ("steps", period)))
 
@@ -142,7 +128,7 @@ def _optimizer(
 ) -> Optimizer:
     """Validate the learning rate and its schedule, then build the rules with the step's rate
     (η, or η_k under a schedule); ``rules(rate)`` returns (rules, state)."""
-    rate = _positive(lr, f"{name}.lr")
+    rate = float(positive(lr, f"{name}.lr"))
     if float(number(decay, f"{name}.decay")) < 0:
         raise SpecError(f"{name}.decay must be ≥ 0, got {decay!r}")
     if schedule is not None and not isinstance(schedule, Schedule):
@@ -213,7 +199,7 @@ def Adam(
     settings = (
         ("beta1", _check_range(beta1, "Adam.beta1", 0.0, 1.0)),
         ("beta2", _check_range(beta2, "Adam.beta2", 0.0, 1.0)),
-        ("eps", _positive(eps, "Adam.eps")),
+        ("eps", float(positive(eps, "Adam.eps"))),
     )
     m, v = sp.Symbol("m", real=True), sp.Symbol("v", real=True)
     m_hat, v_hat = sp.Symbol("mhat", real=True), sp.Symbol("vhat", real=True)
@@ -242,7 +228,7 @@ def RMSprop(
     """RMSprop (Tieleman & Hinton 2012): s ← ρs + (1 − ρ)dθ²; θ ← θ − η dθ / (√s + ε)."""
     settings = (
         ("rho", _check_range(rho, "RMSprop.rho", 0.0, 1.0)),
-        ("eps", _positive(eps, "RMSprop.eps")),
+        ("eps", float(positive(eps, "RMSprop.eps"))),
     )
     s, RHO, EPS = sp.Symbol("s", real=True), _hyper("rho"), _hyper("eps")
 
@@ -263,7 +249,7 @@ def Adagrad(
     schedule: Schedule | None = None,
 ) -> Optimizer:
     """Adagrad (Duchi et al. 2011): G ← G + dθ²; θ ← θ − η dθ / (√G + ε)."""
-    settings = (("eps", _positive(eps, "Adagrad.eps")),)
+    settings = (("eps", float(positive(eps, "Adagrad.eps"))),)
     G, EPS = sp.Symbol("G", real=True), _hyper("eps")
 
     def rules(eta: sp.Symbol) -> tuple:

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import keyword
-import numbers
 from dataclasses import dataclass, field
 
 from . import catalog
 from .errors import SpecError
-from .functions import Activation, Loss, Regularizer
+from .functions import Activation, Loss, Regularizer, positive_int
 from .initializers import Initializer, initializer
 from .optimizers import SGD, Optimizer, optimizer
 
 #: the floating-point types a generated module can compute in
 DTYPES = ("float64", "float32")
-
-
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise SpecError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -33,7 +26,7 @@ class Dense:
     init: str | Initializer | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "units", _positive_int(self.units, "Dense.units"))
+        object.__setattr__(self, "units", positive_int(self.units, "Dense.units"))
         object.__setattr__(
             self, "activation", catalog.activation(self.activation, "Dense.activation")
         )
@@ -72,7 +65,7 @@ class Network:
             raise SpecError(
                 f"Network.name must be a Python identifier, got {self.name!r}"
             )
-        object.__setattr__(self, "inputs", _positive_int(self.inputs, "Network.inputs"))
+        object.__setattr__(self, "inputs", positive_int(self.inputs, "Network.inputs"))
         if isinstance(self.layers, (str, bytes)) or not hasattr(
             self.layers, "__iter__"
         ):
