@@ -5,7 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 EXAMPLES := $(filter-out examples/_load.py,$(wildcard examples/*.py))
 
-.PHONY: demo test env clean
+BENCH_STAMP := $(VENV)/.bench
+
+.PHONY: demo test bench env clean
 
 env: $(STAMP)
 
@@ -27,6 +29,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# per-epoch time against the peers and compile cost; refreshes the README's benchmark table
+bench: $(BENCH_STAMP)
+	$(PY) benchmarks/bench.py --out benchmarks/RESULTS.md --readme README.md
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[bench]"
+	touch $(BENCH_STAMP)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

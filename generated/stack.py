@@ -86,36 +86,40 @@ def _loss(W1, b1, W2, b2, W3, b3, X, T):
     N = X.shape[0]
     _, _, _, _, _, A3 = _forward(W1, b1, W2, b2, W3, b3, X)
     # L = mean_n Σ_k((T - A3)**2)
-    L = np.sum((T - A3) ** 2) / N
+    L = ((T - A3) ** 2).sum() / N
     return float(L), A3
 
 
-def _step(W1, b1, W2, b2, W3, b3, X, T):
-    """One pass over a batch: the mean loss, the outputs and the exact gradient of the loss
-    (δ recursion, then the gradient of every parameter)."""
+def _step(W1, b1, W2, b2, W3, b3, X, T, scale=1.0, with_loss=True):
+    """One pass over a batch: the mean loss (None unless with_loss), the outputs, and scale ×
+    the exact gradient of the loss for every parameter (δ recursion, then the gradients).
+
+    The output error is multiplied once by -scale/N, before any product; δ is linear
+    in it, so every δ below carries that factor and every gradient is scale × its formula with
+    no division after the product. The comments give the formulas before scaling."""
     N = X.shape[0]
     _, A1, _, A2, _, A3 = _forward(W1, b1, W2, b2, W3, b3, X)
     # L = mean_n Σ_k((T - A3)**2)
-    L = np.sum((T - A3) ** 2) / N
+    L = float(((T - A3) ** 2).sum() / N) if with_loss else None
     # δ_y = 2*T - 2*A3
-    delta_y = 2 * T - 2 * A3
+    delta_y = (2 * A3 - 2 * T) * (scale / N)
     # δ_h2 = (1 - A2**2)*(δ_y·W3)
     delta_h2 = (1 - A2**2) * (delta_y @ W3)
     # δ_h1 = (1 - A1**2)*(δ_h2·W2)
     delta_h1 = (1 - A1**2) * (delta_h2 @ W2)
     # dW1 = -(δ_h1ᵀ·X)/N
-    dW1 = -(delta_h1.T @ X) / N
+    dW1 = delta_h1.T @ X
     # db1 = -mean_n(δ_h1)
-    db1 = -np.mean(delta_h1, axis=0)
+    db1 = delta_h1.sum(axis=0)
     # dW2 = -(δ_h2ᵀ·A1)/N
-    dW2 = -(delta_h2.T @ A1) / N
+    dW2 = delta_h2.T @ A1
     # db2 = -mean_n(δ_h2)
-    db2 = -np.mean(delta_h2, axis=0)
+    db2 = delta_h2.sum(axis=0)
     # dW3 = -(δ_yᵀ·A2)/N
-    dW3 = -(delta_y.T @ A2) / N
+    dW3 = delta_y.T @ A2
     # db3 = -mean_n(δ_y)
-    db3 = -np.mean(delta_y, axis=0)
-    return float(L), A3, dW1, db1, dW2, db2, dW3, db3
+    db3 = delta_y.sum(axis=0)
+    return L, A3, dW1, db1, dW2, db2, dW3, db3
 
 
 def _accuracy(Y, T):
@@ -181,7 +185,14 @@ def _check_data(X, T, names=("X", "T")):
 
 
 def _check_training(
-    epochs, batch_size, lr, validation_split, early_stopping, callbacks, verbose
+    epochs,
+    batch_size,
+    lr,
+    validation_split,
+    early_stopping,
+    callbacks,
+    verbose,
+    metrics,
 ):
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if (
@@ -223,6 +234,14 @@ def _check_training(
         raise ValueError(
             f"verbose must be 0 (silent) or 1 (a line per epoch), got {verbose!r}"
         )
+    if (
+        isinstance(metrics, str)
+        or not isinstance(metrics, (tuple, list))
+        or not set(metrics) <= set(METRICS)
+    ):
+        raise ValueError(
+            f"metrics must be a sequence of names from {METRICS} (() for none), got {metrics!r}"
+        )
 
 
 def _validation(X, T, validation_data, validation_split):
@@ -255,9 +274,12 @@ def _evaluate(values, X, T):
 
 
 def _progress(epoch, epochs, logs, elapsed):
-    metrics = " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
     left = elapsed / epoch * (epochs - epoch)
-    return f"Epoch {epoch:>{len(str(epochs))}}/{epochs} - {metrics} - {elapsed:.1f}s elapsed, {left:.1f}s left"
+    return " - ".join(
+        [f"Epoch {epoch:>{len(str(epochs))}}/{epochs}"]
+        + [f"{key}: {value:.4f}" for key, value in logs.items()]
+        + [f"{elapsed:.1f}s elapsed, {left:.1f}s left"]
+    )
 
 
 def forward(params, X):
@@ -301,12 +323,14 @@ def train(
     restore_best=True,
     callbacks=(),
     verbose=1,
+    metrics=METRICS,
 ):
     """Mini-batch training with Adam(lr=0.02, beta1=0.9, beta2=0.999, eps=1e-08, decay=0.001); returns (trained params, history).
 
-    history holds one value per epoch of loss: the mean over the epoch's
-    batches (before each update), and val_… of each on the validation data (validation_data=
-    (X_val, T_val), or the last validation_split of X, T). lr replaces the optimiser's rate
+    history holds one value per epoch of each of metrics (loss; () skips
+    their work): the mean over the epoch's batches (before each update), and val_… of loss
+    on the validation data (validation_data=(X_val, T_val), or the last validation_split of
+    X, T). lr replaces the optimiser's rate
     (0.02). early_stopping=p stops once val_loss has not improved for p epochs, and with
     restore_best the parameters of the best epoch are returned. Each callback(epoch, logs) runs
     after an epoch; returning True stops training. verbose=1 prints a line per epoch. If the loss
@@ -315,7 +339,14 @@ def train(
     """
     lr = LR if lr is None else lr
     _check_training(
-        epochs, batch_size, lr, validation_split, early_stopping, callbacks, verbose
+        epochs,
+        batch_size,
+        lr,
+        validation_split,
+        early_stopping,
+        callbacks,
+        verbose,
+        metrics,
     )
     lr = float(lr)
     X, T, X_val, T_val = _validation(
@@ -327,7 +358,8 @@ def train(
         raise ValueError(
             "early_stopping watches val_loss: give validation_data=(X_val, T_val) or validation_split"
         )
-    W1, b1, W2, b2, W3, b3 = (value.copy() for value in _check_params(params))
+    # fresh copies (see _check_params), updated in place below
+    W1, b1, W2, b2, W3, b3 = _check_params(params)
     # optimiser state, zero at the start
     m_W1 = np.zeros_like(W1)
     v_W1 = np.zeros_like(W1)
@@ -344,97 +376,132 @@ def train(
     # hyperparameters of Adam(lr=0.02, beta1=0.9, beta2=0.999, eps=1e-08, decay=0.001)
     beta1, beta2, eps, decay = 0.9, 0.999, 1e-08, 0.001
     rng = np.random.default_rng(seed)
+    metrics = tuple(metrics)
+    with_loss = "loss" in metrics
     history = {
         key: []
-        for key in METRICS + tuple(f"val_{key}" for key in METRICS if X_val is not None)
+        for key in metrics + tuple(f"val_{key}" for key in METRICS if X_val is not None)
     }
-    last = [W1, b1, W2, b2, W3, b3]  # the parameters after the last finite epoch
+    last = [
+        value.copy()
+        for value in (
+            W1,
+            b1,
+            W2,
+            b2,
+            W3,
+            b3,
+        )
+    ]  # the parameters after the last finite epoch
     best_epoch, best_loss, best = 0, np.inf, last
     k = 0  # updates so far
     started = time.perf_counter()
     for epoch in range(1, epochs + 1):
-        order = rng.permutation(X.shape[0]) if shuffle else np.arange(X.shape[0])
-        total = {key: 0.0 for key in METRICS}
+        X_epoch, T_epoch = X, T
+        if shuffle:
+            # one gather per epoch; each batch below is then a view
+            order = rng.permutation(X.shape[0])
+            X_epoch, T_epoch = X[order], T[order]
+        total = dict.fromkeys(metrics, 0.0)
+        L = None
         # a diverging run overflows on its way to inf or nan: that is caught below
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for start in range(0, X.shape[0], batch_size):
-                batch = order[start : start + batch_size]
-                L, _, dW1, db1, dW2, db2, dW3, db3 = _step(
-                    W1, b1, W2, b2, W3, b3, X[batch], T[batch]
-                )
-                if not np.isfinite(L):
-                    break
-                total["loss"] += L * len(batch)
+                X_batch = X_epoch[start : start + batch_size]
+                T_batch = T_epoch[start : start + batch_size]
                 # lr_k = lr/(decay*k + 1)
                 lr_k = lr / (decay * k + 1)
+                L, _, dW1, db1, dW2, db2, dW3, db3 = _step(
+                    W1, b1, W2, b2, W3, b3, X_batch, T_batch, 1.0, with_loss
+                )
+                if with_loss:
+                    if not np.isfinite(L):
+                        break
+                    total["loss"] += L * X_batch.shape[0]
                 # m_W1 := beta1*m_W1 + dW1*(1 - beta1)
-                m_W1 = beta1 * m_W1 + dW1 * (1 - beta1)
+                m_W1 *= beta1
+                m_W1 += dW1 * (1 - beta1)
                 # v_W1 := beta2*v_W1 + dW1**2*(1 - beta2)
-                v_W1 = beta2 * v_W1 + dW1**2 * (1 - beta2)
+                v_W1 *= beta2
+                v_W1 += dW1**2 * (1 - beta2)
                 # mhat_W1 = m_W1/(1 - beta1**(k + 1))
                 mhat_W1 = m_W1 / (1 - beta1 ** (k + 1))
                 # vhat_W1 = v_W1/(1 - beta2**(k + 1))
                 vhat_W1 = v_W1 / (1 - beta2 ** (k + 1))
                 # W1 := W1 - lr_k*mhat_W1/(eps + sqrt(vhat_W1))
-                W1 = W1 - lr_k * mhat_W1 / (eps + np.sqrt(vhat_W1))
+                W1 -= lr_k * mhat_W1 / (eps + np.sqrt(vhat_W1))
                 # m_b1 := beta1*m_b1 + db1*(1 - beta1)
-                m_b1 = beta1 * m_b1 + db1 * (1 - beta1)
+                m_b1 *= beta1
+                m_b1 += db1 * (1 - beta1)
                 # v_b1 := beta2*v_b1 + db1**2*(1 - beta2)
-                v_b1 = beta2 * v_b1 + db1**2 * (1 - beta2)
+                v_b1 *= beta2
+                v_b1 += db1**2 * (1 - beta2)
                 # mhat_b1 = m_b1/(1 - beta1**(k + 1))
                 mhat_b1 = m_b1 / (1 - beta1 ** (k + 1))
                 # vhat_b1 = v_b1/(1 - beta2**(k + 1))
                 vhat_b1 = v_b1 / (1 - beta2 ** (k + 1))
                 # b1 := b1 - lr_k*mhat_b1/(eps + sqrt(vhat_b1))
-                b1 = b1 - lr_k * mhat_b1 / (eps + np.sqrt(vhat_b1))
+                b1 -= lr_k * mhat_b1 / (eps + np.sqrt(vhat_b1))
                 # m_W2 := beta1*m_W2 + dW2*(1 - beta1)
-                m_W2 = beta1 * m_W2 + dW2 * (1 - beta1)
+                m_W2 *= beta1
+                m_W2 += dW2 * (1 - beta1)
                 # v_W2 := beta2*v_W2 + dW2**2*(1 - beta2)
-                v_W2 = beta2 * v_W2 + dW2**2 * (1 - beta2)
+                v_W2 *= beta2
+                v_W2 += dW2**2 * (1 - beta2)
                 # mhat_W2 = m_W2/(1 - beta1**(k + 1))
                 mhat_W2 = m_W2 / (1 - beta1 ** (k + 1))
                 # vhat_W2 = v_W2/(1 - beta2**(k + 1))
                 vhat_W2 = v_W2 / (1 - beta2 ** (k + 1))
                 # W2 := W2 - lr_k*mhat_W2/(eps + sqrt(vhat_W2))
-                W2 = W2 - lr_k * mhat_W2 / (eps + np.sqrt(vhat_W2))
+                W2 -= lr_k * mhat_W2 / (eps + np.sqrt(vhat_W2))
                 # m_b2 := beta1*m_b2 + db2*(1 - beta1)
-                m_b2 = beta1 * m_b2 + db2 * (1 - beta1)
+                m_b2 *= beta1
+                m_b2 += db2 * (1 - beta1)
                 # v_b2 := beta2*v_b2 + db2**2*(1 - beta2)
-                v_b2 = beta2 * v_b2 + db2**2 * (1 - beta2)
+                v_b2 *= beta2
+                v_b2 += db2**2 * (1 - beta2)
                 # mhat_b2 = m_b2/(1 - beta1**(k + 1))
                 mhat_b2 = m_b2 / (1 - beta1 ** (k + 1))
                 # vhat_b2 = v_b2/(1 - beta2**(k + 1))
                 vhat_b2 = v_b2 / (1 - beta2 ** (k + 1))
                 # b2 := b2 - lr_k*mhat_b2/(eps + sqrt(vhat_b2))
-                b2 = b2 - lr_k * mhat_b2 / (eps + np.sqrt(vhat_b2))
+                b2 -= lr_k * mhat_b2 / (eps + np.sqrt(vhat_b2))
                 # m_W3 := beta1*m_W3 + dW3*(1 - beta1)
-                m_W3 = beta1 * m_W3 + dW3 * (1 - beta1)
+                m_W3 *= beta1
+                m_W3 += dW3 * (1 - beta1)
                 # v_W3 := beta2*v_W3 + dW3**2*(1 - beta2)
-                v_W3 = beta2 * v_W3 + dW3**2 * (1 - beta2)
+                v_W3 *= beta2
+                v_W3 += dW3**2 * (1 - beta2)
                 # mhat_W3 = m_W3/(1 - beta1**(k + 1))
                 mhat_W3 = m_W3 / (1 - beta1 ** (k + 1))
                 # vhat_W3 = v_W3/(1 - beta2**(k + 1))
                 vhat_W3 = v_W3 / (1 - beta2 ** (k + 1))
                 # W3 := W3 - lr_k*mhat_W3/(eps + sqrt(vhat_W3))
-                W3 = W3 - lr_k * mhat_W3 / (eps + np.sqrt(vhat_W3))
+                W3 -= lr_k * mhat_W3 / (eps + np.sqrt(vhat_W3))
                 # m_b3 := beta1*m_b3 + db3*(1 - beta1)
-                m_b3 = beta1 * m_b3 + db3 * (1 - beta1)
+                m_b3 *= beta1
+                m_b3 += db3 * (1 - beta1)
                 # v_b3 := beta2*v_b3 + db3**2*(1 - beta2)
-                v_b3 = beta2 * v_b3 + db3**2 * (1 - beta2)
+                v_b3 *= beta2
+                v_b3 += db3**2 * (1 - beta2)
                 # mhat_b3 = m_b3/(1 - beta1**(k + 1))
                 mhat_b3 = m_b3 / (1 - beta1 ** (k + 1))
                 # vhat_b3 = v_b3/(1 - beta2**(k + 1))
                 vhat_b3 = v_b3 / (1 - beta2 ** (k + 1))
                 # b3 := b3 - lr_k*mhat_b3/(eps + sqrt(vhat_b3))
-                b3 = b3 - lr_k * mhat_b3 / (eps + np.sqrt(vhat_b3))
+                b3 -= lr_k * mhat_b3 / (eps + np.sqrt(vhat_b3))
                 k += 1
         values = [W1, b1, W2, b2, W3, b3]
-        if not np.isfinite(L) or not all(
-            np.all(np.isfinite(value)) for value in values
-        ):
+        finite = all(np.all(np.isfinite(value)) for value in values)
+        if not finite or (L is not None and not np.isfinite(L)):
             W1, b1, W2, b2, W3, b3 = last
+            cause = (
+                f"the loss became {L}"
+                if L is not None and not np.isfinite(L)
+                else "the parameters stopped being finite"
+            )
             message = (
-                f"training diverged in epoch {epoch}: the loss became {L} with learning rate {lr}; "
+                f"training diverged in epoch {epoch}: {cause} with learning rate {lr}; "
                 f"returning the parameters after epoch {epoch - 1}. Try a smaller lr."
             )
             warnings.warn(message, RuntimeWarning, stacklevel=2)

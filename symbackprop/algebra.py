@@ -43,6 +43,12 @@ class BatchMean(sp.Function):
     nargs = 1
 
 
+class BatchSum(sp.Function):
+    """Sum over the batch (rows), ``Σ_n``: what ``N·BatchMean`` becomes once δ is pre-scaled."""
+
+    nargs = 1
+
+
 class BatchLoss(sp.Function):
     """The mean loss: sum over units, mean over the batch, ``(1/N) Σ_n Σ_k``."""
 
@@ -86,6 +92,12 @@ class Softplus(sp.Function):
 
 class LogSumExp(sp.Function):
     """``log Σ_k exp(u_k)`` over the units of a row, printed in a form that cannot overflow."""
+
+    nargs = 1
+
+
+class Softmax(sp.Function):
+    """``exp(u) / Σ_k exp(u_k)`` over the units of a row, printed in a form that cannot overflow."""
 
     nargs = 1
 

@@ -13,14 +13,17 @@ import black
 import jinja2
 import sympy as sp
 
-from . import printers, stabilise
+from . import fitstep, printers, stabilise
 from .algebra import BatchLoss
 from .derive import Derivation, Equation, T, derive, state_name
 from .initializers import FAN_IN, FAN_OUT
+from .optimizers import LR_K
 from .spec import Network
 from .symbols import t
 
 TEMPLATE = "module.py.j2"
+#: functions a printed formula may call that the template defines (see printers)
+HELPERS = ("_logsumexp", "_softmax")
 CONVENTION_TEXT = {
     "negative": "δ = −∂ℓ/∂Z (seed 000: δ_y = t − y for matched output and loss)",
     "gradient": "δ = ∂ℓ/∂Z (seeds 002 and 004: δ_y = y − t for matched output and loss)",
@@ -61,6 +64,7 @@ def _line(
         "uses": {symbol.name for symbol in expr.free_symbols},
         "erf": expr.has(sp.erf),
         "math": "math." in code,
+        "helpers": {name for name in HELPERS if f"{name}(" in code},
     }
 
 
@@ -127,9 +131,32 @@ def _initializers(derivation: Derivation) -> list[dict[str, object]]:
     ]
 
 
+def _update(eq: Equation, derived: Equation) -> dict[str, object]:
+    """One update of the fit loop, under the equation as ``derived``: in place
+    (``W1 -= dW1``; ``m_W1 *= beta1`` then ``m_W1 += …``) where the variable enters its rule
+    linearly, else an assignment."""
+    line = _line(eq, eq.rhs, derived.text())
+    split = fitstep.in_place(eq)
+    if split is None:
+        return {**line, "statements": [f"= {line['code']}"]}
+    coefficient, rest = split
+    statements = [] if coefficient == 1 else [f"*= {printers.numpy_code(coefficient)}"]
+    if rest.could_extract_minus_sign():
+        statements.append(f"-= {printers.numpy_code(-rest)}")
+    elif rest != 0:
+        statements.append(f"+= {printers.numpy_code(rest)}")
+    return {**line, "statements": statements}
+
+
 def _training(derivation: Derivation) -> dict[str, object]:
-    """The optimiser in the fit loop: its state arrays, constants and update lines."""
+    """The optimiser in the fit loop: its state arrays, constants, the factor ``_step``
+    scales gradients by, and the update lines."""
     optimizer = derivation.network.optimizer
+    rate = fitstep.folded_rate(optimizer)
+    derived = derivation.step("update")
+    schedule = derived[0] if optimizer.schedule is not None else None
+    rules = [eq for eq in derived if eq is not schedule]
+    folded = [eq for eq in fitstep.folded_updates(derivation) if eq.lhs != LR_K]
     state = [
         {"name": state_name(s, param).name, "param": param.name}
         for param in derivation.params
@@ -142,7 +169,9 @@ def _training(derivation: Derivation) -> dict[str, object]:
         "constants": [
             {"name": key, "value": repr(value)} for key, value in optimizer.constants
         ],
-        "updates": [_line(eq) for eq in derivation.step("update")],
+        "step_scale": "1.0" if rate is None else rate.name,
+        "schedule": None if schedule is None else _line(schedule),
+        "updates": [_update(eq, rule) for eq, rule in zip(folded, rules)],
     }
 
 
@@ -160,8 +189,10 @@ def render(derivation: Derivation) -> str:
     loss = _loss_line(derivation)
     forward_lines = [_line(eq) for eq in derivation.step("forward")]
     backward = [
-        _line(eq) for eq in (*derivation.step("delta"), *derivation.step("gradient"))
+        _line(eq, stabilise.stabilise(rhs))
+        for eq, rhs in fitstep.scaled_backward(derivation)
     ]
+    printed = [*forward_lines, loss, *backward]
     task = network.loss.task
     context = {
         "name": network.name,
@@ -175,10 +206,9 @@ def render(derivation: Derivation) -> str:
             for layer in derivation.layers
             if layer.activation.straight_through
         ),
-        "uses_erf": any(line["erf"] for line in [*forward_lines, loss, *backward]),
-        "uses_math": any(
-            line["erf"] or line["math"] for line in [*forward_lines, loss, *backward]
-        ),
+        "uses_erf": any(line["erf"] for line in printed),
+        "uses_math": any(line["erf"] or line["math"] for line in printed),
+        "helpers": set().union(*(line["helpers"] for line in printed)),
         "convention": CONVENTION_TEXT[derivation.convention],
         "sizes": network.sizes,
         "params": params,
@@ -207,6 +237,7 @@ def render(derivation: Derivation) -> str:
         "forward": forward_lines,
         "loss": loss,
         "backward": backward,
+        "error_scale": printers.comment(fitstep.error_scale(derivation)),
         "grads": ", ".join(f"d{name}" for name in names),
         **_training(derivation),
     }

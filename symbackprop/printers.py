@@ -90,22 +90,58 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
     def _print_Transpose(self, expr: sp.Expr) -> str:
         return f"{self._print(expr.args[0])}.T"
 
+    def _reduce(self, expr: sp.Expr, call: str) -> str:
+        """A reduction as an array method (``delta_y.sum(axis=0)``): NumPy's function form
+        goes through a Python wrapper, which costs more than the sum of a small batch.
+        """
+        return (
+            f"{self.parenthesize(expr.args[0], PRECEDENCE['Func'], strict=True)}.{call}"
+        )
+
     def _print_RowSum(self, expr: sp.Expr) -> str:
-        return f"np.sum({self._print(expr.args[0])}, axis=1, keepdims=True)"
+        return self._reduce(expr, "sum(axis=1, keepdims=True)")
 
     def _print_BatchMean(self, expr: sp.Expr) -> str:
-        return f"np.mean({self._print(expr.args[0])}, axis=0)"
+        return self._reduce(expr, "mean(axis=0)")
+
+    def _print_BatchSum(self, expr: sp.Expr) -> str:
+        return self._reduce(expr, "sum(axis=0)")
 
     def _print_BatchLoss(self, expr: sp.Expr) -> str:
-        return f"np.sum({self._print(expr.args[0])}) / N"
+        return f"{self._reduce(expr, 'sum()')} / N"
 
     def _print_Softplus(self, expr: sp.Expr) -> str:
         return f"np.logaddexp(0, {self._print(expr.args[0])})"
 
     def _print_LogSumExp(self, expr: sp.Expr) -> str:
-        return (
-            f"np.logaddexp.reduce({self._print(expr.args[0])}, axis=1, keepdims=True)"
-        )
+        # the module defines _logsumexp and _softmax with the row maximum subtracted
+        return f"_logsumexp({self._print(expr.args[0])})"
+
+    def _print_Softmax(self, expr: sp.Expr) -> str:
+        return f"_softmax({self._print(expr.args[0])})"
+
+    def _print_Mul(self, expr: sp.Expr) -> str:
+        """Indicator factors as boolean masks (``(A1 > 0) * (δ·W)``), and several scalar
+        factors of an array as one scalar (``(A2 - T) * (lr / N)``): one array operation each.
+        """
+        if not isinstance(expr, sp.Mul):
+            return super()._print_Mul(expr)
+        masks = [f for f in expr.args if _indicator(f) is not None]
+        scalars = [f for f in expr.args if f not in masks and is_scalar(f)]
+        arrays = [f for f in expr.args if f not in masks and not is_scalar(f)]
+        if not arrays or not (masks or _several(scalars)):
+            return super()._print_Mul(expr)
+        scale = sp.Mul(*scalars)
+        body = sp.Mul(*arrays)
+        if _several(scalars) and scale.could_extract_minus_sign() and body.is_Add:
+            scale, body = -scale, -body
+        parts = [f"({self._print(_indicator(f))})" for f in masks]
+        parts.append(self.parenthesize(body, PRECEDENCE["Mul"]))
+        if _several(scalars):
+            parts.append(f"({self._print(scale)})")
+        elif scalars:
+            parts.insert(0, self.parenthesize(scale, PRECEDENCE["Mul"]))
+        return " * ".join(parts)
 
     def _print_ElementSum(self, expr: sp.Expr) -> str:
         return f"np.sum({self._print(expr.args[0])})"
@@ -139,6 +175,9 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
         *pieces, (last, cond) = expr.args
         if cond is not sp.true:
             raise ValueError(f"Piecewise without a default branch: {expr}")
+        if _clipped_below(expr):
+            # (u if u > c else c) is max(u, c): one pass instead of a comparison and a where
+            return f"np.maximum({self._print(pieces[0][0])}, {self._print(last)})"
         # numbers in every branch: np.where would give an integer or float64 array
         numeric = all(branch.is_number for branch, _ in expr.args)
         value = (lambda v: f"DTYPE({self._print(v)})") if numeric else self._print
@@ -146,6 +185,42 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
         for branch, condition in reversed(pieces):
             code = f"np.where({self._print(condition)}, {value(branch)}, {code})"
         return code
+
+
+def _indicator(expr: sp.Expr) -> sp.Expr | None:
+    """The condition of ``[cond]`` (1 where it holds, else 0), else None."""
+    if (
+        isinstance(expr, sp.Piecewise)
+        and len(expr.args) == 2
+        and expr.args[0][0] == 1
+        and expr.args[1] == (0, sp.true)
+    ):
+        return expr.args[0][1]
+    return None
+
+
+def _several(scalars: list[sp.Expr]) -> bool:
+    """Whether scalar factors printed in SymPy's order would cost more than one array
+    operation: two besides a sign (``lam*scale*W1``), or a sign with a division (``-x/N``).
+    """
+    symbolic = [f for f in scalars if not f.is_number]  # numbers print first anyway
+    unsigned = [f for f in scalars if f != -1]
+    divides = any(f.is_Pow and f.exp.is_negative for f in symbolic)
+    signed = len(unsigned) < len(scalars)
+    return bool(symbolic) and (len(unsigned) > 1 or (signed and divides))
+
+
+def _clipped_below(expr: sp.Piecewise) -> bool:
+    """Whether ``expr`` is ``(u if u > c else c)`` for a number c (ReLU)."""
+    if len(expr.args) != 2:
+        return False
+    (branch, condition), (last, _) = expr.args
+    return (
+        isinstance(condition, sp.StrictGreaterThan)
+        and condition.lhs == branch
+        and condition.rhs == last
+        and last.is_number
+    )
 
 
 def _function_name(name: str) -> str:
@@ -296,12 +371,8 @@ class CommentPrinter(ExactFloats, LectureOrder, StrPrinter):
         return f"sg({self._print(expr.args[0])})"
 
     def _print_Piecewise(self, expr: sp.Piecewise) -> str:
-        if (
-            len(expr.args) == 2
-            and expr.args[0][0] == 1
-            and expr.args[1] == (0, sp.true)
-        ):
-            return f"[{self._print(expr.args[0][1])}]"
+        if (condition := _indicator(expr)) is not None:
+            return f"[{self._print(condition)}]"
         *pieces, (last, _) = expr.args
         text = self._print(last)
         for branch, cond in reversed(pieces):

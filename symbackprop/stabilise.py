@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import sympy as sp
 
-from .algebra import LogSumExp, RowSum, Softplus, value
+from .algebra import LogSumExp, RowSum, Softmax, Softplus, value
 from .functions import Activation, Loss
 from .symbols import t, y, z
 
@@ -121,7 +121,7 @@ def guarded_exp(node: sp.Basic) -> sp.Basic | None:
 
 
 def normalised_exp(node: sp.Basic) -> sp.Basic | None:
-    """exp(u) / Σ_k exp(u_k) → exp(u − logsumexp(u))."""
+    """exp(u) / Σ_k exp(u_k) → softmax(u), printed with the row maximum subtracted."""
     if not isinstance(node, sp.Mul):
         return None
     for factor in node.args:
@@ -133,7 +133,7 @@ def normalised_exp(node: sp.Basic) -> sp.Basic | None:
             inner = factor.base.args[0]
             if isinstance(inner, sp.exp) and inner in node.args:
                 rest = node.func(*(f for f in node.args if f not in (factor, inner)))
-                return rest * sp.exp(inner.args[0] - LogSumExp(inner.args[0]))
+                return rest * Softmax(inner.args[0])
     return None
 
 
