@@ -144,6 +144,8 @@ class MatrixProducts(Peer):
 
     name = "floor: the matrix products alone"
     trains = False
+    #: whether to also gather the epoch's order and update the weights in place (the subclass)
+    passes = False
 
     def load(self, params):
         super().load(params)
@@ -156,7 +158,7 @@ class MatrixProducts(Peer):
         self.G = [np.zeros_like(W) for W in self.W]
 
     def epoch(self, order, seed):
-        X, W = self.case.X, self.W
+        X, W = (self.case.X[order] if self.passes else self.case.X), self.W
         for start in batches(len(order), self.case.batch_size):
             x = X[start : start + self.case.batch_size]
             m = x.shape[0]
@@ -168,6 +170,8 @@ class MatrixProducts(Peer):
                 np.matmul(D[i + 1].T, A[i], out=self.G[i])
                 if i > 0:
                     np.matmul(D[i + 1], W[i], out=D[i])
+                if self.passes:
+                    W[i] -= self.G[i]
 
 
 class ProductsAndPasses(MatrixProducts):
@@ -175,21 +179,7 @@ class ProductsAndPasses(MatrixProducts):
     epoch's order, and subtract each weight gradient from its weights in place."""
 
     name = "floor + shuffle gather + in-place updates"
-
-    def epoch(self, order, seed):
-        X, W = self.case.X[order], self.W
-        for start in batches(len(order), self.case.batch_size):
-            x = X[start : start + self.case.batch_size]
-            m = x.shape[0]
-            A = [x] + [a[:m] for a in self.A[1:]]
-            D = [d[:m] for d in self.D]
-            for i in range(len(W)):
-                np.matmul(A[i], W[i].T, out=A[i + 1])
-            for i in reversed(range(len(W))):
-                np.matmul(D[i + 1].T, A[i], out=self.G[i])
-                if i > 0:
-                    np.matmul(D[i + 1], W[i], out=D[i])
-                W[i] -= self.G[i]
+    passes = True
 
 
 def _module(name: str):

@@ -149,7 +149,7 @@ def _check_inputs(X, name="X"):
     X = _numbers(X, name).astype(DTYPE, copy=False)
     if X.ndim != 2 or X.shape[1] != SIZES[0]:
         raise ValueError(f"{name} must have shape (N, {SIZES[0]}), got {X.shape}")
-    if not np.all(np.isfinite(X)):
+    if not np.isfinite(X).all():
         raise ValueError(f"{name} holds non-finite values (nan or inf)")
     return X
 
@@ -164,11 +164,11 @@ def _check_data(X, T, names=("X", "T")):
         raise ValueError(
             f"{name} must have shape ({X.shape[0]}, {SIZES[-1]}), got {T.shape}"
         )
-    if not np.all(np.isfinite(T)):
+    if not np.isfinite(T).all():
         raise ValueError(f"{name} holds non-finite values (nan or inf)")
     if np.any(T < 0) or np.any(T > 1):
         raise ValueError(f"{name} must hold values in [0, 1]")
-    if TARGETS_SUM_TO_ONE and not np.allclose(T.sum(axis=1), 1.0, atol=1e-5):
+    if TARGETS_SUM_TO_ONE and not (np.abs(T.sum(axis=1) - 1) <= 2e-5).all():
         raise ValueError(
             f"each row of {name} must sum to 1 (one-hot or class probabilities)"
         )
@@ -365,13 +365,7 @@ def train(
         for key in metrics + tuple(f"val_{key}" for key in METRICS if X_val is not None)
     }
     last = [
-        value.copy()
-        for value in (
-            W1,
-            b1,
-            W2,
-            b2,
-        )
+        value.copy() for value in [W1, b1, W2, b2]
     ]  # the parameters after the last finite epoch
     best_epoch, best_loss, best = 0, np.inf, last
     k = 0  # updates so far

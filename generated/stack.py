@@ -102,7 +102,7 @@ def _step(W1, b1, W2, b2, W3, b3, X, T, scale=1.0, with_loss=True):
     # L = mean_n Σ_k((T - A3)**2)
     L = float(((T - A3) ** 2).sum() / N) if with_loss else None
     # δ_y = 2*T - 2*A3
-    delta_y = (2 * A3 - 2 * T) * (scale / N)
+    delta_y = (A3 - T) * (2 * scale / N)
     # δ_h2 = (1 - A2**2)*(δ_y·W3)
     delta_h2 = (1 - A2**2) * (delta_y @ W3)
     # δ_h1 = (1 - A1**2)*(δ_h2·W2)
@@ -160,7 +160,7 @@ def _check_inputs(X, name="X"):
     X = _numbers(X, name).astype(DTYPE, copy=False)
     if X.ndim != 2 or X.shape[1] != SIZES[0]:
         raise ValueError(f"{name} must have shape (N, {SIZES[0]}), got {X.shape}")
-    if not np.all(np.isfinite(X)):
+    if not np.isfinite(X).all():
         raise ValueError(f"{name} holds non-finite values (nan or inf)")
     return X
 
@@ -175,9 +175,9 @@ def _check_data(X, T, names=("X", "T")):
         raise ValueError(
             f"{name} must have shape ({X.shape[0]}, {SIZES[-1]}), got {T.shape}"
         )
-    if not np.all(np.isfinite(T)):
+    if not np.isfinite(T).all():
         raise ValueError(f"{name} holds non-finite values (nan or inf)")
-    if TARGETS_SUM_TO_ONE and not np.allclose(T.sum(axis=1), 1.0, atol=1e-5):
+    if TARGETS_SUM_TO_ONE and not (np.abs(T.sum(axis=1) - 1) <= 2e-5).all():
         raise ValueError(
             f"each row of {name} must sum to 1 (one-hot or class probabilities)"
         )
@@ -383,15 +383,7 @@ def train(
         for key in metrics + tuple(f"val_{key}" for key in METRICS if X_val is not None)
     }
     last = [
-        value.copy()
-        for value in (
-            W1,
-            b1,
-            W2,
-            b2,
-            W3,
-            b3,
-        )
+        value.copy() for value in [W1, b1, W2, b2, W3, b3]
     ]  # the parameters after the last finite epoch
     best_epoch, best_loss, best = 0, np.inf, last
     k = 0  # updates so far

@@ -150,9 +150,9 @@ def test_check_gradients_detects_a_wrong_gradient():
     network = sb.Network(
         "wrong", 3, [sb.Dense(4, "tanh"), sb.Dense(2, "sigmoid")], "binary_crossentropy"
     )
-    source = sb.generate(network).replace(
-        "delta_y = (A2 - T)", "delta_y = (0.9 * A2 - T)"
-    )
+    source = sb.generate(network)
+    assert "delta_y = (A2 - T)" in source
+    source = source.replace("delta_y = (A2 - T)", "delta_y = (0.9 * A2 - T)")
     namespace: dict = {}
     code = compile(source, "<wrong>", "exec")
     exec(code, namespace)  # noqa: S102 - a deliberately broken module
