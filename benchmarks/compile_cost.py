@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import statistics
 import subprocess
 import sys
@@ -33,6 +34,9 @@ def derive_and_generate(networks: dict, repeats: int) -> dict:
     times = {key: [] for key in networks}
     for _ in range(repeats):
         for key, network in networks.items():
+            # each from a clean collector: a full collection of SymPy's many objects would
+            # otherwise land on whichever network happens to cross the threshold
+            gc.collect()
             started = time.perf_counter()
             sb.generate(network)
             times[key].append(time.perf_counter() - started)

@@ -150,11 +150,11 @@ class MatrixProducts(Peer):
     def load(self, params):
         super().load(params)
         size, widths = self.case.batch_size, self.case.sizes
-        # small finite values: uninitialised memory could hold nan or denormals, which slow
-        # some arithmetic down and would make the floor unfair
+        # finite errors, small enough that the in-place updates of ProductsAndPasses leave
+        # the weights (and so every product) near their scale: no inf, nan or denormals
         rng = np.random.default_rng(0)
         self.A = [np.zeros((size, width)) for width in widths]
-        self.D = [1e-3 * rng.standard_normal((size, width)) for width in widths]
+        self.D = [1e-8 * rng.standard_normal((size, width)) for width in widths]
         self.G = [np.zeros_like(W) for W in self.W]
 
     def epoch(self, order, seed):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import re
 import sys
@@ -170,6 +171,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = parser().parse_args(argv)
+    gc.freeze()  # the imported modules (SymPy's are many) live on: collections skip them
     try:
         return args.run(args)
     except SpecError as error:
