@@ -153,9 +153,8 @@ def _training(derivation: Derivation) -> dict[str, object]:
     scales gradients by, and the update lines."""
     optimizer = derivation.network.optimizer
     rate = fitstep.folded_rate(optimizer)
-    derived = derivation.step("update")
-    schedule = derived[0] if optimizer.schedule is not None else None
-    rules = [eq for eq in derived if eq is not schedule]
+    schedule = next((eq for eq in derivation.step("update") if eq.lhs == LR_K), None)
+    rules = [eq for eq in derivation.step("update") if eq.lhs != LR_K]
     folded = [eq for eq in fitstep.folded_updates(derivation) if eq.lhs != LR_K]
     state = [
         {"name": state_name(s, param).name, "param": param.name}

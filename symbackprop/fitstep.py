@@ -10,6 +10,8 @@ scale is η itself and the rules lose their η: W1 := W1 − η·dW1 runs as ``W
 
 from __future__ import annotations
 
+import dataclasses
+
 import sympy as sp
 
 from .algebra import BatchMean, BatchSum, Dot, Transpose
@@ -96,12 +98,7 @@ def folded_updates(derivation: Derivation) -> tuple[Equation, ...]:
         sp.Symbol(f"d{p.name}"): sp.Symbol(f"d{p.name}") / rate
         for p in derivation.params
     }
-    return tuple(
-        Equation(
-            eq.lhs, eq.rhs.xreplace(grads), eq.step, eq.layer, eq.label, eq.rebinds
-        )
-        for eq in updates
-    )
+    return tuple(dataclasses.replace(eq, rhs=eq.rhs.xreplace(grads)) for eq in updates)
 
 
 def in_place(eq: Equation) -> tuple[sp.Expr, sp.Expr] | None:
