@@ -368,6 +368,7 @@ def train(
     rng = np.random.default_rng(seed)
     metrics = tuple(metrics)
     with_loss = "loss" in metrics
+    with_accuracy = "accuracy" in metrics
     history = {
         key: []
         for key in metrics + tuple(f"val_{key}" for key in METRICS if X_val is not None)
@@ -399,7 +400,7 @@ def train(
                     if not np.isfinite(L):
                         break
                     total["loss"] += L * X_batch.shape[0]
-                if "accuracy" in total:
+                if with_accuracy:
                     total["accuracy"] += _accuracy(Y, T_batch) * X_batch.shape[0]
                 # W1 := W1 - dW1*lr
                 W1 -= dW1
@@ -411,12 +412,12 @@ def train(
                 b2 -= db2
                 k += 1
         values = [W1, b1, W2, b2]
-        finite = all(np.all(np.isfinite(value)) for value in values)
-        if not finite or (L is not None and not np.isfinite(L)):
+        lost = L is not None and not np.isfinite(L)
+        if lost or not all(np.all(np.isfinite(value)) for value in values):
             W1, b1, W2, b2 = last
             cause = (
                 f"the loss became {L}"
-                if L is not None and not np.isfinite(L)
+                if lost
                 else "the parameters stopped being finite"
             )
             message = (

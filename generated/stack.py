@@ -484,12 +484,12 @@ def train(
                 b3 -= lr_k * mhat_b3 / (eps + np.sqrt(vhat_b3))
                 k += 1
         values = [W1, b1, W2, b2, W3, b3]
-        finite = all(np.all(np.isfinite(value)) for value in values)
-        if not finite or (L is not None and not np.isfinite(L)):
+        lost = L is not None and not np.isfinite(L)
+        if lost or not all(np.all(np.isfinite(value)) for value in values):
             W1, b1, W2, b2, W3, b3 = last
             cause = (
                 f"the loss became {L}"
-                if L is not None and not np.isfinite(L)
+                if lost
                 else "the parameters stopped being finite"
             )
             message = (

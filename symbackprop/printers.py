@@ -129,15 +129,16 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
         masks = [f for f in expr.args if _indicator(f) is not None]
         scalars = [f for f in expr.args if f not in masks and is_scalar(f)]
         arrays = [f for f in expr.args if f not in masks and not is_scalar(f)]
-        if not arrays or not (masks or _several(scalars)):
+        several = _several(scalars)
+        if not arrays or not (masks or several):
             return super()._print_Mul(expr)
         scale = sp.Mul(*scalars)
         body = sp.Mul(*arrays)
-        if _several(scalars) and scale.could_extract_minus_sign() and body.is_Add:
+        if several and scale.could_extract_minus_sign() and body.is_Add:
             scale, body = -scale, -body
         parts = [f"({self._print(_indicator(f))})" for f in masks]
         parts.append(self.parenthesize(body, PRECEDENCE["Mul"]))
-        if _several(scalars):
+        if several:
             parts.append(f"({self._print(scale)})")
         elif scalars:
             parts.insert(0, self.parenthesize(scale, PRECEDENCE["Mul"]))

@@ -70,7 +70,8 @@ def test_check_passes_a_generated_module_and_fails_a_tampered_one(tmp_path):
     source = (ROOT / "generated" / "circles.py").read_text(encoding="utf-8")
     assert "delta_y = (A2 - T)" in source
     tampered.write_text(
-        source.replace("delta_y = (A2 - T)", "delta_y = (0.9 * A2 - T)"), encoding="utf-8"
+        source.replace("delta_y = (A2 - T)", "delta_y = (0.9 * A2 - T)"),
+        encoding="utf-8",
     )
     run = _cli("check", str(tampered))
     assert run.returncode == 1
