@@ -13,21 +13,35 @@ from types import ModuleType
 import numpy as np
 
 from . import formats
-from .codegen import write_atomic, write_module
+from .codegen import generate
 from .derive import CONVENTIONS, derive
 from .document import combine
 from .errors import SpecError
 from .lecture import lecture
-from .specfile import load_networks
+from .output import check_overwrite, write_atomic
+from .specfile import check_distinct, load_networks
 
 
 def _compile(args: argparse.Namespace) -> int:
-    for spec in args.specs:
-        for network in load_networks(spec):
-            path = write_module(
-                network, Path(args.output) / f"{network.name}.py", args.convention
-            )
-            print(f"{spec}: wrote {path}")
+    """All or nothing: every spec is read and every module generated, and every target
+    checked, before the first file is written."""
+    planned = [
+        (spec, network) for spec in args.specs for network in load_networks(spec)
+    ]
+    check_distinct([network for _, network in planned], "the specs given")
+    outputs = [
+        (
+            spec,
+            Path(args.output) / f"{network.name}.py",
+            generate(network, args.convention),
+        )
+        for spec, network in planned
+    ]
+    for _, path, _ in outputs:
+        check_overwrite(path, args.force)
+    for spec, path, source in outputs:
+        write_atomic(path, source, args.force)
+        print(f"{spec}: wrote {path}")
     return 0
 
 
@@ -39,7 +53,7 @@ def _latex(args: argparse.Namespace) -> int:
     title = f"Backpropagation for {Path(args.spec).stem}"
     text = formats.write(combine(documents, title), args.format)
     if args.output:
-        write_atomic(args.output, text)
+        write_atomic(args.output, text, args.force)
     else:
         sys.stdout.write(text)
     return 0
@@ -118,6 +132,12 @@ def _check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+_FORCE = (
+    "replace output files even if they were edited by hand since symbackprop generated "
+    "them (a file symbackprop did not generate is never replaced)"
+)
+
+
 def parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     main = argparse.ArgumentParser(prog="symbackprop", description=__doc__)
@@ -130,12 +150,14 @@ def parser() -> argparse.ArgumentParser:
         "specs",
         nargs="+",
         metavar="SPEC",
-        help="Python file defining symbackprop Networks",
+        help="spec file: Python defining symbackprop Networks, or the same as data "
+        "(.toml or .json, read and never run)",
     )
     comp.add_argument(
         "-o", "--output", default="generated", help="output folder (default: generated)"
     )
     comp.add_argument("--convention", choices=CONVENTIONS, default="negative")
+    comp.add_argument("--force", action="store_true", help=_FORCE)
     comp.set_defaults(run=_compile)
 
     tex = commands.add_parser(
@@ -155,6 +177,7 @@ def parser() -> argparse.ArgumentParser:
         "-o", "--output", help="write to this file instead of standard output"
     )
     tex.add_argument("--convention", choices=CONVENTIONS, default="negative")
+    tex.add_argument("--force", action="store_true", help=_FORCE)
     tex.set_defaults(run=_latex)
 
     check = commands.add_parser(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import linecache
 import os
-import tempfile
 import types
 from importlib import resources
 from pathlib import Path
@@ -18,6 +17,7 @@ from .algebra import BatchLoss
 from .derive import Derivation, Equation, T, derive, state_name
 from .initializers import FAN_IN, FAN_OUT
 from .optimizers import LR_K
+from .output import sign, write_atomic
 from .spec import Network
 from .symbols import t
 
@@ -241,7 +241,7 @@ def render(derivation: Derivation) -> str:
         **_training(derivation),
     }
     source = _environment().get_template(TEMPLATE).render(context)
-    return black.format_str(source, mode=black.Mode())
+    return sign(black.format_str(source, mode=black.Mode()), "py")
 
 
 def generate(network: Network, convention: str = "negative") -> str:
@@ -249,26 +249,16 @@ def generate(network: Network, convention: str = "negative") -> str:
     return render(derive(network, convention))
 
 
-def write_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename: never half-written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_module(
-    network: Network, path: str | os.PathLike, convention: str = "negative"
+    network: Network,
+    path: str | os.PathLike,
+    convention: str = "negative",
+    force: bool = False,
 ) -> Path:
-    """Generate the module for ``network`` and write it atomically to ``path``."""
-    return write_atomic(path, generate(network, convention))
+    """Generate the module for ``network`` and write it atomically to ``path``; a file there
+    is replaced only if symbackprop generated it and nobody edited it since (``force``: even
+    if edited), see ``output.check_overwrite``."""
+    return write_atomic(path, generate(network, convention), force)
 
 
 def build(network: Network, convention: str = "negative") -> types.ModuleType:
@@ -288,6 +278,5 @@ __all__ = [
     "generate",
     "render",
     "template_dir",
-    "write_atomic",
     "write_module",
 ]

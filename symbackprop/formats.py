@@ -8,7 +8,7 @@ import html
 
 import sympy as sp
 
-from . import mathml, printers
+from . import mathml, output, printers
 from .document import Document, Math, Row, Section, Text
 
 FORMATS = ("tex", "md", "html")
@@ -143,9 +143,9 @@ def to_markdown(document: Document) -> str:
 
 
 def write(document: Document, form: str) -> str:
-    """``document`` in one of ``FORMATS``."""
+    """``document`` in one of ``FORMATS``, under symbackprop's header (``output.sign``)."""
     writers = {"tex": to_latex, "md": to_markdown, "html": to_html}
-    return writers[form](document)
+    return output.sign(writers[form](document), form)
 
 
 _STYLE = """

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from . import formula
 from .algebra import RowSum, expand_rows, indexed, value
 from .errors import SpecError
 from .symbols import t, w, y, z
@@ -66,21 +67,33 @@ def positive_int(value_: object, field_: str) -> int:
     return int(value_)
 
 
-def _named_expression(function: object, symbols: str) -> str:
-    """Check the name and the expression of an Activation, Loss or Regularizer (a plain number
-    becomes a SymPy number); returns how messages name it, e.g. ``Loss 'huber'``."""
-    kind, name, expr = type(function).__name__, function.name, function.expr
+def _owner(function: object) -> str:
+    """Check the name of an Activation, Loss or Regularizer; returns how messages name it,
+    e.g. ``Loss 'huber'``."""
+    kind, name = type(function).__name__, function.name
     if not isinstance(name, str) or not name.isidentifier():
         raise SpecError(f"{kind}.name must be a Python identifier, got {name!r}")
-    owner = f"{kind} {name!r}"
-    if isinstance(expr, numbers.Real) and not isinstance(expr, bool):
-        expr = sp.sympify(expr)
+    return f"{kind} {name!r}"
+
+
+def _expression(function: object, owner: str, symbols: set[sp.Symbol]) -> sp.Expr:
+    """The function's expression as SymPy: a formula string goes through the whitelist parser
+    (``formula.parse``), a plain number becomes a SymPy number; then only ``symbols`` allowed.
+    """
+    expr = function.expr
+    if isinstance(expr, str):
+        expr = formula.parse(expr, symbols, owner)
+    elif isinstance(expr, numbers.Real) and not isinstance(expr, bool):
+        expr = number(expr, f"{owner}: the expression")
     if not isinstance(expr, sp.Expr):
+        in_ = ", ".join(sorted(s.name for s in symbols))
         raise SpecError(
-            f"{owner}: the expression must be a SymPy expression in {symbols}, got {expr!r}"
+            f"{owner}: the expression must be a SymPy expression or a formula string in "
+            f"{in_}, got {expr!r}"
         )
+    _check_symbols(owner, expr, symbols)
     object.__setattr__(function, "expr", expr)
-    return owner
+    return expr
 
 
 def _check_symbols(owner: str, expr: sp.Expr, allowed: set[sp.Symbol]) -> None:
@@ -144,9 +157,11 @@ class Activation(_Titled):
     settings: tuple[tuple[str, object], ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
-        owner = _named_expression(self, "z")
-        expr = self.expr
-        learnable = dict(self.learnable)
+        owner = _owner(self)
+        learnable = {
+            _learnable_symbol(self.expr, symbol): initial
+            for symbol, initial in dict(self.learnable).items()
+        }
         for symbol, initial in learnable.items():
             _check_learnable(owner, symbol, initial)
         object.__setattr__(
@@ -154,7 +169,7 @@ class Activation(_Titled):
             "learnable",
             tuple(sorted(learnable.items(), key=lambda item: item[0].name)),
         )
-        _check_symbols(owner, expr, {z, *learnable})
+        expr = _expression(self, owner, {z, *learnable})
         if learnable and self.is_vector:
             raise SpecError(
                 f"{owner}: learnable parameters are supported on element-wise activations "
@@ -176,6 +191,15 @@ class Activation(_Titled):
     def straight_through(self) -> bool:
         """Whether the gradient is a surrogate (``stop_gradient``), not the true derivative."""
         return self.expr != value(self.expr)
+
+
+def _learnable_symbol(expr: object, symbol: object) -> object:
+    """A learnable parameter given by name: the expression's symbol of that name, else a
+    real SymPy symbol."""
+    if not isinstance(symbol, str) or not symbol.isidentifier():
+        return symbol
+    found = getattr(expr, "free_symbols", set())
+    return next((s for s in found if s.name == symbol), sp.Symbol(symbol, real=True))
 
 
 def _check_learnable(owner: str, symbol: object, initial: object) -> None:
@@ -210,8 +234,8 @@ def _check_real_line(
             "gradient flows through it; wrap the flat part in sb.stop_gradient(...) for a "
             "straight-through estimator (as the catalog's threshold does)"
         )
-    for name, formula in (("value", value(expr)), ("derivative", derivative)):
-        fn = sp.lambdify(z, formula.xreplace(at), modules="mpmath")
+    for name, checked in (("value", value(expr)), ("derivative", derivative)):
+        fn = sp.lambdify(z, checked.xreplace(at), modules="mpmath")
         for point in _PROBE:
             try:
                 result = complex(fn(float(point)))
@@ -219,7 +243,7 @@ def _check_real_line(
                 result = complex("nan")
             if not cmath.isfinite(result) or abs(result.imag) > 1e-12:
                 raise SpecError(
-                    f"{owner}: the {name} {formula} is not real and finite at z = {point}; "
+                    f"{owner}: the {name} {checked} is not real and finite at z = {point}; "
                     "an activation must be defined on the whole real line"
                 )
 
@@ -241,7 +265,7 @@ class Loss(_Titled):
     settings: tuple[tuple[str, object], ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
-        owner = _named_expression(self, "y and t")
+        owner = _owner(self)
         if self.task not in TASKS:
             raise SpecError(
                 f"{owner}: task must be one of {', '.join(TASKS)}, got {self.task!r}"
@@ -250,8 +274,7 @@ class Loss(_Titled):
             raise SpecError(
                 f"{owner}: targets must be one of {', '.join(TARGETS)}, got {self.targets!r}"
             )
-        _check_symbols(owner, self.expr, {y, t})
-        _check_differentiable(owner, self.expr, y)
+        _check_differentiable(owner, _expression(self, owner, {y, t}), y)
 
 
 @dataclass(frozen=True)
@@ -264,6 +287,5 @@ class Regularizer(_Titled):
     settings: tuple[tuple[str, object], ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
-        owner = _named_expression(self, "w")
-        _check_symbols(owner, self.expr, {w})
-        _check_differentiable(owner, self.expr, w)
+        owner = _owner(self)
+        _check_differentiable(owner, _expression(self, owner, {w}), w)

@@ -1,4 +1,5 @@
-"""Loading networks from a spec file: a Python file that builds ``Network`` objects."""
+"""Loading networks from a spec file: a Python file that builds ``Network`` objects, or the
+same as data in TOML or JSON (``specdata``), which is read and never run."""
 
 from __future__ import annotations
 
@@ -6,18 +7,52 @@ import os
 import runpy
 from pathlib import Path
 
+from . import specdata
 from .errors import SpecError
 from .spec import Network
 
 
 def load_networks(path: str | os.PathLike) -> list[Network]:
-    """Every ``Network`` a spec file defines at module level, in definition order.
+    """Every ``Network`` a spec file defines, in definition order.
 
-    The file runs as a module that is not ``__main__``, so an example's own demo does not run.
+    A ``.toml`` or ``.json`` file is data (see ``specdata``); any other file is Python that runs
+    as a module that is not ``__main__``, so an example's own demo does not run.
     """
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"spec file {str(path)!r} does not exist")
+    if path.suffix in specdata.SUFFIXES:
+        try:
+            networks = specdata.networks(specdata.read(path))
+        except SpecError as error:
+            raise SpecError(f"spec file {str(path)!r}: {error}") from None
+    else:
+        networks = _run(path)
+    check_distinct(networks, f"spec file {str(path)!r}")
+    return networks
+
+
+def check_distinct(networks: list[Network], where: str) -> None:
+    """Refuse two networks whose names would name the same module (``Circles`` and
+    ``circles`` are one file on case-insensitive file systems)."""
+    seen: dict[str, str] = {}
+    for network in networks:
+        key = network.name.casefold()
+        if key in seen:
+            names = (
+                f"two networks {network.name!r}"
+                if seen[key] == network.name
+                else f"networks {seen[key]!r} and {network.name!r}"
+            )
+            raise SpecError(
+                f"{where} names {names}: each network's module is written to <name>.py, "
+                "so names must differ (ignoring case)"
+            )
+        seen[key] = network.name
+
+
+def _run(path: Path) -> list[Network]:
+    """The networks a Python spec file defines at module level."""
     try:
         namespace = runpy.run_path(str(path), run_name=f"symbackprop_spec_{path.stem}")
     except SpecError as error:
@@ -32,10 +67,4 @@ def load_networks(path: str | os.PathLike) -> list[Network]:
             networks.append(value)
     if not networks:
         raise SpecError(f"spec file {str(path)!r} defines no symbackprop Network")
-    names = [n.name for n in networks]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise SpecError(
-            f"spec file {str(path)!r} defines several networks named {duplicates}"
-        )
     return networks

@@ -91,8 +91,11 @@ def _net(**overrides):
             "Activation 'logz': the value log(Abs(z)) is not real and finite at z = 0.0",
         ),
         (
-            lambda: sb.Activation("text", "sin(z)"),
-            "Activation 'text': the expression must be a SymPy expression in z, got 'sin(z)'",
+            lambda: sb.Activation("text", ["z"]),
+            (
+                "Activation 'text': the expression must be a SymPy expression or a formula "
+                "string in z, got ['z']"
+            ),
         ),
         (
             lambda: sb.Loss("zero_one", sp.Heaviside(sb.y - sb.t)),
