@@ -5,6 +5,7 @@ from __future__ import annotations
 import linecache
 import os
 import types
+import unicodedata
 from importlib import resources
 from pathlib import Path
 
@@ -24,6 +25,9 @@ from .symbols import t
 TEMPLATE = "module.py.j2"
 #: functions a printed formula may call that the template defines (see printers)
 HELPERS = ("_logsumexp", "_softmax")
+#: Unicode categories never copied into generated text: controls, format characters, line and
+#: paragraph separators, lone surrogates
+_UNSAFE = {"Cc", "Cf", "Zl", "Zp", "Cs"}
 CONVENTION_TEXT = {
     "negative": "δ = −∂ℓ/∂Z (seed 000: δ_y = t − y for matched output and loss)",
     "gradient": "δ = ∂ℓ/∂Z (seeds 002 and 004: δ_y = y − t for matched output and loss)",
@@ -48,7 +52,18 @@ def _environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["py"] = repr
+    env.filters["text"] = one_line
     return env
+
+
+def one_line(value: object) -> str:
+    """Free text made safe inside a comment or a docstring: control, format (bidirectional)
+    and line-breaking characters become spaces, backslashes and double quotes are escaped, so
+    no text can end the comment or the docstring it is in."""
+    text = "".join(
+        " " if unicodedata.category(char) in _UNSAFE else char for char in str(value)
+    )
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _line(

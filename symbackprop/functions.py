@@ -10,6 +10,7 @@ import cmath
 import keyword
 import math
 import numbers
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -22,8 +23,12 @@ from .symbols import t, w, y, z
 
 #: where custom activations are evaluated to check they are real and finite on the real line
 _PROBE = (-3.7, -1.3, -0.4, 0.0, 0.6, 1.9, 4.2)
-#: names a learnable parameter may not take (they would collide with generated names)
-_RESERVED = {"W", "b", "Z", "A", "E", "N", "X", "T", "L", "lr", "np", "delta", "d"}
+#: names a learnable parameter may not take: with a layer number appended they would collide
+#: with generated names (W1, Z1, …) or the scalar symbols (see also Network's name check)
+_RESERVED = {
+    *("W", "b", "Z", "A", "E", "N", "X", "T", "L", "lr", "np", "delta", "d"),
+    *("z", "a", "y", "t", "g", "w"),
+}
 #: target domains a loss may ask for; the generated module validates T against it
 TARGETS = {
     "real": "any real values",
@@ -67,13 +72,30 @@ def positive_int(value_: object, field_: str) -> int:
     return int(value_)
 
 
+def identifier(value_: object, field_: str) -> str:
+    """A name that becomes a Python identifier in generated code: not a keyword, and as Python
+    reads it (NFKC-normalised: ``ﬁ`` is read as ``fi``), so the name in the source is the name
+    in every message, file name and dictionary key."""
+    if (
+        not isinstance(value_, str)
+        or not value_.isidentifier()
+        or keyword.iskeyword(value_)
+    ):
+        raise SpecError(f"{field_} must be a Python identifier, got {value_!r}")
+    normal = unicodedata.normalize("NFKC", value_)
+    if normal != value_:
+        raise SpecError(
+            f"{field_} must be a Python identifier as Python reads it: {value_!r} is read as "
+            f"{normal!r}; write {normal!r}"
+        )
+    return value_
+
+
 def _owner(function: object) -> str:
     """Check the name of an Activation, Loss or Regularizer; returns how messages name it,
     e.g. ``Loss 'huber'``."""
-    kind, name = type(function).__name__, function.name
-    if not isinstance(name, str) or not name.isidentifier():
-        raise SpecError(f"{kind}.name must be a Python identifier, got {name!r}")
-    return f"{kind} {name!r}"
+    kind = type(function).__name__
+    return f"{kind} {identifier(function.name, f'{kind}.name')!r}"
 
 
 def _expression(function: object, owner: str, symbols: set[sp.Symbol]) -> sp.Expr:
@@ -205,15 +227,15 @@ def _learnable_symbol(expr: object, symbol: object) -> object:
 def _check_learnable(owner: str, symbol: object, initial: object) -> None:
     if (
         not isinstance(symbol, sp.Symbol)
-        or not symbol.name.isidentifier()
+        or not symbol.name.isalpha()
+        or unicodedata.normalize("NFKC", symbol.name) != symbol.name
         or keyword.iskeyword(symbol.name)
-        or symbol.name[-1].isdigit()
         or symbol.name in _RESERVED
-        or symbol.name in {"z", "a", "y", "t", "g", "w"}
     ):
         raise SpecError(
-            f"{owner}: learnable parameter {symbol!r} must be a SymPy Symbol whose name is an "
-            f"identifier not ending in a digit and not one of {sorted(_RESERVED)} or z, a, y, t, g, w"
+            f"{owner}: learnable parameter {symbol!r} must be a SymPy Symbol whose name is made "
+            f"of letters only (the layer number is appended) and not one of "
+            f"{', '.join(sorted(_RESERVED))}"
         )
     number(initial, f"{owner}: initial value of {symbol}")
 

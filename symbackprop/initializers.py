@@ -11,9 +11,11 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .errors import SpecError
+from .functions import identifier
 
 FAN_IN = sp.Symbol("fan_in", positive=True)
 FAN_OUT = sp.Symbol("fan_out", positive=True)
+DISTRIBUTIONS = ("uniform", "normal", "zeros")
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,26 @@ class Initializer:
     distribution: str
     scale: sp.Expr = sp.S.Zero
     source: str = ""
+
+    def __post_init__(self) -> None:
+        identifier(self.name, "Initializer.name")
+        if self.distribution not in DISTRIBUTIONS:
+            raise SpecError(
+                f"Initializer {self.name!r}: distribution must be one of "
+                f"{', '.join(DISTRIBUTIONS)}, got {self.distribution!r}"
+            )
+        if not isinstance(self.scale, sp.Expr) or not self.scale.free_symbols <= {
+            FAN_IN,
+            FAN_OUT,
+        }:
+            raise SpecError(
+                f"Initializer {self.name!r}: scale must be a SymPy expression in fan_in and "
+                f"fan_out, got {self.scale!r}"
+            )
+        if not isinstance(self.source, str):
+            raise SpecError(
+                f"Initializer {self.name!r}: source must be a string, got {self.source!r}"
+            )
 
 
 def _root(expr: sp.Expr) -> sp.Expr:

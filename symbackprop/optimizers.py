@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from .errors import SpecError
-from .functions import number, positive, positive_int
+from .functions import identifier, number, positive, positive_int
 
 #: the generic parameter, its gradient, the base and the scheduled learning rate
 THETA = sp.Symbol("theta", real=True)
@@ -27,6 +27,14 @@ K = sp.Symbol("k", integer=True, nonnegative=True)
 
 def _hyper(name: str) -> sp.Symbol:
     return sp.Symbol(name, positive=True)
+
+
+def _check_settings(owner: str, settings: tuple[tuple[str, float], ...]) -> None:
+    """Hyperparameters are (identifier, finite number) pairs: they are bound by name in the
+    generated module."""
+    for key, value in settings:
+        identifier(key, f"{owner}: setting name")
+        number(value, f"{owner}: setting {key}")
 
 
 def _check_range(value: object, field_: str, low: float, high: float) -> float:
@@ -53,6 +61,19 @@ class Schedule:
     name: str
     expr: sp.Expr
     settings: tuple[tuple[str, float], ...]
+
+    def __post_init__(self) -> None:
+        identifier(self.name, "Schedule.name")
+        _check_settings(f"Schedule {self.name!r}", self.settings)
+        if not isinstance(self.expr, sp.Expr) or not self.expr.free_symbols <= {
+            LR,
+            K,
+            *(_hyper(key) for key, _ in self.settings),
+        }:
+            raise SpecError(
+                f"Schedule {self.name!r}: expr must be a SymPy expression in lr, k and its "
+                f"settings, got {self.expr!r}"
+            )
 
     @property
     def title(self) -> str:
@@ -102,6 +123,29 @@ class Optimizer:
     schedule: Schedule | None = None
     #: the arguments as the user wrote them, for ``title``
     arguments: tuple[tuple[str, object], ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        identifier(self.name, "Optimizer.name")
+        owner = f"Optimizer {self.name!r}"
+        positive(self.lr, f"{owner}: lr")
+        _check_settings(owner, self.settings)
+        if self.schedule is not None and not isinstance(self.schedule, Schedule):
+            raise SpecError(
+                f"{owner}: schedule must be a Schedule, got {self.schedule!r}"
+            )
+        targets = [target for target, _ in self.rules]
+        for symbol in (*targets, *self.state):
+            if not isinstance(symbol, sp.Symbol):
+                raise SpecError(f"{owner}: {symbol!r} must be a SymPy Symbol")
+            identifier(symbol.name, f"{owner}: the name of {symbol}")
+        allowed = {THETA, GRAD, LR, LR_K, K, *targets, *self.state}
+        allowed |= {_hyper(key) for key, _ in self.constants}
+        for target, formula in self.rules:
+            if not isinstance(formula, sp.Expr) or not formula.free_symbols <= allowed:
+                raise SpecError(
+                    f"{owner}: the rule for {target} must be a SymPy expression in theta, k, "
+                    f"dtheta, lr (or lr_k), its state and its settings, got {formula!r}"
+                )
 
     @property
     def title(self) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import keyword
 from dataclasses import dataclass, field
 
-from . import catalog
+import sympy as sp
+
+from . import catalog, domain
 from .errors import SpecError
-from .functions import Activation, Loss, Regularizer, positive_int
+from .functions import Activation, Loss, Regularizer, identifier, positive_int
 from .initializers import Initializer, initializer
 from .optimizers import SGD, Optimizer, optimizer
 
@@ -41,6 +42,61 @@ class Dense:
         return f"Dense({self.units}, activation={self.activation.title!r}{bias}{init})"
 
 
+def _check_output_domain(activation: Activation, loss: Loss) -> None:
+    """The loss must be defined on every output the output activation can give."""
+    found = domain.violation(activation, loss)
+    if found is None:
+        return
+    point, output = found
+    fitting = [
+        name
+        for name, candidate in catalog.ACTIVATIONS.items()
+        if domain.violation(candidate, loss) is None and name != "identity"
+    ]
+    advice = (
+        f"; use an output activation such as {', '.join(fitting[:3])}"
+        if fitting
+        else ""
+    )
+    raise SpecError(
+        f"Network.loss: {loss.name!r} needs {domain.needs(loss)}, but the output activation "
+        f"{activation.name!r} gives {sp.N(output, 4)} at z = {float(point)}{advice}"
+    )
+
+
+def _check_generated_names(layers: tuple[Dense, ...], optimizer: Optimizer) -> None:
+    """No two things in the generated module get the same name: a learnable parameter
+    ``dalpha`` beside ``alpha`` (both ``dalpha1``), or ``beta`` in layer 1 under Adam
+    (``beta1`` is Adam's setting)."""
+    owners: dict[str, str] = {
+        name: f"the optimiser's setting {name}" for name, _ in optimizer.constants
+    }
+    params = [
+        (
+            f"{symbol.name}{i + 1}",
+            f"learnable parameter {symbol.name!r} of layer {i + 1}",
+        )
+        for i, layer in enumerate(layers)
+        for symbol, _ in layer.activation.learnable
+    ]
+    names = [
+        *(
+            (f"{kind}{i + 1}", f"{kind}{i + 1}")
+            for i in range(len(layers))
+            for kind in "Wb"
+        ),
+        *params,
+    ]
+    names += [(f"d{name}", f"the gradient of {name}") for name, _ in names]
+    for name, owner in names:
+        if name in owners:
+            raise SpecError(
+                f"Network.layers: {owner} and {owners[name]} would both be named {name!r} "
+                "in the generated module; rename the learnable parameter"
+            )
+        owners[name] = owner
+
+
 @dataclass(frozen=True)
 class Network:
     """A feed-forward network: ``inputs`` features, then ``layers``, trained on ``loss``
@@ -57,14 +113,7 @@ class Network:
     dtype: str = "float64"
 
     def __post_init__(self) -> None:
-        if (
-            not isinstance(self.name, str)
-            or not self.name.isidentifier()
-            or keyword.iskeyword(self.name)
-        ):
-            raise SpecError(
-                f"Network.name must be a Python identifier, got {self.name!r}"
-            )
+        identifier(self.name, "Network.name")
         object.__setattr__(self, "inputs", positive_int(self.inputs, "Network.inputs"))
         if isinstance(self.layers, (str, bytes)) or not hasattr(
             self.layers, "__iter__"
@@ -89,6 +138,7 @@ class Network:
         object.__setattr__(self, "layers", layers)
         loss = catalog.loss(self.loss, "Network.loss")
         object.__setattr__(self, "loss", loss)
+        _check_output_domain(layers[-1].activation, loss)
         if layers[-1].units < loss.min_units:
             raise SpecError(
                 f"Network.loss: {loss.name!r} needs at least {loss.min_units} output units, "
@@ -104,6 +154,7 @@ class Network:
         object.__setattr__(
             self, "optimizer", optimizer(self.optimizer, "Network.optimizer")
         )
+        _check_generated_names(layers, self.optimizer)
         object.__setattr__(self, "init", initializer(self.init, "Network.init"))
         if self.dtype not in DTYPES:
             raise SpecError(

@@ -38,14 +38,18 @@ EVERY_ACTIVATION = sb.Network(
     "kl_divergence",
     regularizer=sb.L1(0.01),
 )
+#: an output activation whose values each loss is defined on, by the loss's targets
+OUTPUT_FOR_TARGETS = {
+    "labels": "softmax",
+    "probability": "softmax",
+    "nonnegative": "softplus",
+}
 EVERY_LOSS = [
     sb.Network(
         f"loss_{name}",
         2,
         [
-            sb.Dense(
-                2, "softmax" if loss.targets in ("labels", "probability") else "tanh"
-            )
+            sb.Dense(2, OUTPUT_FOR_TARGETS.get(loss.targets, "tanh"))
         ],
         loss,
     )

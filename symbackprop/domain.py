@@ -1,0 +1,73 @@
+"""Whether a loss is defined on what the output layer can produce: binary cross-entropy needs
+outputs in (0, 1), Poisson positive ones. Checked by evaluating the loss, exactly, on the output
+activation's values at a few points; one point where it is not real and finite refutes the pair.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.calculus.util import continuous_domain
+
+from .algebra import expand_rows, indexed, value
+from .functions import Activation, Loss
+from .symbols import t, y, z
+
+#: pre-activations the output is probed at (exact rationals: no rounding reaches 0 or 1)
+PROBE = tuple(
+    sp.Rational(p) for p in ("-3.7", "-1.3", "-0.4", "0", "0.6", "1.9", "4.2")
+)
+#: the other units of a row for a row-wise activation (softmax)
+_ROW = (sp.Rational("0.5"), sp.Rational("-1.2"))
+#: targets inside each target domain the loss is evaluated with
+TARGET_PROBES = {
+    "real": (sp.Rational("0.3"),),
+    "probability": (sp.Rational("0.3"),),
+    "nonnegative": (sp.Rational("1.5"),),
+    "sign": (sp.Integer(-1), sp.Integer(1)),
+    "labels": (sp.Rational("0.3"),),
+}
+
+
+def _outputs(activation: Activation) -> list[tuple[sp.Rational, sp.Expr]]:
+    """(z, exact output) at each probe point, learnable parameters at their initial values."""
+    expr = value(activation.expr).xreplace(dict(activation.learnable))
+    if not activation.is_vector:
+        return [(p, expr.xreplace({z: p})) for p in PROBE]
+    row = expand_rows(expr, 1 + len(_ROW), (z,))
+    others = {indexed(z, k + 2): v for k, v in enumerate(_ROW)}
+    return [(p, row.xreplace({indexed(z, 1): p, **others})) for p in PROBE]
+
+
+def _finite(expr: sp.Expr) -> bool:
+    result = expr.evalf()
+    return bool(result.is_Number and result.is_finite and result.is_real)
+
+
+def violation(activation: Activation, loss: Loss) -> tuple[sp.Expr, sp.Expr] | None:
+    """A probe point ``(z, output)`` where ``loss`` is not real and finite, or None."""
+    for point, output in _outputs(activation):
+        for target in TARGET_PROBES[loss.targets]:
+            if not _finite(loss.expr.xreplace({y: output, t: target})):
+                return point, output
+    return None
+
+
+def needs(loss: Loss) -> str:
+    """Where ``loss`` is defined in y, as an interval such as ``(0, 1)``, when SymPy finds it."""
+    target = TARGET_PROBES[loss.targets][0]
+    try:
+        found = continuous_domain(loss.expr.xreplace({t: target}), y, sp.S.Reals)
+    except (NotImplementedError, ValueError, TypeError):
+        return "outputs where it is real and finite"
+    if not isinstance(found, sp.Interval):
+        return f"outputs in {found}"
+
+    def end(x: sp.Expr) -> str:
+        return {sp.oo: "∞", -sp.oo: "-∞"}.get(x, str(x))
+
+    left = "(" if found.left_open else "["
+    right = ")" if found.right_open else "]"
+    return f"outputs in {left}{end(found.start)}, {end(found.end)}{right}"
+
+
+__all__ = ["PROBE", "needs", "violation"]
