@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-EXAMPLES := $(filter-out examples/_load.py,$(wildcard examples/*.py))
+EXAMPLES := $(filter-out examples/_load.py,$(wildcard examples/*.py)) $(wildcard examples/*.toml examples/*.json)
 
 BENCH_STAMP := $(VENV)/.bench
 

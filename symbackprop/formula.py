@@ -244,10 +244,7 @@ def parse(text: object, symbols: Iterable[sp.Symbol], owner: str) -> sp.Expr:
         raise translator.refuse(None, "nested too deeply") from None
     if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
         raise translator.refuse(None, f"more than {MAX_NODES} parts")
-    try:
-        result = translator.expr(tree.body)
-    except RecursionError:
-        raise translator.refuse(None, "nested too deeply") from None
+    result = translator.expr(tree.body)
     if not isinstance(result, sp.Expr) or result.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
         raise translator.refuse(None, f"it is not a finite expression (it is {result})")
     for number in result.atoms(sp.Number):

@@ -172,7 +172,8 @@ def _entry(kind: str, value: object, where: str, custom: dict[str, object]) -> o
     name = settings.pop("name", None)
     if name not in factories:
         raise SpecError(
-            f"{where}: a {kind} table needs name = one of {', '.join(factories)}, got {name!r}"
+            f"{where}: a table for {kind} needs name = one of {', '.join(factories)}, "
+            f"got {name!r}"
         )
     factory = factories[name]
     accepted = tuple(inspect.signature(factory).parameters)

@@ -42,11 +42,11 @@ def check_distinct(networks: list[Network], where: str) -> None:
             names = (
                 f"two networks {network.name!r}"
                 if seen[key] == network.name
-                else f"networks {seen[key]!r} and {network.name!r}"
+                else f"networks {seen[key]!r} and {network.name!r}, which differ only in case"
             )
             raise SpecError(
                 f"{where} names {names}: each network's module is written to <name>.py, "
-                "so names must differ (ignoring case)"
+                "so names must differ even ignoring case"
             )
         seen[key] = network.name
 

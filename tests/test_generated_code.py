@@ -15,7 +15,11 @@ import symbackprop as sb
 from symbackprop.specfile import load_networks
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted((ROOT / "examples").glob("[!_]*.py"))
+EXAMPLES = sorted(
+    path
+    for pattern in ("[!_]*.py", "*.toml", "*.json")
+    for path in (ROOT / "examples").glob(pattern)
+)
 NETWORKS = [network for path in EXAMPLES for network in load_networks(path)]
 DEEP = sb.Network(
     "deep",
@@ -48,9 +52,7 @@ EVERY_LOSS = [
     sb.Network(
         f"loss_{name}",
         2,
-        [
-            sb.Dense(2, OUTPUT_FOR_TARGETS.get(loss.targets, "tanh"))
-        ],
+        [sb.Dense(2, OUTPUT_FOR_TARGETS.get(loss.targets, "tanh"))],
         loss,
     )
     for name, loss in sorted(sb.LOSSES.items())
