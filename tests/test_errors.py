@@ -4,6 +4,7 @@ import pytest
 import sympy as sp
 
 import symbackprop as sb
+from symbackprop.specfile import load_networks
 
 
 def _net(**overrides):
@@ -40,6 +41,58 @@ def _net(**overrides):
             "Network.loss: 'categorical_crossentropy' needs at least 2 output units, got 1",
         ),
         (lambda: _net(layers=[]), "Network.layers must hold at least one Dense layer"),
+        (
+            lambda: _net(layers=[sb.Dense(1, "relu")], loss="binary_crossentropy"),
+            (
+                "Network.loss: 'binary_crossentropy' needs outputs in (0, 1), but the output "
+                "activation 'relu' gives 0 at z = -3.7; use an output activation such as "
+                "sigmoid, softmax"
+            ),
+        ),
+        (
+            lambda: _net(layers=[sb.Dense(1, "tanh")], loss="binary_crossentropy"),
+            (
+                "'binary_crossentropy' needs outputs in (0, 1), but the output activation 'tanh' "
+                "gives -0.9988 at z = -3.7"
+            ),
+        ),
+        (
+            lambda: _net(layers=[sb.Dense(1, "softplus")], loss="binary_crossentropy"),
+            "the output activation 'softplus' gives 1.037 at z = 0.6",
+        ),
+        (
+            lambda: _net(layers=[sb.Dense(3, "identity")]),
+            (
+                "Network.loss: 'categorical_crossentropy' needs outputs in (0, ∞), but the "
+                "output activation 'identity' gives -3.700 at z = -3.7"
+            ),
+        ),
+        (
+            lambda: _net(layers=[sb.Dense(2, "relu")], loss="poisson"),
+            "'poisson' needs outputs in (0, ∞), but the output activation 'relu' gives 0",
+        ),
+        (
+            lambda: _net(name="ﬁt"),
+            "Network.name must be a Python identifier as Python reads it: 'ﬁt' is read as 'fit'",
+        ),
+        (
+            lambda: sb.Activation("f", "z +"),
+            "Activation 'f': formula 'z +': not a formula (invalid syntax)",
+        ),
+        (
+            lambda: sb.Loss("l", "(y - t)**2 + os"),
+            (
+                "Loss 'l': formula '(y - t)**2 + os' at 'os': unknown name 'os'; a formula may use "
+                "e, pi, t, y"
+            ),
+        ),
+        (lambda: sb.SGD(lr=-0.1), "SGD.lr must be positive, got -0.1"),
+        (lambda: sb.SGD(momentum=-0.5), "SGD.momentum must be in [0.0, 1.0), got -0.5"),
+        (lambda: sb.Adam(eps=-1e-8), "Adam.eps must be positive, got -1e-08"),
+        (
+            lambda: sb.Adam(lr=float("nan")),
+            "Adam.lr must be a finite real number, got nan",
+        ),
         (
             lambda: _net(layers=["dense"]),
             "Network.layers[0] must be a Dense layer, got 'dense'",
@@ -217,3 +270,27 @@ def test_unknown_activation_lists_the_known_ones():
 
 def test_linear_is_an_alias_of_identity():
     assert sb.Dense(3, activation="linear").activation is sb.Dense(3).activation
+
+
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        ('Network("one", 2, [Dense(1)])', "names two networks 'one'"),
+        (
+            'Network("One", 2, [Dense(1)])',
+            "names networks 'one' and 'One', which differ only in case",
+        ),
+    ],
+)
+def test_two_networks_with_one_name_in_a_spec_file_are_refused(
+    tmp_path, second, message
+):
+    spec = tmp_path / "spec.py"
+    spec.write_text(
+        "from symbackprop import Dense, Network\n"
+        f'a = Network("one", 2, [Dense(1)])\nb = {second}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(sb.SpecError) as error:
+        load_networks(spec)
+    assert f"spec file {str(spec)!r} {message}" in str(error.value)
