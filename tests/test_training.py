@@ -385,6 +385,29 @@ def test_progress_line_per_epoch_and_silence(capsys):
             "X must hold real numbers",
         ),
         ({"X": np.full((3, 4), np.inf)}, ValueError, "X holds non-finite values"),
+        ({"X": np.full((3, 4), np.nan)}, ValueError, "X holds non-finite values"),
+        (
+            {"X": np.zeros((3, 4), dtype=complex)},
+            TypeError,
+            "X must hold real numbers, got an array of dtype complex128",
+        ),
+        (
+            {"X": [[0, 1, 2, 3], [0, 1]]},
+            ValueError,
+            "X must be a rectangular array of numbers",
+        ),
+        ({"X": np.zeros((3, 5))}, ValueError, "X must have shape (N, 4), got (3, 5)"),
+        (
+            {"X": np.zeros((3, 4, 1))},
+            ValueError,
+            "X must have shape (N, 4), got (3, 4, 1)",
+        ),
+        (
+            {"T": np.array([0, 1])},
+            ValueError,
+            "T must hold one class label per sample, shape (3,), got (2,)",
+        ),
+        ({"T": np.array([0, 1, 9])}, ValueError, "T must hold integer class labels"),
         ({"T": np.array([0.5, 1, 2])}, ValueError, "T must hold integer class labels"),
         (
             {"validation_split": 1.5},
