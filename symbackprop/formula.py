@@ -247,10 +247,14 @@ def parse(text: object, symbols: Iterable[sp.Symbol], owner: str) -> sp.Expr:
     result = translator.expr(tree.body)
     if not isinstance(result, sp.Expr) or result.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
         raise translator.refuse(None, f"it is not a finite expression (it is {result})")
-    for number in result.atoms(sp.Number):
-        if not math.isfinite(float(number)):
+    constants = result.atoms(sp.Number, sp.Function, sp.Pow)
+    for constant in sorted(constants, key=sp.default_sort_key):
+        if constant.free_symbols:
+            continue
+        value = complex(constant.evalf())
+        if not (math.isfinite(value.real) and math.isfinite(value.imag)):
             raise translator.refuse(
-                None, f"the number {number} is beyond floating point"
+                None, f"the number {constant} is beyond floating point"
             )
     return result
 

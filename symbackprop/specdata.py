@@ -75,23 +75,22 @@ _FACTORIES: dict[str, dict[str, Callable[..., object]]] = {
 def read(path: Path) -> dict[str, object]:
     """The data of a TOML or JSON spec file, as plain dicts and lists."""
     if path.stat().st_size > MAX_BYTES:
-        raise SpecError(f"spec file {str(path)!r} is larger than {MAX_BYTES} bytes")
-    text = path.read_text(encoding="utf-8")
+        raise SpecError(f"the file is larger than {MAX_BYTES} bytes")
+    kind = path.suffix[1:].upper()
     try:
-        if path.suffix == ".toml":
+        text = path.read_text(encoding="utf-8")
+        if kind == "TOML":
             data = tomllib.loads(text)
         else:
             data = json.loads(text, object_pairs_hook=_unique_keys)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, ValueError) as error:
-        raise SpecError(
-            f"spec file {str(path)!r} is not valid {path.suffix[1:].upper()}: {error}"
-        )
+    except UnicodeDecodeError:
+        raise SpecError(f"not valid {kind}: the file is not UTF-8 text") from None
+    except (tomllib.TOMLDecodeError, ValueError) as error:
+        raise SpecError(f"not valid {kind}: {error}") from None
     except RecursionError:
-        raise SpecError(f"spec file {str(path)!r} is nested too deeply") from None
+        raise SpecError(f"not valid {kind}: nested too deeply") from None
     if not isinstance(data, dict):
-        raise SpecError(
-            f"spec file {str(path)!r}: the top level must be a table of {', '.join(_TOP)}"
-        )
+        raise SpecError(f"the top level must be a table of {', '.join(_TOP)}")
     return data
 
 

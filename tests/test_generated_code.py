@@ -103,24 +103,43 @@ def test_examples_include_the_seed_networks():
     assert not any(layer.bias for layer in seed001.layers) and seed001.regularizer
 
 
-def test_generation_is_byte_identical_across_processes_and_hash_seeds():
-    script = (
-        "import sys, symbackprop as sb\n"
-        "from tests.test_generated_code import DEEP, EVERY_ACTIVATION\n"
-        "sys.stdout.write(sb.generate(DEEP) + sb.generate(EVERY_ACTIVATION))\n"
-    )
-    outputs = set()
+def test_generation_is_byte_identical_across_processes_and_hash_seeds(tmp_path):
+    """Each process prints two modules and runs the CLI on every example and one document;
+    all three, under different hash seeds, give the bytes of this process and of generated/.
+    """
+    specs = [str(path) for path in EXAMPLES]
+    runs = {}
     for seed in ("0", "1", "12345"):
+        out = str(tmp_path / seed)
+        script = (
+            "import contextlib, sys, symbackprop as sb\n"
+            "from symbackprop.cli import main\n"
+            "from tests.test_generated_code import DEEP, EVERY_ACTIVATION\n"
+            "sys.stdout.write(sb.generate(DEEP) + sb.generate(EVERY_ACTIVATION))\n"
+            "with contextlib.redirect_stdout(sys.stderr):\n"
+            f"    main(['compile', *sys.argv[1:], '-o', {out!r}])\n"
+            f"    main(['latex', 'examples/circles.py', '--format', 'md', '-o', "
+            f"{out + '/circles.md'!r}])\n"
+        )
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        run = subprocess.run(
-            [sys.executable, "-c", script],
+        runs[seed] = subprocess.Popen(
+            [sys.executable, "-c", script, *specs],
             cwd=ROOT,
             env=env,
-            capture_output=True,
-            check=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
-        outputs.add(run.stdout)
-    assert outputs == {(sb.generate(DEEP) + sb.generate(EVERY_ACTIVATION)).encode()}
+    expected = (sb.generate(DEEP) + sb.generate(EVERY_ACTIVATION)).encode()
+    written = {}
+    for seed, process in runs.items():
+        printed, errors = process.communicate(timeout=600)
+        assert process.returncode == 0, errors.decode()
+        assert printed == expected
+        written[seed] = {p.name: p.read_bytes() for p in (tmp_path / seed).iterdir()}
+    assert written["0"] == written["1"] == written["12345"]
+    assert len(written["0"]) == len(NETWORKS) + 1
+    for name, data in written["0"].items():
+        assert data == (ROOT / "generated" / name).read_bytes(), name
 
 
 @pytest.mark.parametrize(

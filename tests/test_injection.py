@@ -19,7 +19,7 @@ from symbackprop.optimizers import THETA, Optimizer, Schedule
 from .reference import random_batch
 
 SLOW = settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 #: identifiers from all of Unicode, including ones Python reads differently (NFKC)
 IDENTIFIERS = st.from_regex(r"[^\W\d]\w{0,12}", fullmatch=True)

@@ -294,10 +294,10 @@ def test_bad_spec_data_names_where_and_what(tmp_path, change, message):
         (
             ".toml",
             "[[network]]\nname = \n",
-            "is not valid TOML: Invalid value (at line 2",
+            "not valid TOML: Invalid value (at line 2",
         ),
         (".toml", "network = 3\n", "network: give at least one network"),
-        (".json", '{"network": [}', "is not valid JSON: Expecting value: line 1"),
+        (".json", '{"network": [}', "not valid JSON: Expecting value: line 1"),
         (".json", "[1, 2]", "the top level must be a table of network, activation"),
         (
             ".json",
@@ -312,13 +312,24 @@ def test_unreadable_spec_files_are_refused(tmp_path, suffix, text, message):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(sb.SpecError) as error:
         load_networks(path)
+    assert str(error.value).startswith(f"spec file {str(path)!r}: ")
+    assert str(error.value).count("spec file") == 1
     assert message in str(error.value)
+
+
+def test_a_spec_file_that_is_not_utf8_is_refused(tmp_path):
+    path = tmp_path / "spec.toml"
+    path.write_bytes(b"name = '\xff'\n")
+    with pytest.raises(
+        sb.SpecError, match="not valid TOML: the file is not UTF-8 text"
+    ):
+        load_networks(path)
 
 
 def test_a_huge_spec_file_is_not_read(tmp_path):
     path = tmp_path / "spec.json"
     path.write_text(" " * (1 << 20) + "{}", encoding="utf-8")
-    with pytest.raises(sb.SpecError, match="is larger than 1048576 bytes"):
+    with pytest.raises(sb.SpecError, match="the file is larger than 1048576 bytes"):
         load_networks(path)
 
 
