@@ -11,6 +11,7 @@ with the formula and the offending piece named. No ``eval``, no ``sympify`` of r
 from __future__ import annotations
 
 import ast
+import functools
 import math
 from collections.abc import Callable, Iterable
 
@@ -61,6 +62,7 @@ _OPERATORS = {
 _COMPARISONS = {ast.Lt: sp.Lt, ast.LtE: sp.Le, ast.Gt: sp.Gt, ast.GtE: sp.Ge}
 
 
+@functools.cache
 def _catalog_functions() -> dict[str, Callable[..., sp.Expr]]:
     """The catalog's element-wise activations as f(x) and losses as f(y, t)."""
     from .catalog import ACTIVATIONS, LOSSES

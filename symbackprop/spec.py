@@ -68,33 +68,22 @@ def _check_generated_names(layers: tuple[Dense, ...], optimizer: Optimizer) -> N
     """No two things in the generated module get the same name: a learnable parameter
     ``dalpha`` beside ``alpha`` (both ``dalpha1``), or ``beta`` in layer 1 under Adam
     (``beta1`` is Adam's setting)."""
-    owners: dict[str, str] = {
+    owners = {
         name: f"the optimiser's setting {name}" for name, _ in optimizer.constants
     }
-    params = [
-        (
-            f"{symbol.name}{i + 1}",
-            f"learnable parameter {symbol.name!r} of layer {i + 1}",
-        )
-        for i, layer in enumerate(layers)
-        for symbol, _ in layer.activation.learnable
-    ]
-    names = [
-        *(
-            (f"{kind}{i + 1}", f"{kind}{i + 1}")
-            for i in range(len(layers))
-            for kind in "Wb"
-        ),
-        *params,
-    ]
-    names += [(f"d{name}", f"the gradient of {name}") for name, _ in names]
-    for name, owner in names:
-        if name in owners:
-            raise SpecError(
-                f"Network.layers: {owner} and {owners[name]} would both be named {name!r} "
-                "in the generated module; rename the learnable parameter"
-            )
-        owners[name] = owner
+    for i, layer in enumerate(layers, 1):
+        params = [(f"W{i}", f"W{i}"), (f"b{i}", f"b{i}")] + [
+            (f"{symbol.name}{i}", f"learnable parameter {symbol.name!r} of layer {i}")
+            for symbol, _ in layer.activation.learnable
+        ]
+        gradients = [(f"d{name}", f"the gradient of {name}") for name, _ in params]
+        for name, owner in params + gradients:
+            if name in owners:
+                raise SpecError(
+                    f"Network.layers: {owner} and {owners[name]} would both be named "
+                    f"{name!r} in the generated module; rename the learnable parameter"
+                )
+            owners[name] = owner
 
 
 @dataclass(frozen=True)

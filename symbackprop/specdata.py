@@ -117,7 +117,11 @@ def networks(data: dict[str, object]) -> list[Network]:
     return [_network(entry, f"network[{i}]", custom) for i, entry in enumerate(entries)]
 
 
-def _keys(table: object, allowed: tuple[str, ...], where: str) -> dict[str, object]:
+def _keys(
+    table: object, allowed: tuple[str, ...], where: str, required: tuple[str, ...] = ()
+) -> dict[str, object]:
+    """``table`` as a fresh dict, refused when it is not a table, has a key not in
+    ``allowed``, or lacks one of ``required``."""
     if not isinstance(table, dict):
         raise SpecError(f"{where} must be a table, got {table!r}")
     unknown = sorted(set(table) - set(allowed))
@@ -125,7 +129,9 @@ def _keys(table: object, allowed: tuple[str, ...], where: str) -> dict[str, obje
         raise SpecError(
             f"{where}: unknown key {unknown[0]!r}; expected {', '.join(allowed)}"
         )
-    return table
+    if not set(required) <= set(table):
+        raise SpecError(f"{where}: give its {' and '.join(required)}")
+    return dict(table)
 
 
 def _custom(kind: str, table: object) -> dict[str, object]:
@@ -141,9 +147,7 @@ def _custom(kind: str, table: object) -> dict[str, object]:
             raise SpecError(
                 f"{where}: {name!r} is a catalog {kind}; give yours another name"
             )
-        fields = dict(_keys(fields, allowed, where))
-        if "formula" not in fields:
-            raise SpecError(f'{where}: give its formula, e.g. formula = "..."')
+        fields = _keys(fields, allowed, where, required=("formula",))
         expr = fields.pop("formula")
         result[name] = _located(where, make, name, expr, **fields)
     return result
@@ -187,9 +191,9 @@ def _entry(kind: str, value: object, where: str, custom: dict[str, object]) -> o
 def _network(
     entry: object, where: str, custom: dict[str, dict[str, object]]
 ) -> Network:
-    fields = dict(_keys(entry, _NETWORK, where))
-    if isinstance(fields.get("name"), str):
-        where = f"{where} ({fields['name']})"
+    if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+        where = f"{where} ({entry['name']})"
+    fields = _keys(entry, _NETWORK, where, required=("name", "inputs"))
     layers = fields.get("layers", [])
     if not isinstance(layers, list):
         raise SpecError(f"{where}.layers must be a list of layers, got {layers!r}")
@@ -199,15 +203,11 @@ def _network(
     for kind in ("loss", "regularizer", "optimizer"):
         if kind in fields:
             fields[kind] = _entry(kind, fields[kind], f"{where}.{kind}", custom)
-    if "name" not in fields or "inputs" not in fields:
-        raise SpecError(f"{where}: give its name and inputs")
     return _located(where, Network, **fields)
 
 
 def _layer(entry: object, where: str, custom: dict[str, dict[str, object]]) -> Dense:
-    fields = dict(_keys(entry, _LAYER, where))
-    if "units" not in fields:
-        raise SpecError(f"{where}: give its units")
+    fields = _keys(entry, _LAYER, where, required=("units",))
     if "activation" in fields:
         fields["activation"] = _entry(
             "activation", fields["activation"], f"{where}.activation", custom

@@ -78,8 +78,8 @@ def _network(name="benign", activation="tanh", loss="mse"):
 
 
 @functools.cache
-def _benign_shape(**kwargs) -> str:
-    return _shape(sb.generate(_network(**kwargs)))
+def _benign_shape() -> str:
+    return _shape(sb.generate(_network()))
 
 
 @SLOW
