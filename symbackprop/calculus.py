@@ -8,43 +8,67 @@ sample points, then prove the identity symbolically), never by a table of known 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from typing import TypeVar
 
 import numpy as np
 import sympy as sp
 
-from . import stabilise
+from . import budget, numeric, stabilise
 from .algebra import RowSum, expand_rows, indexed, value
-from .errors import SpecError
+from .errors import SpecError, shorten
 from .functions import Activation, Loss
 from .symbols import a, g, t, y, z
 
 #: sample points for the output-form search; irrational-looking so that no identity holds by accident
+Result = TypeVar("Result")
+
 _SAMPLES = (-2.137, -1.291, -0.613, -0.177, 0.348, 0.861, 1.437, 2.213, 3.071)
 _MAX_DEGREE = 3
 #: widths of the concrete layers on which a row-wise activation is differentiated and checked
 _ROW_WIDTHS = (3, 4)
+#: seconds of symbolic work each stage may take before it gives up (see ``budget``): the
+#: catalog's activations need under 0.3 s for their whole output-form search
+SEARCH_SECONDS = 8.0
+PROOF_SECONDS = 3.0
+TIDY_SECONDS = 3.0
+REGION_SECONDS = 2.0
 
 
 def _region(condition: sp.Basic) -> sp.Set | None:
-    """The set of real values where a one-variable condition holds; None if SymPy can't say."""
+    """The set of real values where a one-variable condition holds; None if SymPy can't say
+    (within ``REGION_SECONDS``)."""
     if condition is sp.true:
         return sp.S.Reals
     if len(condition.free_symbols) != 1:
         return None
-    try:
-        return condition.as_set()
-    except (NotImplementedError, TypeError, ValueError):
-        return None
+    return _attempt(REGION_SECONDS, condition.as_set, None)
+
+
+def _attempt(seconds: float, work: Callable[[], Result], fallback: Result) -> Result:
+    """``work()`` within ``seconds``; ``fallback`` if it runs out of time or SymPy fails."""
+
+    def guarded() -> Result:
+        try:
+            return work()
+        except Exception:  # noqa: BLE001 - SymPy giving up (NotImplementedError, …)
+            return fallback
+
+    return budget.within(seconds, guarded, lambda: fallback)
 
 
 def is_identically_zero(expr: sp.Expr) -> bool:
-    """Cheap proof that ``expr`` is 0 everywhere: piecewise folding, then cancellation.
+    """Cheap proof that ``expr`` is 0 everywhere: piecewise folding, then cancellation; False
+    (not proved) when it takes longer than ``PROOF_SECONDS``.
 
     |u| and sign(u) become pieces; a piece whose condition can never hold (given that the
     earlier ones failed) is skipped.
     """
+    return _attempt(PROOF_SECONDS, lambda: _zero(expr), False)
+
+
+def _zero(expr: sp.Expr) -> bool:
     if expr.has(sp.Abs, sp.sign):
         expr = expr.rewrite(sp.Piecewise)
     expr = sp.piecewise_fold(expr)
@@ -60,7 +84,7 @@ def is_identically_zero(expr: sp.Expr) -> bool:
                 (symbol,) = condition.free_symbols
                 if any(branch.subs(symbol, point) != 0 for point in region):
                     return False
-            elif not is_identically_zero(branch):
+            elif not _zero(branch):
                 return False
             if region is not None:
                 covered = covered | region
@@ -75,11 +99,16 @@ def tidy(expr: sp.Expr) -> sp.Expr:
     """A small, bounded simplification: fold pieces, cancel fractions, pull out common factors.
 
     Of the forms tried, the shortest wins among those that risk no more overflowing exps than
-    the others (cancelling can turn e^(−z)/(1 + e^(−z))² into a ratio of growing exps).
+    the others (cancelling can turn e^(−z)/(1 + e^(−z))² into a ratio of growing exps). Past
+    ``TIDY_SECONDS``, ``expr`` is returned as it is.
     """
+    return _attempt(TIDY_SECONDS, lambda: _tidy(expr), expr)
+
+
+def _tidy(expr: sp.Expr) -> sp.Expr:
     expr = sp.piecewise_fold(expr)
     if isinstance(expr, sp.Piecewise):
-        return sp.Piecewise(*((tidy(branch), cond) for branch, cond in expr.args))
+        return sp.Piecewise(*((_tidy(branch), cond) for branch, cond in expr.args))
     cancelled = sp.cancel(expr)
     forms = (expr, sp.factor_terms(cancelled), sp.factor(cancelled))
     return min(
@@ -93,9 +122,10 @@ def tidy(expr: sp.Expr) -> sp.Expr:
 
 
 def _numeric(expr: sp.Expr, symbols: tuple[sp.Symbol, ...], points) -> np.ndarray:
-    """``expr`` at each row of ``points`` (one column per symbol), as floats."""
-    fn = sp.lambdify(symbols, expr, modules="mpmath")
-    return np.array([float(fn(*map(float, p))) for p in points])
+    """``expr`` at each row of ``points`` (one column per symbol), in float64 (nan where it
+    is not a real number)."""
+    columns = np.asarray(points, dtype=np.float64).reshape(len(points), len(symbols)).T
+    return numeric.evaluate(expr, symbols, columns)
 
 
 #: bases in which f'(z) is sought as a linear combination of functions of a = f(z), in order
@@ -121,9 +151,15 @@ def _snap(fitted: float, constants: set[sp.Number]) -> sp.Number:
 def _fit(
     values: np.ndarray, basis: tuple[sp.Expr, ...], columns: list[np.ndarray], constants
 ) -> sp.Expr | None:
-    """Σ c_j basis_j with exact coefficients matching ``values`` at every sample, or None."""
+    """Σ c_j basis_j with exact coefficients matching ``values`` at every sample, or None
+    (also where a value or a basis function is not finite there: no fit is tried)."""
     matrix = np.column_stack(columns)
-    coeffs, *_ = np.linalg.lstsq(matrix, values, rcond=None)
+    if not (numeric.finite(matrix) and numeric.finite(values)):
+        return None
+    try:
+        coeffs, *_ = np.linalg.lstsq(matrix, values, rcond=None)
+    except np.linalg.LinAlgError:
+        return None
     if not np.allclose(matrix @ coeffs, values, rtol=1e-9, atol=1e-9):
         return None
     return sum(_snap(float(c), constants) * b for c, b in zip(coeffs, basis))
@@ -138,11 +174,8 @@ def _fitted(f: sp.Expr, fprime: sp.Expr) -> list[sp.Expr]:
     """Candidates P(a) for f'(z), fitted at the sample points in each basis of ``_BASES``."""
     if not f.has(z):
         return [sp.Integer(0)]
-    try:
-        fs = _numeric(f, (z,), [(s,) for s in _SAMPLES])
-        ds = _numeric(fprime, (z,), [(s,) for s in _SAMPLES])
-    except (ArithmeticError, TypeError, ValueError):
-        return []
+    fs = _numeric(f, (z,), [(s,) for s in _SAMPLES])
+    ds = _numeric(fprime, (z,), [(s,) for s in _SAMPLES])
     constants = _constants(f, fprime)
     candidates = []
     for basis in _BASES:
@@ -182,7 +215,7 @@ class OutputForm:
     in_output: bool
 
 
-@cache
+@budget.cache_if_complete
 def derivative_in_output_form(f: sp.Expr) -> OutputForm:
     """f'(z) as a function of a = f(z) where such a form exists, else in z.
 
@@ -193,10 +226,14 @@ def derivative_in_output_form(f: sp.Expr) -> OutputForm:
     """
     fprime = sp.diff(f, z)
     f_value = value(f)
-    for candidate in _candidates(f_value, fprime):
-        if is_identically_zero(candidate.xreplace({a: f_value}) - fprime):
-            return OutputForm(tidy(candidate), True)
-    return OutputForm(fprime, False)
+
+    def search() -> OutputForm:
+        for candidate in _candidates(f_value, fprime):
+            if is_identically_zero(candidate.xreplace({a: f_value}) - fprime):
+                return OutputForm(tidy(candidate), True)
+        return OutputForm(fprime, False)
+
+    return _attempt(SEARCH_SECONDS, search, OutputForm(fprime, False))
 
 
 @dataclass(frozen=True)
@@ -220,9 +257,21 @@ def _first_two_units(
     return first, first.xreplace({zs[0]: zs[1], zs[1]: zs[0]}), zs
 
 
-@cache
+@budget.cache_if_complete
 def row_jacobian(f: sp.Expr) -> RowJacobian:
-    """The Jacobian of a row-wise activation in output form, found and proved on concrete rows."""
+    """The Jacobian of a row-wise activation in output form, found and proved on concrete rows
+    within ``SEARCH_SECONDS``, else a SpecError."""
+
+    def give_up() -> RowJacobian:
+        raise SpecError(
+            f"activation {shorten(f)}: its Jacobian in its outputs was not found within "
+            f"{SEARCH_SECONDS:g} s"
+        )
+
+    return budget.within(SEARCH_SECONDS, lambda: _row_jacobian(f), give_up)
+
+
+def _row_jacobian(f: sp.Expr) -> RowJacobian:
     first, second, zs = _first_two_units(f, _ROW_WIDTHS[0])
     points = np.random.default_rng(0).uniform(-2, 2, size=(12, len(zs)))
     a1, a2 = _numeric(first, zs, points), _numeric(second, zs, points)
@@ -244,7 +293,8 @@ def row_jacobian(f: sp.Expr) -> RowJacobian:
     )
     if diagonal is None or off is None:
         raise SpecError(
-            f"activation {f}: its Jacobian has no polynomial form in its outputs"
+            f"activation {shorten(f)}: no polynomial form of its Jacobian in its outputs "
+            f"(degree ≤ {_MAX_DEGREE}) was found"
         )
     jac = RowJacobian(diagonal, off)
     for width in _ROW_WIDTHS:
@@ -257,12 +307,13 @@ def row_jacobian(f: sp.Expr) -> RowJacobian:
         )
         if not (diag_ok and off_ok):
             raise SpecError(
-                f"activation {f}: could not prove its Jacobian on a row of {width} units"
+                f"activation {shorten(f)}: could not prove its Jacobian on a row of {width} "
+                "units"
             )
     return jac
 
 
-@cache
+@budget.cache_if_complete
 def backward_rule(f: sp.Expr) -> sp.Expr:
     """∂ℓ/∂z of one unit given g = ∂ℓ/∂a for every unit of its row, in g, a (and z if needed).
 
@@ -283,7 +334,23 @@ def sums_to_one(f: sp.Expr) -> bool:
     """Whether a row-wise activation's outputs always sum to 1 (its targets must then too)."""
     if not f.has(RowSum):
         return False
-    return is_identically_zero(expand_rows(RowSum(f), _ROW_WIDTHS[0], (z,)) - 1)
+    return _attempt(
+        SEARCH_SECONDS,
+        lambda: is_identically_zero(expand_rows(RowSum(f), _ROW_WIDTHS[0], (z,)) - 1),
+        False,
+    )
+
+
+def uses_target_sum(activation: Activation, loss: Loss, convention: str) -> bool:
+    """Whether δ_y of this output pair simplifies by Σ_k t_k = 1: the activation's outputs sum
+    to 1 (softmax) and the chain rule leaves Σ_k t_k in δ_y (cross-entropy does, squared
+    error does not). Targets must then sum to 1 too."""
+    f = activation.expr
+    if not sums_to_one(f):
+        return False
+    sign = -1 if convention == "negative" else 1
+    fused = backward_rule(f).xreplace({g: sp.diff(loss.expr, y), a: y})
+    return (sign * fused).replace(RowSum, lambda u: RowSum(sp.expand(u))).has(RowSum(t))
 
 
 def output_error(activation: Activation, loss: Loss, convention: str) -> sp.Expr:
@@ -304,7 +371,7 @@ def output_error_steps(
         # row-wise: the backward rule mixes the units of the row through Σ_k
         fused = backward_rule(f).xreplace({g: dloss, a: y})
         forms = [sign * fused.replace(RowSum, lambda u: RowSum(sp.expand(u)))]
-        if sums_to_one(f):
+        if uses_target_sum(activation, loss, convention):
             forms.append(forms[-1].xreplace({RowSum(t): sp.Integer(1)}))
         forms.append(tidy(forms[-1]))
     else:

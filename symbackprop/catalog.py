@@ -167,6 +167,17 @@ LOSSES: dict[str, Loss] = {
 }
 
 
+def known_names(kind: str) -> frozenset[str]:
+    """Every name the catalog gives an activation, loss or regulariser, aliases included: a
+    spec's own entry may take none of them."""
+    names = {
+        "activation": (*ACTIVATIONS, *ACTIVATION_ALIASES),
+        "loss": tuple(LOSSES),
+        "regularizer": ("L1", "L2"),
+    }
+    return frozenset(names[kind])
+
+
 def activation(spec: str | Activation, field: str = "activation") -> Activation:
     """The catalog activation named ``spec`` (or ``spec`` itself if already an ``Activation``)."""
     if isinstance(spec, Activation):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
+import importlib.machinery
+import math
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -16,42 +18,45 @@ from . import formats
 from .codegen import generate
 from .derive import CONVENTIONS, derive
 from .document import combine
-from .errors import SpecError
+from .errors import SpecError, printable
 from .lecture import lecture
-from .output import check_overwrite, write_atomic
+from .output import status, write_all, write_atomic
 from .specfile import check_distinct, load_networks
 
 
 def _compile(args: argparse.Namespace) -> int:
-    """All or nothing: every spec is read and every module generated, and every target
-    checked, before the first file is written."""
+    """All or nothing: every spec is read, every module generated and every target checked
+    and written to a temporary file before the first target is replaced (``write_all``).
+    """
     planned = [
         (spec, network) for spec in args.specs for network in load_networks(spec)
     ]
     check_distinct([network for _, network in planned], "the specs given")
-    outputs = [
-        (
-            spec,
-            Path(args.output) / f"{network.name}.py",
-            generate(network, args.convention),
+    folder = Path(args.output)
+    if folder.exists() and not folder.is_dir():
+        raise SpecError(
+            f"-o {str(folder)!r} is a file; give the folder to write the modules into"
         )
+    outputs = [
+        (spec, folder / f"{network.name}.py", generate(network, args.convention))
         for spec, network in planned
     ]
-    for _, path, _ in outputs:
-        check_overwrite(path, args.force)
-    for spec, path, source in outputs:
-        write_atomic(path, source, args.force)
-        print(f"{spec}: wrote {path}")
+    write_all([(path, source) for _, path, source in outputs], args.force)
+    for spec, path, _ in outputs:
+        print(printable(f"{spec}: wrote {path}"))
     return 0
 
 
 def _latex(args: argparse.Namespace) -> int:
+    form = args.format or formats.FORMAT_OF_SUFFIX.get(
+        Path(args.output or "").suffix.lower(), "tex"
+    )
     documents = [
         lecture(derive(network, args.convention))
         for network in load_networks(args.spec)
     ]
     title = f"Backpropagation for {Path(args.spec).stem}"
-    text = formats.write(combine(documents, title), args.format)
+    text = formats.write(combine(documents, title), form)
     if args.output:
         write_atomic(args.output, text, args.force)
     else:
@@ -60,13 +65,35 @@ def _latex(args: argparse.Namespace) -> int:
 
 
 def _import(path: Path) -> ModuleType:
+    """A generated module, imported; only a ``.py`` file that carries symbackprop's header is
+    ever run (``symbackprop check model.toml`` or a script of the user's is refused)."""
     if not path.is_file():
         raise SpecError(f"module {str(path)!r} does not exist")
-    spec = importlib.util.spec_from_file_location(
-        f"symbackprop_checked_{path.stem}", path
+    if path.suffix.lower() != ".py":
+        raise SpecError(
+            f"{str(path)!r} is not a generated module: check takes the .py files that "
+            "symbackprop compile writes"
+        )
+    try:
+        found = status(path.read_text(encoding="utf-8"), "py")
+    except (OSError, UnicodeDecodeError):
+        found = "foreign"
+    if found == "foreign":
+        raise SpecError(
+            f"{str(path)!r} is not a symbackprop module (its first line is not "
+            "symbackprop's header), so it is not run"
+        )
+    loader = importlib.machinery.SourceFileLoader(
+        f"symbackprop_checked_{path.stem}", str(path)
     )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = ModuleType(loader.name)
+    module.__file__ = str(path)
+    try:
+        loader.exec_module(module)
+    except Exception as error:  # noqa: BLE001 - whatever the module raises, reported
+        raise SpecError(
+            f"module {str(path)!r} failed to import: {type(error).__name__}: {error}"
+        ) from None
     for name in ("SIZES", "TASK", "init_params", "check_gradients"):
         if not hasattr(module, name):
             raise SpecError(
@@ -119,17 +146,51 @@ def _check(args: argparse.Namespace) -> int:
             through = ", ".join(module.STRAIGHT_THROUGH)
             note = f" (straight-through {through}: checked {', '.join(names) or 'nothing'})"
         if not names:
-            print(f"{path}: skipped, every gradient passes through a surrogate{note}")
+            print(
+                printable(
+                    f"{path}: skipped, every gradient passes through a surrogate{note}"
+                )
+            )
             continue
         X, T = random_batch(module, args.samples, args.seed)
         error = module.check_gradients(module.init_params(args.seed), X, T, names=names)
         verdict = "ok" if error < args.tolerance else "FAILED"
         failed += verdict != "ok"
         print(
-            f"{path}: largest relative gradient error {error:.3e} "
-            f"(tolerance {args.tolerance:g}) {verdict}{note}"
+            printable(
+                f"{path}: largest relative gradient error {error:.3e} "
+                f"(tolerance {args.tolerance:g}) {verdict}{note}"
+            )
         )
     return 1 if failed else 0
+
+
+def _positive(kind: type) -> Callable[[str], float | int]:
+    """An argument type: a finite number > 0 of ``kind``."""
+
+    def parse(text: str) -> float | int:
+        try:
+            number = kind(text)
+        except ValueError:
+            number = None
+        if number is None or not math.isfinite(number) or number <= 0:
+            raise argparse.ArgumentTypeError(
+                f"must be a positive {'integer' if kind is int else 'number'}, got {text!r}"
+            )
+        return number
+
+    return parse
+
+
+def _natural(text: str) -> int:
+    """An argument type: an integer ≥ 0 (a seed)."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer ≥ 0, got {text!r}")
+    return number
 
 
 _FORCE = (
@@ -169,9 +230,9 @@ def parser() -> argparse.ArgumentParser:
     tex.add_argument(
         "--format",
         choices=formats.FORMATS,
-        default="tex",
         help="tex: standalone LaTeX (pdflatex); md: Markdown with $$ math; "
-        "html: one self-contained file, formulas as MathML (default: tex)",
+        "html: one self-contained file, formulas as MathML (default: from the suffix of "
+        "-o, else tex)",
     )
     tex.add_argument(
         "-o", "--output", help="write to this file instead of standard output"
@@ -184,9 +245,9 @@ def parser() -> argparse.ArgumentParser:
         "check", help="check a generated module's gradients by central differences"
     )
     check.add_argument("modules", nargs="+", metavar="MODULE")
-    check.add_argument("--tolerance", type=float, default=1e-6)
-    check.add_argument("--samples", type=int, default=8)
-    check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--tolerance", type=_positive(float), default=1e-6)
+    check.add_argument("--samples", type=_positive(int), default=8)
+    check.add_argument("--seed", type=_natural, default=0)
     check.set_defaults(run=_check)
     return main
 

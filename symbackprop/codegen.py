@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import linecache
+import math
 import os
 import types
 import unicodedata
@@ -13,7 +14,7 @@ import black
 import jinja2
 import sympy as sp
 
-from . import fitstep, printers, stabilise
+from . import budget, fitstep, printers, stabilise
 from .algebra import BatchLoss
 from .derive import Derivation, Equation, T, derive, state_name
 from .initializers import FAN_IN, FAN_OUT
@@ -23,8 +24,6 @@ from .spec import Network
 from .symbols import t
 
 TEMPLATE = "module.py.j2"
-#: functions a printed formula may call that the template defines (see printers)
-HELPERS = ("_logsumexp", "_softmax")
 #: Unicode categories never copied into generated text: controls, format characters, line and
 #: paragraph separators, lone surrogates
 _UNSAFE = {"Cc", "Cf", "Zl", "Zp", "Cs"}
@@ -51,9 +50,33 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         autoescape=False,
     )
-    env.filters["py"] = repr
+    env.filters["py"] = literal
     env.filters["text"] = one_line
     return env
+
+
+#: the only types written into generated source as Python literals
+_LITERALS = (bool, int, float, str, type(None))
+
+
+def literal(value: object) -> str:
+    """A Python literal for ``value``, which must be built of exact built-ins (bool, int,
+    finite float, str, None, and tuples, lists and dicts of them): a subclass could print
+    itself as code, so none reaches generated source (the spec objects make their values
+    plain; this refuses one that slipped through)."""
+    kind = type(value)
+    if kind in (tuple, list):
+        items = [literal(item) for item in value]
+        if kind is tuple and len(items) == 1:
+            return f"({items[0]},)"
+        body = ", ".join(items)
+        return f"({body})" if kind is tuple else f"[{body}]"
+    if kind is dict:
+        pairs = (f"{literal(k)}: {literal(v)}" for k, v in value.items())
+        return "{" + ", ".join(pairs) + "}"
+    if kind not in _LITERALS or (kind is float and not math.isfinite(value)):
+        raise TypeError(f"not a plain value to write into generated code: {value!r}")
+    return repr(value)
 
 
 def one_line(value: object) -> str:
@@ -67,23 +90,24 @@ def one_line(value: object) -> str:
 
 
 def _line(
-    eq: Equation, printed: sp.Expr | None = None, comment: str = ""
+    printer: printers.NumPyCodePrinter,
+    eq: Equation,
+    printed: sp.Expr | None = None,
+    comment: str = "",
 ) -> dict[str, object]:
     """One generated statement: ``lhs = code`` under ``# comment``; ``uses`` names its inputs."""
     expr = stabilise.stabilise(eq.rhs) if printed is None else printed
-    code = printers.numpy_code(expr)
     return {
         "lhs": eq.name,
-        "code": code,
+        "code": printers.numpy_code(expr, printer),
         "comment": comment or eq.text(),
         "uses": {symbol.name for symbol in expr.free_symbols},
-        "erf": expr.has(sp.erf),
-        "math": "math." in code,
-        "helpers": {name for name in HELPERS if f"{name}(" in code},
     }
 
 
-def _loss_line(derivation: Derivation) -> dict[str, object]:
+def _loss_line(
+    printer: printers.NumPyCodePrinter, derivation: Derivation
+) -> dict[str, object]:
     """The mean loss (plus any regulariser), from the logits where that form is stable."""
     (eq,) = derivation.step("loss")
     (mean_loss,) = eq.rhs.atoms(BatchLoss)
@@ -91,9 +115,12 @@ def _loss_line(derivation: Derivation) -> dict[str, object]:
     logits = stabilise.loss_from_logits(out.activation, derivation.network.loss)
     if logits is None:
         expanded = BatchLoss(sp.expand_log(mean_loss.args[0], force=True))
-        return _line(eq, stabilise.stabilise(eq.rhs.xreplace({mean_loss: expanded})))
+        return _line(
+            printer, eq, stabilise.stabilise(eq.rhs.xreplace({mean_loss: expanded}))
+        )
     stable = BatchLoss(out.at(logits.xreplace({t: T})))
     return _line(
+        printer,
         eq,
         stabilise.stabilise(eq.rhs.xreplace({mean_loss: stable})),
         f"{eq.text()}, computed from the logits: {printers.comment(stable)}",
@@ -123,7 +150,9 @@ def _params(derivation: Derivation) -> list[dict[str, object]]:
     return params
 
 
-def _initializers(derivation: Derivation) -> list[dict[str, object]]:
+def _initializers(
+    printer: printers.NumPyCodePrinter, derivation: Derivation
+) -> list[dict[str, object]]:
     """The initialisers the weights use, each with its scale printed from SymPy."""
     network = derivation.network
     used = {
@@ -135,7 +164,7 @@ def _initializers(derivation: Derivation) -> list[dict[str, object]]:
             "name": init.name,
             "distribution": init.distribution,
             "source": init.source,
-            "code": printers.numpy_code(init.scale),
+            "code": printers.numpy_code(init.scale, printer),
             "fans": ", ".join(
                 fan.name if fan in init.scale.free_symbols else "_"
                 for fan in (FAN_OUT, FAN_IN)
@@ -146,24 +175,29 @@ def _initializers(derivation: Derivation) -> list[dict[str, object]]:
     ]
 
 
-def _update(eq: Equation, derived: Equation) -> dict[str, object]:
+def _update(
+    printer: printers.NumPyCodePrinter, eq: Equation, derived: Equation
+) -> dict[str, object]:
     """One update of the fit loop, under the equation as ``derived``: in place
     (``W1 -= dW1``; ``m_W1 *= beta1`` then ``m_W1 += …``) where the variable enters its rule
     linearly, else an assignment."""
-    line = _line(eq, eq.rhs, derived.text())
+    line = _line(printer, eq, eq.rhs, derived.text())
     split = fitstep.in_place(eq)
     if split is None:
         return {**line, "statements": [f"= {line['code']}"]}
     coefficient, rest = split
-    statements = [] if coefficient == 1 else [f"*= {printers.numpy_code(coefficient)}"]
+    code = lambda expr: printers.numpy_code(expr, printer)
+    statements = [] if coefficient == 1 else [f"*= {code(coefficient)}"]
     if rest.could_extract_minus_sign():
-        statements.append(f"-= {printers.numpy_code(-rest)}")
+        statements.append(f"-= {code(-rest)}")
     elif rest != 0:
-        statements.append(f"+= {printers.numpy_code(rest)}")
+        statements.append(f"+= {code(rest)}")
     return {**line, "statements": statements}
 
 
-def _training(derivation: Derivation) -> dict[str, object]:
+def _training(
+    printer: printers.NumPyCodePrinter, derivation: Derivation
+) -> dict[str, object]:
     """The optimiser in the fit loop: its state arrays, constants, the factor ``_step``
     scales gradients by, and the update lines."""
     optimizer = derivation.network.optimizer
@@ -181,16 +215,24 @@ def _training(derivation: Derivation) -> dict[str, object]:
         "lr": optimizer.lr,
         "state": state,
         "constants": [
-            {"name": key, "value": repr(value)} for key, value in optimizer.constants
+            {"name": key, "value": literal(value)} for key, value in optimizer.constants
         ],
         "step_scale": "1.0" if rate is None else rate.name,
-        "schedule": None if schedule is None else _line(schedule),
-        "updates": [_update(eq, rule) for eq, rule in zip(folded, rules)],
+        "schedule": None if schedule is None else _line(printer, schedule),
+        "updates": [_update(printer, eq, rule) for eq, rule in zip(folded, rules)],
     }
 
 
 def render(derivation: Derivation) -> str:
-    """Source of the standalone training module for ``derivation``, black-formatted."""
+    """Source of the standalone training module for ``derivation``, black-formatted (within
+    ``budget.TOTAL``)."""
+    return budget.bounded(
+        lambda: _render(derivation),
+        f"Network {derivation.network.name!r}: generating its module",
+    )
+
+
+def _render(derivation: Derivation) -> str:
     from . import __version__
 
     network = derivation.network
@@ -200,13 +242,15 @@ def render(derivation: Derivation) -> str:
         name for layer in derivation.layers for name in (layer.Z.name, layer.A.name)
     ]
     output = derivation.layers[-1].A.name
-    loss = _loss_line(derivation)
-    forward_lines = [_line(eq) for eq in derivation.step("forward")]
+    printer = (
+        printers.NumPyCodePrinter()
+    )  # one for the module: it records what code needs
+    loss = _loss_line(printer, derivation)
+    forward_lines = [_line(printer, eq) for eq in derivation.step("forward")]
     backward = [
-        _line(eq, stabilise.stabilise(rhs))
+        _line(printer, eq, stabilise.stabilise(rhs))
         for eq, rhs in fitstep.scaled_backward(derivation)
     ]
-    printed = [*forward_lines, loss, *backward]
     task = network.loss.task
     context = {
         "name": network.name,
@@ -220,13 +264,10 @@ def render(derivation: Derivation) -> str:
             for layer in derivation.layers
             if layer.activation.straight_through
         ),
-        "uses_erf": any(line["erf"] for line in printed),
-        "uses_math": any(line["erf"] or line["math"] for line in printed),
-        "helpers": set().union(*(line["helpers"] for line in printed)),
         "convention": CONVENTION_TEXT[derivation.convention],
         "sizes": network.sizes,
         "params": params,
-        "initializers": _initializers(derivation),
+        "initializers": _initializers(printer, derivation),
         "param_names": tuple(names),
         "shapes": {p["name"]: p["shape"] for p in params},
         "layers": tuple(
@@ -253,15 +294,21 @@ def render(derivation: Derivation) -> str:
         "backward": backward,
         "error_scale": printers.comment(fitstep.error_scale(derivation)),
         "grads": ", ".join(f"d{name}" for name in names),
-        **_training(derivation),
+        **_training(printer, derivation),
     }
+    # everything is printed now: the helpers and modules the code needs are known
+    context["needs"] = printer.needs
     source = _environment().get_template(TEMPLATE).render(context)
     return sign(black.format_str(source, mode=black.Mode()), "py")
 
 
 def generate(network: Network, convention: str = "negative") -> str:
-    """Black-formatted source of a standalone NumPy training module for ``network``."""
-    return render(derive(network, convention))
+    """Black-formatted source of a standalone NumPy training module for ``network``
+    (derivation and module together within ``budget.TOTAL``)."""
+    return budget.bounded(
+        lambda: render(derive(network, convention)),
+        f"Network {getattr(network, 'name', network)!r}: generating its module",
+    )
 
 
 def write_module(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from . import calculus, printers
+from . import budget, calculus, printers
 from .algebra import BatchLoss, BatchMean, Dot, ElementSum, Transpose, value
 from .errors import SpecError
 from .functions import Activation
@@ -83,11 +83,11 @@ class LayerDerivation:
 
     @property
     def Z(self) -> sp.Symbol:
-        return sp.Symbol(f"Z{self.index}")
+        return sp.Symbol(f"Z{self.index}", real=True)
 
     @property
     def A(self) -> sp.Symbol:
-        return sp.Symbol(f"A{self.index}")
+        return sp.Symbol(f"A{self.index}", real=True)
 
     @property
     def W(self) -> sp.Symbol:
@@ -125,7 +125,8 @@ class Derivation:
     loss_gradient: sp.Expr
     #: δ_y of one output element in y and t (and z only where f' has no output form)
     output_delta: sp.Expr
-    #: whether the output activation's rows sum to 1, so targets must too (Σ_k t_k = 1 was used)
+    #: whether δ_y was simplified by Σ_k t_k = 1 (softmax + cross-entropy), so targets must
+    #: sum to 1 too
     targets_sum_to_one: bool
     equations: tuple[Equation, ...]
 
@@ -235,21 +236,23 @@ class Derivation:
 
     def to_latex(self) -> str:
         """The derivation written out step by step, as a standalone LaTeX document."""
-        from . import formats, lecture
-
-        return formats.to_latex(lecture.lecture(self))
+        return self._document("to_latex")
 
     def to_markdown(self) -> str:
         """The derivation written out step by step, as Markdown with ``$$`` math."""
-        from . import formats, lecture
-
-        return formats.to_markdown(lecture.lecture(self))
+        return self._document("to_markdown")
 
     def to_html(self) -> str:
         """The derivation written out step by step, as one self-contained HTML file."""
+        return self._document("to_html")
+
+    def _document(self, writer: str) -> str:
         from . import formats, lecture
 
-        return formats.to_html(lecture.lecture(self))
+        return budget.bounded(
+            lambda: getattr(formats, writer)(lecture.lecture(self)),
+            f"Network {self.network.name!r}: writing its derivation document",
+        )
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
@@ -408,11 +411,21 @@ def _updates(
 
 
 def derive(network: Network, convention: str = "negative") -> Derivation:
-    """Derive forward pass, loss, δ recursion, gradients and the optimiser's updates."""
+    """Derive forward pass, loss, δ recursion, gradients and the optimiser's updates (within
+    ``budget.TOTAL``)."""
+    if not isinstance(network, Network):
+        raise SpecError(f"derive needs a symbackprop Network, got {network!r}")
     if convention not in CONVENTIONS:
         raise SpecError(
             f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}"
         )
+    return budget.bounded(
+        lambda: _derive(network, convention),
+        f"Network {network.name!r}: deriving its backpropagation",
+    )
+
+
+def _derive(network: Network, convention: str) -> Derivation:
     sizes = network.sizes
     layers = tuple(
         _layer(i + 1, sizes[i], dense) for i, dense in enumerate(network.layers)
@@ -438,7 +451,7 @@ def derive(network: Network, convention: str = "negative") -> Derivation:
         layers=layers,
         loss_gradient=loss_gradient,
         output_delta=output_delta,
-        targets_sum_to_one=calculus.sums_to_one(out.activation.expr),
+        targets_sum_to_one=calculus.uses_target_sum(out.activation, loss, convention),
         equations=(
             *_forward(layers),
             loss_equation,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.calculus.util import continuous_domain
 
+from . import budget, numeric
 from .algebra import expand_rows, indexed, value
 from .functions import Activation, Loss
 from .symbols import t, y, z
@@ -18,6 +19,8 @@ PROBE = tuple(
 )
 #: the other units of a row for a row-wise activation (softmax)
 _ROW = (sp.Rational("0.5"), sp.Rational("-1.2"))
+#: seconds an exact evaluation may take before float64 decides
+EXACT_SECONDS = 2.0
 #: targets inside each target domain the loss is evaluated with
 TARGET_PROBES = {
     "real": (sp.Rational("0.3"),),
@@ -39,8 +42,24 @@ def _outputs(activation: Activation) -> list[tuple[sp.Rational, sp.Expr]]:
 
 
 def _finite(expr: sp.Expr) -> bool:
-    result = expr.evalf()
-    return bool(result.is_Number and result.is_finite and result.is_real)
+    """Whether a constant formula is a finite real number: exactly (SymPy's evalf), or in
+    float64 when that takes longer than ``EXACT_SECONDS`` (e^(e^(e^(e^66))) never finishes).
+    """
+
+    def exact() -> bool:
+        result = expr.evalf()
+        return bool(result.is_Number and result.is_finite and result.is_real)
+
+    def approximate() -> bool:
+        return numeric.finite(numeric.evaluate(expr, [], []))
+
+    def guarded() -> bool:
+        try:
+            return exact()
+        except Exception:  # noqa: BLE001 - SymPy failing to evaluate: decide in float64
+            return approximate()
+
+    return budget.within(EXACT_SECONDS, guarded, approximate)
 
 
 def violation(activation: Activation, loss: Loss) -> tuple[sp.Expr, sp.Expr] | None:

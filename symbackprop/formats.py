@@ -12,6 +12,14 @@ from . import mathml, output, printers
 from .document import Document, Math, Row, Section, Text
 
 FORMATS = ("tex", "md", "html")
+#: the format a file's suffix asks for (``-o notes.html`` without --format)
+FORMAT_OF_SUFFIX = {
+    ".tex": "tex",
+    ".md": "md",
+    ".markdown": "md",
+    ".html": "html",
+    ".htm": "html",
+}
 _LATEX_RELATIONS = {"=": "=", "←": r"\leftarrow", "∈": r"\in", "∼": r"\sim"}
 
 #: characters of our prose that pdflatex's text mode does not know, as LaTeX
@@ -219,4 +227,12 @@ def to_html(document: Document) -> str:
     )
 
 
-__all__ = ["FORMATS", "latex_text", "to_html", "to_latex", "to_markdown", "write"]
+__all__ = [
+    "FORMATS",
+    "FORMAT_OF_SUFFIX",
+    "latex_text",
+    "to_html",
+    "to_latex",
+    "to_markdown",
+    "write",
+]

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 import sympy as sp
 
 from .algebra import RowSum, StopGradient
-from .errors import SpecError
+from .errors import SpecError, shorten
 
 #: longest formula accepted (characters), and most AST nodes: bounds the parser's own work
 MAX_LENGTH = 1000
@@ -96,8 +96,8 @@ class _Translator:
 
     def refuse(self, node: ast.AST | None, why: str) -> SpecError:
         piece = ast.get_source_segment(self.text, node) if node is not None else None
-        at = f" at {_shorten(piece)!r}" if piece and piece != self.text else ""
-        return SpecError(f"{self.owner}: formula {_shorten(self.text)!r}{at}: {why}")
+        at = f" at {shorten(piece, 60)!r}" if piece and piece != self.text else ""
+        return SpecError(f"{self.owner}: formula {shorten(self.text, 60)!r}{at}: {why}")
 
     def expr(self, node: ast.AST) -> sp.Expr:
         if isinstance(node, ast.Constant):
@@ -202,11 +202,6 @@ class _Translator:
         raise self.refuse(
             node, "a where() condition is a comparison (<, <=, >, >=), joined by and/or"
         )
-
-
-def _shorten(text: str, limit: int = 60) -> str:
-    """``text`` cut to ``limit`` characters for a message."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _describe(node: ast.AST) -> str:

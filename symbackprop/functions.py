@@ -6,23 +6,25 @@ differentiable by SymPy where it matters. Built-ins (``catalog``) are instances 
 
 from __future__ import annotations
 
-import cmath
 import keyword
 import math
 import numbers
+import operator
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import sympy as sp
 
-from . import formula
+from . import budget, formula, numeric
 from .algebra import RowSum, expand_rows, indexed, value
-from .errors import SpecError
+from .errors import SpecError, shorten
 from .symbols import t, w, y, z
 
 #: where custom activations are evaluated to check they are real and finite on the real line
 _PROBE = (-3.7, -1.3, -0.4, 0.0, 0.6, 1.9, 4.2)
+#: the other units of a row where a row-wise activation is checked
+_ROW = (0.5, -1.2)
 #: names a learnable parameter may not take: with a layer number appended they would collide
 #: with generated names (W1, Z1, …) or the scalar symbols (see also Network's name check)
 _RESERVED = {
@@ -88,14 +90,55 @@ def identifier(value_: object, field_: str) -> str:
             f"{field_} must be a Python identifier as Python reads it: {value_!r} is read as "
             f"{normal!r}; write {normal!r}"
         )
-    return value_
+    return str.__str__(value_)
+
+
+def plain(value_: object, field_: str) -> bool | int | float | str | None:
+    """``value_`` as an exact built-in — None, a bool, an int, a finite float or a str — for
+    anything that is written into generated source or shown: a subclass could print itself as
+    code (``repr``) or as anything else (``format``). Else a SpecError naming the field.
+    """
+    if value_ is None or isinstance(value_, bool):
+        return None if value_ is None else bool(value_)
+    if isinstance(value_, str):
+        return str.__str__(value_)
+    if isinstance(value_, numbers.Integral):
+        return operator.index(value_)
+    if isinstance(value_, numbers.Real):
+        return float(number(value_, field_))
+    raise SpecError(f"{field_} must be a number, a string or None, got {value_!r}")
+
+
+def one_of(value_: object, choices: tuple[str, ...], field_: str) -> str:
+    """``value_`` if it is one of ``choices`` (returned as the choice itself), else a
+    SpecError naming the field and listing them."""
+    for choice in choices:
+        if isinstance(value_, str) and value_ == choice:
+            return choice
+    raise SpecError(f"{field_} must be one of {', '.join(choices)}, got {value_!r}")
+
+
+def settings_of(pairs: object, owner: str) -> tuple[tuple[str, object], ...]:
+    """Display settings (name, value) as exact built-ins (see ``plain``)."""
+    return tuple(
+        (
+            identifier(key, f"{owner}: setting name"),
+            plain(val, f"{owner}: setting {key}"),
+        )
+        for key, val in pairs
+    )
 
 
 def _owner(function: object) -> str:
-    """Check the name of an Activation, Loss or Regularizer; returns how messages name it,
-    e.g. ``Loss 'huber'``."""
+    """Check the name and settings of an Activation, Loss or Regularizer (making them exact
+    built-ins); returns how messages name it, e.g. ``Loss 'huber'``."""
     kind = type(function).__name__
-    return f"{kind} {identifier(function.name, f'{kind}.name')!r}"
+    name = identifier(function.name, f"{kind}.name")
+    object.__setattr__(function, "name", name)
+    object.__setattr__(
+        function, "settings", settings_of(function.settings, f"{kind} {name!r}")
+    )
+    return f"{kind} {name!r}"
 
 
 def _expression(function: object, owner: str, symbols: set[sp.Symbol]) -> sp.Expr:
@@ -116,6 +159,24 @@ def _expression(function: object, owner: str, symbols: set[sp.Symbol]) -> sp.Exp
     _check_symbols(owner, expr, symbols)
     object.__setattr__(function, "expr", expr)
     return expr
+
+
+def _analysed(owner: str, check: Callable[[], object]) -> None:
+    """Run the checks of a formula within the budget (``budget.TOTAL``); SymPy failing on
+    the formula (a RecursionError on deep nesting, say) is a SpecError naming it too."""
+
+    def guarded() -> None:
+        try:
+            check()
+        except SpecError:
+            raise
+        except Exception as error:  # noqa: BLE001 - SymPy failing on the formula
+            raise SpecError(
+                f"{owner}: SymPy cannot analyse the formula "
+                f"({type(error).__name__}: {shorten(error)})"
+            ) from None
+
+    budget.bounded(guarded, f"{owner}: checking the formula")
 
 
 def _check_symbols(owner: str, expr: sp.Expr, allowed: set[sp.Symbol]) -> None:
@@ -180,17 +241,18 @@ class Activation(_Titled):
 
     def __post_init__(self) -> None:
         owner = _owner(self)
-        learnable = {
-            _learnable_symbol(self.expr, symbol): initial
-            for symbol, initial in dict(self.learnable).items()
-        }
-        for symbol, initial in learnable.items():
-            _check_learnable(owner, symbol, initial)
+        object.__setattr__(
+            self, "min_units", positive_int(self.min_units, f"{owner}: min_units")
+        )
+        learnable = _learnable(owner, self.expr, self.learnable)
         object.__setattr__(
             self,
             "learnable",
             tuple(sorted(learnable.items(), key=lambda item: item[0].name)),
         )
+        _analysed(owner, lambda: self._check(owner, learnable))
+
+    def _check(self, owner: str, learnable: dict[sp.Symbol, float]) -> None:
         expr = _expression(self, owner, {z, *learnable})
         if learnable and self.is_vector:
             raise SpecError(
@@ -198,11 +260,15 @@ class Activation(_Titled):
                 "only, not on a row-wise one (RowSum)"
             )
         if self.is_vector:
-            row = expand_rows(expr, 3, (z,))
-            _check_differentiable(owner, row, indexed(z, 1))
+            # unit 1 of a row of three, the other two units held at _ROW
+            row = expand_rows(expr, 1 + len(_ROW), (z,))
+            unit = indexed(z, 1)
+            others = {indexed(z, k): other for k, other in enumerate(_ROW, 2)}
+            derivative = _check_differentiable(owner, row, unit)
+            _check_real_line(owner, row, derivative, others, unit)
         else:
             derivative = _check_differentiable(owner, expr, z)
-            _check_real_line(owner, expr, derivative, learnable)
+            _check_real_line(owner, expr, derivative, learnable, z)
 
     @property
     def is_vector(self) -> bool:
@@ -215,59 +281,91 @@ class Activation(_Titled):
         return self.expr != value(self.expr)
 
 
-def _learnable_symbol(expr: object, symbol: object) -> object:
-    """A learnable parameter given by name: the expression's symbol of that name, else a
-    real SymPy symbol."""
-    if not isinstance(symbol, str) or not symbol.isidentifier():
-        return symbol
-    found = getattr(expr, "free_symbols", set())
-    return next((s for s in found if s.name == symbol), sp.Symbol(symbol, real=True))
+def _learnable(owner: str, expr: object, given: object) -> dict[sp.Symbol, float]:
+    """The learnable parameters as {symbol: initial value}: a mapping (or pairs) from symbols
+    of ``expr``, or their names, to finite numbers (made plain floats)."""
+    if isinstance(given, Mapping):
+        pairs = list(given.items())
+    elif isinstance(given, (tuple, list)) and all(
+        isinstance(pair, (tuple, list)) and len(pair) == 2 for pair in given
+    ):
+        pairs = [tuple(pair) for pair in given]
+    else:
+        raise SpecError(
+            f"{owner}: learnable must map each parameter's name to its initial value, such "
+            f"as {{'beta': 1.0}}, got {given!r}"
+        )
+    learnable = {}
+    for name, initial in pairs:
+        symbol = _learnable_symbol(owner, expr, name)
+        learnable[symbol] = float(
+            number(initial, f"{owner}: initial value of {symbol}")
+        )
+    return learnable
 
 
-def _check_learnable(owner: str, symbol: object, initial: object) -> None:
+def _learnable_symbol(owner: str, expr: object, given: object) -> sp.Symbol:
+    """A learnable parameter: a SymPy Symbol or its name (the expression's symbol of that
+    name, else a real one), whose name takes a layer number in generated code (alpha →
+    alpha2): letters only, an identifier as Python reads it, not a generated name."""
+    symbol = given
+    if isinstance(given, str) and given.isidentifier():
+        found = getattr(expr, "free_symbols", set())
+        symbol = next(
+            (s for s in found if s.name == given),
+            sp.Symbol(str.__str__(given), real=True),
+        )
+    name = getattr(symbol, "name", None)
     if (
         not isinstance(symbol, sp.Symbol)
-        or not symbol.name.isalpha()
-        or unicodedata.normalize("NFKC", symbol.name) != symbol.name
-        or keyword.iskeyword(symbol.name)
-        or symbol.name in _RESERVED
+        or type(name) is not str
+        or not name.isidentifier()
+        or not name.isalpha()
+        or unicodedata.normalize("NFKC", name) != name
+        or keyword.iskeyword(name)
+        or name in _RESERVED
     ):
         raise SpecError(
-            f"{owner}: learnable parameter {symbol!r} must be a SymPy Symbol whose name is made "
+            f"{owner}: learnable parameter {given!r} must be a SymPy Symbol (or a name) made "
             f"of letters only (the layer number is appended) and not one of "
             f"{', '.join(sorted(_RESERVED))}"
         )
-    number(initial, f"{owner}: initial value of {symbol}")
+    return symbol
 
 
 def _check_real_line(
     owner: str,
     expr: sp.Expr,
     derivative: sp.Expr,
-    learnable: dict[sp.Symbol, float],
+    at: dict[sp.Symbol, float],
+    variable: sp.Symbol,
 ) -> None:
-    """The activation and its derivative are real and finite at a few points of the real line."""
-    at = {symbol: float(initial) for symbol, initial in learnable.items()}
-    folded = sp.piecewise_fold(derivative.xreplace(at))
-    branches = folded.args if isinstance(folded, sp.Piecewise) else ((folded, True),)
-    if all(branch == 0 for branch, _ in branches):
+    """The activation and its derivative are real and finite, in float64 as the generated code
+    computes them, at a few points of the real line, the other symbols (learnable parameters,
+    other units of a row) ``at`` the values given."""
+    if _flat(derivative.xreplace(at)):
         raise SpecError(
-            f"{owner}: the derivative of {expr} with respect to z is 0 everywhere, so no "
-            "gradient flows through it; wrap the flat part in sb.stop_gradient(...) for a "
+            f"{owner}: the derivative of {shorten(expr)} with respect to z is 0 everywhere, so "
+            "no gradient flows through it; wrap the flat part in sb.stop_gradient(...) for a "
             "straight-through estimator (as the catalog's threshold does)"
         )
+    given = "".join(f", {symbol} = {initial}" for symbol, initial in at.items())
     for name, checked in (("value", value(expr)), ("derivative", derivative)):
-        fn = sp.lambdify(z, checked.xreplace(at), modules="mpmath")
-        for point in _PROBE:
-            try:
-                result = complex(fn(float(point)))
-            except (ArithmeticError, TypeError, ValueError):
-                result = complex("nan")
-            if not cmath.isfinite(result) or abs(result.imag) > 1e-12:
+        values = numeric.evaluate(checked.xreplace(at), [variable], [_PROBE])
+        for point, result in zip(_PROBE, values):
+            if not math.isfinite(result):
                 raise SpecError(
-                    f"{owner}: the {name} {checked} is not real and finite at z = {point}; "
-                    "an activation must be defined on the whole real line"
+                    f"{owner}: the {name} {shorten(checked)} is not real and finite at "
+                    f"{variable} = {point}{given} (in float64, as the generated code computes "
+                    "it); an activation must be defined on the whole real line"
                 )
+
+
+def _flat(derivative: sp.Expr) -> bool:
+    """Whether every branch of a (nested) piecewise derivative is 0."""
+    if isinstance(derivative, sp.Piecewise):
+        return all(_flat(branch) for branch, _ in derivative.args)
+    return derivative == 0
 
 
 @dataclass(frozen=True)
@@ -288,15 +386,17 @@ class Loss(_Titled):
 
     def __post_init__(self) -> None:
         owner = _owner(self)
-        if self.task not in TASKS:
-            raise SpecError(
-                f"{owner}: task must be one of {', '.join(TASKS)}, got {self.task!r}"
-            )
-        if self.targets not in TARGETS:
-            raise SpecError(
-                f"{owner}: targets must be one of {', '.join(TARGETS)}, got {self.targets!r}"
-            )
-        _check_differentiable(owner, _expression(self, owner, {y, t}), y)
+        object.__setattr__(self, "task", one_of(self.task, TASKS, f"{owner}: task"))
+        object.__setattr__(
+            self, "targets", one_of(self.targets, tuple(TARGETS), f"{owner}: targets")
+        )
+        object.__setattr__(
+            self, "min_units", positive_int(self.min_units, f"{owner}: min_units")
+        )
+        _analysed(
+            owner,
+            lambda: _check_differentiable(owner, _expression(self, owner, {y, t}), y),
+        )
 
 
 @dataclass(frozen=True)
@@ -310,4 +410,7 @@ class Regularizer(_Titled):
 
     def __post_init__(self) -> None:
         owner = _owner(self)
-        _check_differentiable(owner, _expression(self, owner, {w}), w)
+        _analysed(
+            owner,
+            lambda: _check_differentiable(owner, _expression(self, owner, {w}), w),
+        )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .errors import SpecError
-from .functions import identifier
+from .functions import identifier, one_of
 
 FAN_IN = sp.Symbol("fan_in", positive=True)
 FAN_OUT = sp.Symbol("fan_out", positive=True)
@@ -28,12 +28,16 @@ class Initializer:
     source: str = ""
 
     def __post_init__(self) -> None:
-        identifier(self.name, "Initializer.name")
-        if self.distribution not in DISTRIBUTIONS:
-            raise SpecError(
-                f"Initializer {self.name!r}: distribution must be one of "
-                f"{', '.join(DISTRIBUTIONS)}, got {self.distribution!r}"
-            )
+        object.__setattr__(self, "name", identifier(self.name, "Initializer.name"))
+        object.__setattr__(
+            self,
+            "distribution",
+            one_of(
+                self.distribution,
+                DISTRIBUTIONS,
+                f"Initializer {self.name!r}: distribution",
+            ),
+        )
         if not isinstance(self.scale, sp.Expr) or not self.scale.free_symbols <= {
             FAN_IN,
             FAN_OUT,
@@ -46,6 +50,14 @@ class Initializer:
             raise SpecError(
                 f"Initializer {self.name!r}: source must be a string, got {self.source!r}"
             )
+        object.__setattr__(self, "source", str.__str__(self.source))
+
+    def __reduce__(self) -> tuple:
+        """A catalog initialiser unpickles as itself: its √(6/n) is written unevaluated,
+        which pickling would turn into √6/√n (and change the generated module)."""
+        if INITIALIZERS.get(self.name) is self:
+            return (initializer, (self.name, "init"))
+        return super().__reduce__()
 
 
 def _root(expr: sp.Expr) -> sp.Expr:

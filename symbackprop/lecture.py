@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from . import calculus
+from . import budget, calculus
 from .algebra import RowSum, value
 from .derive import N
 from .document import Document, Math, Row, Section, Text
@@ -337,7 +337,14 @@ def _update(derivation: Derivation) -> Section:
 
 
 def lecture(derivation: Derivation) -> Document:
-    """The document that explains ``derivation`` step by step."""
+    """The document that explains ``derivation`` step by step (within ``budget.TOTAL``)."""
+    return budget.bounded(
+        lambda: _lecture(derivation),
+        f"Network {derivation.network.name!r}: writing its derivation document",
+    )
+
+
+def _lecture(derivation: Derivation) -> Document:
     network = derivation.network
     intro = Section(
         "Network",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from .errors import SpecError
-from .functions import identifier, number, positive, positive_int
+from .functions import identifier, number, plain, positive, positive_int
 
 #: the generic parameter, its gradient, the base and the scheduled learning rate
 THETA = sp.Symbol("theta", real=True)
@@ -29,12 +29,30 @@ def _hyper(name: str) -> sp.Symbol:
     return sp.Symbol(name, positive=True)
 
 
-def _check_settings(owner: str, settings: tuple[tuple[str, float], ...]) -> None:
-    """Hyperparameters are (identifier, finite number) pairs: they are bound by name in the
-    generated module."""
+def _settings(owner: str, settings: object) -> tuple[tuple[str, float | int], ...]:
+    """Hyperparameters as (identifier, finite number) pairs, made exact built-ins: they are
+    bound by name in the generated module."""
+    if not isinstance(settings, (tuple, list)) or not all(
+        isinstance(pair, (tuple, list)) and len(pair) == 2 for pair in settings
+    ):
+        raise SpecError(
+            f"{owner}: settings must be (name, value) pairs, got {settings!r}"
+        )
+    checked = []
     for key, value in settings:
-        identifier(key, f"{owner}: setting name")
-        number(value, f"{owner}: setting {key}")
+        name = identifier(key, f"{owner}: setting name")
+        number(value, f"{owner}: setting {name}")
+        checked.append((name, plain(value, f"{owner}: setting {name}")))
+    return tuple(checked)
+
+
+def _symbol(symbol: object, field_: str) -> sp.Symbol:
+    """A symbol whose name becomes a name in generated code: a plain identifier."""
+    name = getattr(symbol, "name", None)
+    if not isinstance(symbol, sp.Symbol) or type(name) is not str:
+        raise SpecError(f"{field_} must be a SymPy Symbol, got {symbol!r}")
+    identifier(name, field_)
+    return symbol
 
 
 def _check_range(value: object, field_: str, low: float, high: float) -> float:
@@ -63,8 +81,9 @@ class Schedule:
     settings: tuple[tuple[str, float], ...]
 
     def __post_init__(self) -> None:
-        identifier(self.name, "Schedule.name")
-        _check_settings(f"Schedule {self.name!r}", self.settings)
+        object.__setattr__(self, "name", identifier(self.name, "Schedule.name"))
+        owner = f"Schedule {self.name!r}"
+        object.__setattr__(self, "settings", _settings(owner, self.settings))
         if not isinstance(self.expr, sp.Expr) or not self.expr.free_symbols <= {
             LR,
             K,
@@ -125,19 +144,25 @@ class Optimizer:
     arguments: tuple[tuple[str, object], ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
-        identifier(self.name, "Optimizer.name")
+        object.__setattr__(self, "name", identifier(self.name, "Optimizer.name"))
         owner = f"Optimizer {self.name!r}"
-        positive(self.lr, f"{owner}: lr")
-        _check_settings(owner, self.settings)
+        object.__setattr__(self, "lr", float(positive(self.lr, f"{owner}: lr")))
+        object.__setattr__(self, "settings", _settings(owner, self.settings))
+        object.__setattr__(
+            self,
+            "arguments",
+            tuple(
+                (key, value if isinstance(value, Schedule) else plain(value, key))
+                for key, value in self.arguments
+            ),
+        )
         if self.schedule is not None and not isinstance(self.schedule, Schedule):
             raise SpecError(
                 f"{owner}: schedule must be a Schedule, got {self.schedule!r}"
             )
         targets = [target for target, _ in self.rules]
         for symbol in (*targets, *self.state):
-            if not isinstance(symbol, sp.Symbol):
-                raise SpecError(f"{owner}: {symbol!r} must be a SymPy Symbol")
-            identifier(symbol.name, f"{owner}: the name of {symbol}")
+            _symbol(symbol, f"{owner}: the name of {symbol}")
         allowed = {THETA, GRAD, LR, LR_K, K, *targets, *self.state}
         allowed |= {_hyper(key) for key, _ in self.constants}
         for target, formula in self.rules:

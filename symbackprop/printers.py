@@ -51,12 +51,10 @@ class ExactFloats:
 
 def is_scalar(factor: sp.Expr) -> bool:
     """Numbers and formulas in the scalar symbols only (N, lr, β₁, the step k: positive or
-    integer); every other symbol is an array."""
-    return bool(
-        factor.is_number
-        or factor.is_positive
-        or all(s.is_positive or s.is_integer for s in factor.free_symbols)
-    )
+    integer); every other symbol is an array. Decided from the symbols alone: asking SymPy
+    whether a formula is positive costs time exponential in its nesting (tanh(tanh(…))).
+    """
+    return all(s.is_positive or s.is_integer for s in factor.free_symbols)
 
 
 class ScalarCodePrinter(ExactFloats, PythonCodePrinter):
@@ -67,7 +65,16 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
     """NumPy source for array formulas, written against ``import numpy as np`` (and ``math``)
     in a module that defines ``DTYPE``. Constants such as √2 print with ``math``: Python floats,
     which NumPy casts to the arrays' dtype (``np.sqrt(2)`` is a float64 scalar and would turn
-    float32 arrays into float64)."""
+    float32 arrays into float64).
+
+    ``needs`` records, while printing, what the code uses besides NumPy: the modules
+    (``math``) and the module's helpers (``erf``, ``_softmax``, ``_logsumexp``) — the module
+    imports and defines exactly those.
+    """
+
+    def __init__(self, settings: dict | None = None) -> None:
+        super().__init__({"fully_qualified_modules": True, **(settings or {})})
+        self.needs: set[str] = set()
 
     def _print(self, expr: object, **kwargs: object) -> str:
         if (
@@ -77,7 +84,10 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
             and not expr.is_Rational
             and not expr.is_Float
         ):
-            return ScalarCodePrinter().doprint(expr)
+            scalar = ScalarCodePrinter()
+            code = scalar.doprint(expr)
+            self.needs.update(scalar.module_imports)
+            return code
         return super()._print(expr, **kwargs)
 
     def _module_format(self, fqn: str, register: bool = True) -> str:
@@ -115,9 +125,11 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
 
     def _print_LogSumExp(self, expr: sp.Expr) -> str:
         # the module defines _logsumexp and _softmax with the row maximum subtracted
+        self.needs.add("_logsumexp")
         return f"_logsumexp({self._print(expr.args[0])})"
 
     def _print_Softmax(self, expr: sp.Expr) -> str:
+        self.needs.add("_softmax")
         return f"_softmax({self._print(expr.args[0])})"
 
     def _print_Mul(self, expr: sp.Expr) -> str:
@@ -167,6 +179,7 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
 
     def _print_erf(self, expr: sp.Expr) -> str:
         # NumPy has no error function: the module defines ``erf`` element-wise from math.erf
+        self.needs.update(("erf", "math"))
         return f"erf({self._print(expr.args[0])})"
 
     def _print_Relational(self, expr: sp.Expr) -> str:
@@ -389,9 +402,9 @@ def text(words: str) -> str:
     return "".join(_TEXT_ESCAPES.get(c, c) for c in words)
 
 
-def numpy_code(expr: sp.Expr) -> str:
-    """NumPy source for ``expr``."""
-    return NumPyCodePrinter({"fully_qualified_modules": True}).doprint(expr)
+def numpy_code(expr: sp.Expr, printer: NumPyCodePrinter | None = None) -> str:
+    """NumPy source for ``expr`` (by ``printer``, which records what the code needs)."""
+    return (printer or NumPyCodePrinter()).doprint(expr)
 
 
 def latex(expr: sp.Basic, hadamard: bool = False) -> str:

@@ -2,18 +2,62 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import sympy as sp
 
-from . import catalog, domain
+from . import budget, catalog, domain
 from .errors import SpecError
-from .functions import Activation, Loss, Regularizer, identifier, positive_int
+from .functions import Activation, Loss, Regularizer, identifier, one_of, positive_int
 from .initializers import Initializer, initializer
 from .optimizers import SGD, Optimizer, optimizer
 
 #: the floating-point types a generated module can compute in
 DTYPES = ("float64", "float32")
+
+
+#: modules a generated module imports (a file of that name beside a script would be imported
+#: in their place), and the package itself
+_NEEDED_MODULES = frozenset(
+    {"numpy", "symbackprop", *sys.stdlib_module_names, *sys.builtin_module_names}
+)
+#: names Windows reserves for devices: no file can have them, whatever the suffix
+_DEVICE_NAMES = frozenset(
+    {"con", "prn", "aux", "nul"}
+    | {f"{port}{i}" for port in ("com", "lpt") for i in range(1, 10)}
+)
+#: the longest network name: its module's file name, and the temporary file written on the
+#: way to it, must fit every file system's 255-byte limit
+MAX_NAME = 100
+
+
+def module_name(value: object) -> str:
+    """A network's name, which names its module ``<name>.py``: a Python identifier as
+    Python reads it that can be imported, shadows no module that generated code or Python
+    needs (``numpy``, ``random``, …), is no dunder name (``__debug__`` cannot be imported)
+    or Windows device name, and is at most ``MAX_NAME`` characters."""
+    name = identifier(value, "Network.name")
+    if len(name) > MAX_NAME:
+        raise SpecError(
+            f"Network.name must be at most {MAX_NAME} characters (it names the module's "
+            f"file), got {len(name)}: {name[:20]!r}…"
+        )
+    why = None
+    if name in _NEEDED_MODULES:
+        why = (
+            f"a module {name}.py beside a script would be imported in place of Python's "
+            f"or NumPy's own {name!r}"
+        )
+    elif name.startswith("__") and name.endswith("__"):
+        why = (
+            "dunder names belong to Python (a module __debug__ cannot even be imported)"
+        )
+    elif name.casefold() in _DEVICE_NAMES:
+        why = f"Windows reserves {name!r} for a device: no file can be called {name}.py"
+    if why:
+        raise SpecError(f"Network.name cannot be {name!r}: {why}; choose another name")
+    return name
 
 
 @dataclass(frozen=True)
@@ -102,7 +146,7 @@ class Network:
     dtype: str = "float64"
 
     def __post_init__(self) -> None:
-        identifier(self.name, "Network.name")
+        object.__setattr__(self, "name", module_name(self.name))
         object.__setattr__(self, "inputs", positive_int(self.inputs, "Network.inputs"))
         if isinstance(self.layers, (str, bytes)) or not hasattr(
             self.layers, "__iter__"
@@ -127,7 +171,10 @@ class Network:
         object.__setattr__(self, "layers", layers)
         loss = catalog.loss(self.loss, "Network.loss")
         object.__setattr__(self, "loss", loss)
-        _check_output_domain(layers[-1].activation, loss)
+        budget.bounded(
+            lambda: _check_output_domain(layers[-1].activation, loss),
+            f"Network {self.name!r}: checking the loss against the output activation",
+        )
         if layers[-1].units < loss.min_units:
             raise SpecError(
                 f"Network.loss: {loss.name!r} needs at least {loss.min_units} output units, "
@@ -145,10 +192,7 @@ class Network:
         )
         _check_generated_names(layers, self.optimizer)
         object.__setattr__(self, "init", initializer(self.init, "Network.init"))
-        if self.dtype not in DTYPES:
-            raise SpecError(
-                f"Network.dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}"
-            )
+        object.__setattr__(self, "dtype", one_of(self.dtype, DTYPES, "Network.dtype"))
 
     @property
     def sizes(self) -> tuple[int, ...]:

@@ -74,9 +74,9 @@ _FACTORIES: dict[str, dict[str, Callable[..., object]]] = {
 
 def read(path: Path) -> dict[str, object]:
     """The data of a TOML or JSON spec file, as plain dicts and lists."""
-    if path.stat().st_size > MAX_BYTES:
+    if path.stat().st_size > MAX_BYTES:  # (the caller checked it is a file)
         raise SpecError(f"the file is larger than {MAX_BYTES} bytes")
-    kind = path.suffix[1:].upper()
+    kind = path.suffix[1:].upper()  # TOML or JSON, whatever the case
     try:
         text = path.read_text(encoding="utf-8")
         if kind == "TOML":
@@ -89,6 +89,8 @@ def read(path: Path) -> dict[str, object]:
         raise SpecError(f"not valid {kind}: {error}") from None
     except RecursionError:
         raise SpecError(f"not valid {kind}: nested too deeply") from None
+    except OSError as error:
+        raise SpecError(f"cannot be read: {error.strerror or error}") from None
     if not isinstance(data, dict):
         raise SpecError(f"the top level must be a table of {', '.join(_TOP)}")
     return data
@@ -137,13 +139,12 @@ def _keys(
 def _custom(kind: str, table: object) -> dict[str, object]:
     """The file's own activations, losses or regularisers, by name."""
     make, allowed = _CUSTOM[kind]
-    known = {"activation": catalog.ACTIVATIONS, "loss": catalog.LOSSES}.get(kind, {})
     if not isinstance(table, dict):
         raise SpecError(f"{kind} must be a table of named {kind}s, got {table!r}")
     result = {}
     for name, fields in table.items():
         where = f"{kind}.{name}"
-        if name in known or name in _FACTORIES[kind]:
+        if name in catalog.known_names(kind):
             raise SpecError(
                 f"{where}: {name!r} is a catalog {kind}; give yours another name"
             )
@@ -173,7 +174,7 @@ def _entry(kind: str, value: object, where: str, custom: dict[str, object]) -> o
     factories = _FACTORIES[kind]
     settings = dict(value)
     name = settings.pop("name", None)
-    if name not in factories:
+    if not isinstance(name, str) or name not in factories:
         raise SpecError(
             f"{where}: a table for {kind} needs name = one of {', '.join(factories)}, "
             f"got {name!r}"

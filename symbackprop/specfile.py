@@ -11,23 +11,34 @@ from . import specdata
 from .errors import SpecError
 from .spec import Network
 
+#: the only suffix of a spec file that is ever executed
+PYTHON = ".py"
+
 
 def load_networks(path: str | os.PathLike) -> list[Network]:
     """Every ``Network`` a spec file defines, in definition order.
 
-    A ``.toml`` or ``.json`` file is data (see ``specdata``); any other file is Python that runs
-    as a module that is not ``__main__``, so an example's own demo does not run.
+    A ``.toml`` or ``.json`` file is data (see ``specdata``), read and never run; only a ``.py``
+    file is code, run as a module that is not ``__main__`` (so an example's own demo does not
+    run). Suffixes compare ignoring case (``model.JSON`` is data); any other file is refused.
     """
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"spec file {str(path)!r} does not exist")
-    if path.suffix in specdata.SUFFIXES:
+    kind = path.suffix.lower()
+    if kind in specdata.SUFFIXES:
         try:
             networks = specdata.networks(specdata.read(path))
         except SpecError as error:
             raise SpecError(f"spec file {str(path)!r}: {error}") from None
-    else:
+    elif kind == PYTHON:
         networks = _run(path)
+    else:
+        raise SpecError(
+            f"spec file {str(path)!r}: unknown kind {path.suffix or '(no suffix)'!r}; a spec "
+            f"is Python ({PYTHON}, run) or data ({', '.join(specdata.SUFFIXES)}, read and never "
+            "run)"
+        )
     check_distinct(networks, f"spec file {str(path)!r}")
     return networks
 

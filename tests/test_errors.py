@@ -158,7 +158,7 @@ def _net(**overrides):
             lambda: sb.Activation(
                 "bad", sb.z * sp.Symbol("W"), learnable={sp.Symbol("W"): 1.0}
             ),
-            "Activation 'bad': learnable parameter W must be a SymPy Symbol whose name",
+            "Activation 'bad': learnable parameter W must be a SymPy Symbol (or a name) made of",
         ),
         (
             lambda: sb.Activation(
@@ -251,6 +251,46 @@ def _net(**overrides):
         (
             lambda: _net(dtype="float16"),
             "Network.dtype must be one of float64, float32, got 'float16'",
+        ),
+        # a module name that would shadow what scripts import, or that cannot be imported
+        *(
+            (
+                lambda name=name: _net(name=name),
+                (
+                    f"Network.name cannot be {name!r}: a module {name}.py beside a script would "
+                    "be imported in place of"
+                ),
+            )
+            for name in ("numpy", "math", "random", "types", "symbackprop")
+        ),
+        (
+            lambda: _net(name="__debug__"),
+            "Network.name cannot be '__debug__': dunder names belong to Python",
+        ),
+        (
+            lambda: _net(name="__init__"),
+            "Network.name cannot be '__init__': dunder names belong to Python",
+        ),
+        (lambda: _net(name="NUL"), "Windows reserves 'NUL' for a device"),
+        (lambda: _net(name="com1"), "Windows reserves 'com1' for a device"),
+        (
+            lambda: _net(name="n" * 101),
+            "Network.name must be at most 100 characters (it names the module's file), got 101",
+        ),
+        (
+            lambda: sb.Activation("f", "z", min_units="two"),
+            "Activation 'f': min_units must be a positive integer, got 'two'",
+        ),
+        (
+            lambda: sb.Loss("l", "(y - t)**2", targets=[]),
+            (
+                "Loss 'l': targets must be one of real, probability, nonnegative, sign, labels, "
+                "got []"
+            ),
+        ),
+        (
+            lambda: sb.Activation("f", "z", settings=(("note", object),)),
+            "Activation 'f': setting note must be a number, a string or None",
         ),
     ],
 )

@@ -2,6 +2,7 @@
 
 import ast
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -304,3 +305,29 @@ def test_float_constants_print_as_the_exact_double():
     source = sb.generate(sb.Network("selu", 2, [sb.Dense(3, "selu")], "mse"))
     assert "1.0507009873554805 * Z1" in source
     assert float("1.0507009873554805") == sb.catalog.SELU_SCALE
+
+
+@pytest.mark.parametrize(
+    "network",
+    [EVERY_ACTIVATION, *EVERY_LOSS, *EVERY_OPTIMIZER],
+    ids=lambda n: n.name,
+)
+def test_a_network_sent_through_pickle_generates_the_same_module(network):
+    """As joblib sends a spec to worker processes: same bytes, and what the module uses
+    (math, erf, the softmax helpers) is imported or defined — known from what was printed.
+    """
+    copy = pickle.loads(pickle.dumps(network))
+    source = sb.generate(copy)
+    assert source == sb.generate(network)
+    namespace = {}
+    exec(compile(source, "<pickled>", "exec"), namespace)  # noqa: S102
+    namespace["init_params"](0)
+
+
+def test_what_a_module_imports_is_what_its_code_uses():
+    """Printers record what they print: math only where a constant such as √6 is printed."""
+    for network in [EVERY_ACTIVATION, *EVERY_LOSS, *EVERY_OPTIMIZER]:
+        source = sb.generate(network)
+        imports_math = "\nimport math\n" in source
+        uses_math = "math." in source.split("\nimport numpy as np\n", 1)[1]
+        assert imports_math == uses_math, network.name

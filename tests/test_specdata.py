@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import symbackprop as sb
 from symbackprop.specfile import load_networks
@@ -136,7 +138,7 @@ def _set(path, value):
         *parents, last = path
         node = data
         for key in parents:
-            node = node[key]
+            node = node.setdefault(key, {}) if isinstance(key, str) else node[key]
         node[last] = value
 
     return change
@@ -273,6 +275,74 @@ BAD = [
         _set(("network", 0, "optimizer", "lr"), float("nan")),
         "Adam.lr must be a finite real number, got nan",
     ),
+    # values of the wrong kind: an error naming the place, never a traceback
+    *(
+        (
+            _set(("activation", "pswish", "learnable"), value),
+            (
+                "activation.pswish: Activation 'pswish': learnable must map each parameter's "
+                f"name to its initial value, such as {{'beta': 1.0}}, got {value!r}"
+            ),
+        )
+        for value in ([1, 2], "beta", 5)
+    ),
+    (
+        _set(
+            ("activation", "pswish"),
+            {"formula": "z/kappa", "learnable": {"kappa": 0.0}},
+        ),
+        (
+            "activation.pswish: Activation 'pswish': the value z/kappa is not real and finite "
+            "at z = -3.7, kappa = 0.0"
+        ),
+    ),
+    *(
+        (
+            _set(("activation", "pswish", "min_units"), value),
+            (
+                "activation.pswish: Activation 'pswish': min_units must be a positive integer, "
+                f"got {value!r}"
+            ),
+        )
+        for value in ("two", None, 0)
+    ),
+    (
+        _set(("loss", "own"), {"formula": "(y - t)**2", "targets": []}),
+        (
+            "loss.own: Loss 'own': targets must be one of real, probability, nonnegative, sign, "
+            "labels, got []"
+        ),
+    ),
+    (
+        _set(("network", 0, "optimizer", "name"), ["sgd"]),
+        (
+            "network[0] (rich).optimizer: a table for optimizer needs name = one of sgd, adam, "
+            "rmsprop, adagrad, got ['sgd']"
+        ),
+    ),
+    *(
+        (
+            _set(("activation", alias), {"formula": "z**3"}),
+            f"activation.{alias}: {alias!r} is a catalog activation; give yours another name",
+        )
+        for alias in ("linear", "silu", "step")
+    ),
+    (
+        _set(("loss", "mse"), {"formula": "(y - t)**4"}),
+        "loss.mse: 'mse' is a catalog loss; give yours another name",
+    ),
+    (
+        _set(("regularizer", "L2"), {"formula": "w**4"}),
+        "regularizer.L2: 'L2' is a catalog regularizer; give yours another name",
+    ),
+    (
+        _set(("network", 1, "name"), "numpy"),
+        "Network.name cannot be 'numpy': a module numpy.py beside a script would be imported",
+    ),
+    (
+        _set(("network", 1, "name"), "n" * 300),
+        "Network.name must be at most 100 characters (it names the module's file), got 300",
+    ),
 ]
 
 
@@ -360,3 +430,53 @@ def test_the_cli_compiles_a_json_spec_and_its_gradients_check(tmp_path):
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stdout.count(" ok") == 2
+
+
+#: a data spec whose text is also Python that would leave a file named PWN behind if it ran
+PAYLOAD = "open('PWN', 'w').close()\n"
+
+
+@pytest.mark.parametrize("suffix", [".JSON", ".Json", ".TOML", ".tOmL"])
+def test_a_data_suffix_in_any_case_is_read_as_data_never_run(
+    tmp_path, suffix, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / f"model{suffix}"
+    path.write_text(PAYLOAD, encoding="utf-8")
+    with pytest.raises(sb.SpecError, match=f"not valid {suffix[1:].upper()}"):
+        load_networks(path)
+    assert not (tmp_path / "PWN").exists()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["model.yaml", "model.txt", "model", "model.py.txt", "model.pyw", "model.json5"],
+)
+def test_a_spec_of_unknown_kind_is_refused_never_run(tmp_path, name, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / name
+    path.write_text(PAYLOAD, encoding="utf-8")
+    with pytest.raises(sb.SpecError, match="unknown kind .*a spec is Python"):
+        load_networks(path)
+    assert not (tmp_path / "PWN").exists()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.text(min_size=1, max_size=6).filter(lambda s: "/" not in s and "\x00" not in s)
+)
+def test_only_a_py_suffix_is_ever_run(tmp_path_factory, suffix):
+    folder = tmp_path_factory.mktemp("spec")
+    path = folder / f"model.{suffix}"
+    try:
+        path.write_text(
+            f"open({str(folder / 'PWN')!r}, 'w').close()\n", encoding="utf-8"
+        )
+    except OSError:  # a name this file system cannot hold
+        return
+    try:
+        load_networks(path)
+    except sb.SpecError:
+        pass
+    ran = (folder / "PWN").exists()
+    assert ran == (path.suffix.lower() == ".py")

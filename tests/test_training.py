@@ -596,3 +596,130 @@ def test_regression_model_scores_r_squared():
     model = module.Model(epochs=100, batch_size=20).fit(X, T)
     assert 0.9 < model.score(X, T) <= 1
     assert not hasattr(model, "predict_proba")
+
+
+# --- bad data to a generated module: an error naming the argument, or a correct result -------
+
+
+@pytest.fixture(scope="module")
+def classes():
+    return sb.build(CLASSIFIER)
+
+
+@pytest.fixture(scope="module")
+def regression():
+    return sb.build(REGRESSION)
+
+
+def _no_samples(module):
+    return np.zeros((0, module.SIZES[0])), np.zeros((0,), dtype=int)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m, p, X, T: m.loss(p, X, T),
+        lambda m, p, X, T: m.evaluate(p, X, T),
+        lambda m, p, X, T: m.gradients(p, X, T),
+        lambda m, p, X, T: m.check_gradients(p, X, T),
+    ],
+)
+def test_no_samples_is_refused_not_nan(classes, call):
+    with pytest.raises(ValueError, match="X holds no samples"):
+        call(classes, classes.init_params(), *_no_samples(classes))
+
+
+def test_a_regressor_with_no_samples_has_no_score(regression):
+    X, T = _data(12)
+    model = regression.Model(epochs=1).fit(X, T)
+    with pytest.raises(ValueError, match="X holds no samples"):
+        model.score(np.zeros((0, 3)), np.zeros((0, 2)))
+
+
+def test_no_samples_predicts_no_rows(classes):
+    assert classes.predict(classes.init_params(), np.zeros((0, 4))).shape == (0,)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"callbacks": None}, "callbacks must be a sequence of functions"),
+        ({"callbacks": print}, "callbacks must be a sequence of functions"),
+        ({"seed": -1}, "seed must be an integer ≥ 0, got -1"),
+        ({"seed": 1.5}, "seed must be an integer ≥ 0, got 1.5"),
+    ],
+)
+def test_bad_training_arguments_are_named(classes, arguments, message):
+    X, labels = _classes(6)
+    with pytest.raises((TypeError, ValueError), match=re.escape(message)):
+        classes.train(
+            classes.init_params(), X, labels, epochs=1, batch_size=2, **arguments
+        )
+
+
+def test_init_params_names_a_bad_seed(classes):
+    with pytest.raises(ValueError, match="seed must be an integer ≥ 0, got -1"):
+        classes.init_params(-1)
+
+
+def test_inputs_that_overflow_give_an_error_naming_x_not_class_0(classes):
+    params = classes.init_params()
+    params["W1"] = np.ones_like(params["W1"])  # Z1 = 4e308 overflows: A1 = inf, Z2 nan
+    huge = np.full((2, 4), 1e308)
+    for call in (classes.forward, classes.predict, classes.predict_proba):
+        with pytest.raises(ValueError, match="not finite .*: X holds values too large"):
+            call(params, huge)
+    with pytest.raises(ValueError, match="X holds values too large"):
+        classes.loss(params, huge, [0, 1])
+
+
+def test_training_from_parameters_that_are_not_numbers_is_refused(classes):
+    params = classes.init_params()
+    params["W2"][0, 0] = np.nan
+    X, labels = _classes(6)
+    with pytest.raises(ValueError, match=r"params\['W2'\] holds non-finite values"):
+        classes.train(params, X, labels, epochs=1, batch_size=2, verbose=0)
+
+
+def test_check_gradients_never_passes_a_gradient_that_is_not_a_number(classes):
+    X, labels = _classes(6)
+    params = classes.init_params()
+    step = classes._step
+    try:
+        classes._step = lambda *args, **kw: (
+            *step(*args, **kw)[:2],
+            *(np.full_like(g, np.nan) for g in step(*args, **kw)[2:]),
+        )
+        assert classes.check_gradients(params, X, labels) == float("inf")
+    finally:
+        classes._step = step
+    for eps in (float("nan"), 0.0, -1e-6, float("inf")):
+        with pytest.raises(ValueError, match="eps must be a positive finite step"):
+            classes.check_gradients(params, X, labels, eps=eps)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "is not a parameter file written by save()"),
+        (
+            b"PK\x05\x06" + b"\x00" * 18,
+            "was not written by a symbackprop module's save()",
+        ),
+        (b"not an archive at all", "is not a parameter file written by save()"),
+    ],
+)
+def test_load_of_a_file_that_is_not_a_parameter_archive_says_so(
+    classes, tmp_path, content, message
+):
+    path = tmp_path / "params.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        classes.load(path)
+
+
+def test_load_of_a_single_array_file_says_so(classes, tmp_path):
+    path = tmp_path / "W1.npy"
+    np.save(path, np.zeros((6, 4)))
+    with pytest.raises(ValueError, match="it holds one array, not an .npz archive"):
+        classes.load(path)
