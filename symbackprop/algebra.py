@@ -79,15 +79,102 @@ class StopGradient(sp.Function):
         return sp.S.Zero
 
 
+class Grouped(sp.Function):
+    """``u`` as written: a comparison 0 < u keeps u whole (SymPy would move its terms across
+    the sign, undoing an accurate grouping); printed as u itself."""
+
+    nargs = 1
+
+
 def value(expr: sp.Expr) -> sp.Expr:
     """``expr`` as it is evaluated: every ``StopGradient`` replaced by its argument."""
     return expr.replace(StopGradient, lambda u: u)
 
 
-class Softplus(sp.Function):
+class Defined(sp.Function):
+    """A function printed in a form of its own (stable, accurate) but defined by one SymPy
+    expression, ``definition``: its derivative is SymPy's derivative of that expression.
+    """
+
+    @staticmethod
+    def definition(*args: sp.Expr) -> sp.Expr:
+        raise NotImplementedError
+
+    def fdiff(self, argindex=1):
+        dummies = [sp.Dummy(real=True) for _ in self.args]
+        derivative = sp.diff(self.definition(*dummies), dummies[argindex - 1])
+        return derivative.xreplace(dict(zip(dummies, self.args)))
+
+
+class Softplus(Defined):
     """``log(1 + exp(u))``, printed in a form that cannot overflow."""
 
     nargs = 1
+
+    @staticmethod
+    def definition(u: sp.Expr) -> sp.Expr:
+        return sp.log(1 + sp.exp(u))
+
+
+class LogSoftplus(Defined):
+    """``log(softplus(u))``, accurate where softplus(u) ≈ e^u underflows (u ≪ 0: ≈ u)."""
+
+    nargs = 1
+
+    @staticmethod
+    def definition(u: sp.Expr) -> sp.Expr:
+        return sp.log(sp.log(1 + sp.exp(u)))
+
+
+class LogAddExp(Defined):
+    """``log(e^u + e^v)``, printed in a form that cannot overflow."""
+
+    nargs = 2
+
+    @staticmethod
+    def definition(u: sp.Expr, v: sp.Expr) -> sp.Expr:
+        return sp.log(sp.exp(u) + sp.exp(v))
+
+
+class LogCosh(Defined):
+    """``log(cosh(u))``, accurate for small u (≈ u²/2) and for large u (≈ |u| − log 2)."""
+
+    nargs = 1
+
+    @staticmethod
+    def definition(u: sp.Expr) -> sp.Expr:
+        return sp.log(sp.cosh(u))
+
+
+class Expm1(Defined):
+    """``e^u − 1``, accurate where e^u ≈ 1."""
+
+    nargs = 1
+
+    @staticmethod
+    def definition(u: sp.Expr) -> sp.Expr:
+        return sp.exp(u) - 1
+
+
+class Erfc(Defined):
+    """``1 − erf(u)``, accurate where erf(u) ≈ 1 (SymPy's erfc writes erfc(−u) as 2 − erfc(u),
+    the cancellation this node exists to avoid)."""
+
+    nargs = 1
+
+    @staticmethod
+    def definition(u: sp.Expr) -> sp.Expr:
+        return 1 - sp.erf(u)
+
+
+class Log1p(Defined):
+    """``log(1 + u)``, accurate where u ≈ 0."""
+
+    nargs = 1
+
+    @staticmethod
+    def definition(u: sp.Expr) -> sp.Expr:
+        return sp.log(1 + u)
 
 
 class LogSumExp(sp.Function):

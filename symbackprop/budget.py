@@ -77,7 +77,7 @@ class _Watchdog:
     lock written in Python could leave it held): ``lock`` guards the limits, ``_wake`` is
     released to wake the watchdog when a limit is added. A raised OutOfTime is never
     withdrawn (CPython 3.11 can then spin in its eval loop under a profiler): work that ends
-    lets one still pending arrive where it catches it (see ``within``).
+    replaces one still pending by its own and catches that (see ``_end``).
     """
 
     def __init__(self) -> None:
@@ -177,8 +177,23 @@ def cache_if_complete(function: Callable[[Arg], Result]) -> Callable[[Arg], Resu
 
 
 def _nothing() -> None:
-    """Called right after a limit is done: an OutOfTime raised for it before is raised here
-    at the latest (at the call), where the caller catches it."""
+    """A call: where CPython checks for a pending OutOfTime."""
+
+
+def _end(limit: _Limit) -> None:
+    """Marks ``limit`` done (no OutOfTime is raised for it after that), then raises one in
+    this thread itself, in place of any the watchdog raised before and still pending: the
+    caller catches it here, never later. Waiting for a pending one is not enough: CPython
+    3.11 signals asynchronous exceptions per interpreter, so a thread that takes its own
+    clears the signal of another's, which can then stay pending until some call far outside
+    its budget. Always raises OutOfTime."""
+    with _WATCHDOG.lock:
+        limit.done = True
+    _RAISE(limit.thread, OutOfTime)
+    _nothing()
+
+
+_UNSET = object()
 
 
 def within(
@@ -192,35 +207,31 @@ def within(
     if _RAISE is None:  # pragma: no cover - not CPython
         return work()
     limit = _WATCHDOG.watch(seconds)
+    result, failure = _UNSET, None
     try:
-        result = work()
-        with _WATCHDOG.lock:  # nothing is raised for this limit after this…
-            limit.done = True
-        _nothing()  # …and what was raised before arrives here at the latest
+        try:
+            result = work()
+        except OutOfTime:
+            pass  # stopped: result stays unset
+        except BaseException as error:  # noqa: BLE001 - raised again below
+            failure = error
+        _end(limit)
     except OutOfTime:
-        if not limit.done:  # the work was stopped
-            with _WATCHDOG.lock:
-                limit.done = True
+        # _end raised, or one raised before the limit was done arrived first: end it again
+        while not limit.done:
             try:
-                _nothing()  # a second one raised meanwhile (an enclosing limit re-raises)
+                _end(limit)
             except OutOfTime:
                 pass
-            _WATCHDOG.forget(limit)
-            if time.monotonic() < limit.own:  # an enclosing limit ran out, not this one
-                raise
-            _FALLBACKS.count = fallbacks() + 1
-            return fallback()
-    except BaseException:
-        with _WATCHDOG.lock:
-            limit.done = True
-        try:
-            _nothing()
-        except OutOfTime:
-            pass
-        _WATCHDOG.forget(limit)
-        raise
     _WATCHDOG.forget(limit)
-    return result
+    if failure is not None:
+        raise failure
+    if result is not _UNSET:
+        return result
+    if time.monotonic() < limit.own:  # an enclosing limit ran out, not this one
+        raise OutOfTime
+    _FALLBACKS.count = fallbacks() + 1
+    return fallback()
 
 
 def bounded(

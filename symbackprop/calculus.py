@@ -15,7 +15,7 @@ from typing import TypeVar
 import numpy as np
 import sympy as sp
 
-from . import budget, numeric, stabilise
+from . import accuracy, budget, numeric, stabilise
 from .algebra import RowSum, expand_rows, indexed, value
 from .errors import SpecError, shorten
 from .functions import Activation, Loss
@@ -34,6 +34,10 @@ SEARCH_SECONDS = 8.0
 PROOF_SECONDS = 3.0
 TIDY_SECONDS = 3.0
 REGION_SECONDS = 2.0
+#: seconds to choose an accurate form of one formula (rewrites and comparison together)
+ACCURACY_SECONDS = 6.0
+#: how many times its operations a rewritten form may have (more prints unreadable code)
+_GROWTH = 4
 
 
 def _region(condition: sp.Basic) -> sp.Set | None:
@@ -392,3 +396,125 @@ def output_error_steps(
         if str(form) != str(unique[-1]):
             unique.append(form)
     return tuple(unique)
+
+
+# --- the forms the code computes: of the forms equal in exact arithmetic, an accurate one -----
+
+
+def _element_wise(f: sp.Expr) -> bool:
+    """Whether accuracy can be compared for ``f``: element-wise, the true derivative (not a
+    straight-through surrogate), in z alone (no learnable parameter)."""
+    return not f.has(RowSum) and value(f) == f and f.free_symbols == {z}
+
+
+def _rewritten(expr: sp.Expr) -> list[sp.Expr]:
+    """Other forms of ``expr`` that may keep more digits (``accuracy``: grouped by the
+    functions of z, with expm1, written in exp over one denominator), each within
+    ``TIDY_SECONDS``; a form that grew past ``_GROWTH`` times the operations is left out.
+    """
+    forms = []
+    largest = _GROWTH * sp.count_ops(expr) + 40
+    for rewrite in (accuracy.grouped, accuracy.with_expm1, accuracy.rewritten):
+        found = _attempt(TIDY_SECONDS, lambda rewrite=rewrite: rewrite(expr), None)
+        if found is not None and sp.count_ops(found) <= largest:
+            forms.append(found)
+    return forms
+
+
+def _accurate(choose: Callable[[], sp.Expr], fallback: sp.Expr) -> sp.Expr:
+    """``choose()`` within ``ACCURACY_SECONDS``, else ``fallback`` (the lecture's form)."""
+    return _attempt(ACCURACY_SECONDS, choose, fallback)
+
+
+@budget.cache_if_complete
+def accurate_derivative(f: sp.Expr) -> sp.Expr:
+    """f' as the code computes it: the output form where it keeps its digits over the logits,
+    else the most accurate of the z-forms (``accuracy.most_accurate``). σ' = a(1 − a) rounds to
+    0 for z > 37; e^(−z − 2 softplus(−z)) does not."""
+    form = derivative_in_output_form(f)
+    if not _element_wise(f):
+        return form.expr
+
+    def choose() -> sp.Expr:
+        fprime = sp.diff(f, z)
+        candidates = [form.expr, fprime, *_rewritten(fprime)]
+        return accuracy.most_accurate(candidates, fprime, f)
+
+    return _accurate(choose, form.expr)
+
+
+def accurate_backward_rule(f: sp.Expr) -> sp.Expr:
+    """``backward_rule`` with f' as the code computes it (``accurate_derivative``)."""
+    if f.has(RowSum):
+        return backward_rule(f)
+    return g * accurate_derivative(f)
+
+
+def _composed(activation: Activation, loss: Loss) -> sp.Expr:
+    """ℓ(f(z), t): the loss of one unit in its logit."""
+    return loss.expr.xreplace({y: value(activation.expr)})
+
+
+def accurate_output_error(
+    activation: Activation, loss: Loss, convention: str
+) -> sp.Expr:
+    """δ_y as the code computes it, in y (= a), z and t: the fused form (``output_error``)
+    where it keeps its digits, else the chain rule with the accurate f', or the derivative of
+    the loss's accurate form in z (sigmoid + cross-entropy: (1 − t)σ(z) − tσ(−z), where
+    y − t rounds to 0 for t = 1, z > 37)."""
+    return _accurate_output_error((activation, loss, convention))
+
+
+@budget.cache_if_complete
+def _accurate_output_error(key: tuple[Activation, Loss, str]) -> sp.Expr:
+    activation, loss, convention = key
+    fused = output_error(activation, loss, convention)
+    f = activation.expr
+    if not _element_wise(f):
+        return fused
+
+    def choose() -> sp.Expr:
+        sign = -1 if convention == "negative" else 1
+        exact = sign * sp.diff(_composed(activation, loss), z)
+        chain = sign * sp.diff(loss.expr, y) * accurate_derivative(f)
+        from_loss = sign * sp.diff(accurate_loss(activation, loss), z).xreplace({a: f})
+        candidates = [fused, chain, from_loss, *_rewritten(exact)]
+        chosen = accuracy.most_accurate(
+            [c.xreplace({y: a}) for c in candidates],
+            exact,
+            f,
+            accuracy.TARGETS[loss.targets],
+        )
+        return chosen.xreplace({a: y})
+
+    return _accurate(choose, fused)
+
+
+def accurate_loss(activation: Activation, loss: Loss) -> sp.Expr:
+    """ℓ(f(z), t) as the code computes it, in a (the output), z and t: from the logits where
+    that is stable (``stabilise.loss_from_logits``), else in the output, else — where those
+    cancel — written in exp over one denominator (1 − t·tanh z for hinge after tanh)."""
+    return _accurate_loss((activation, loss))
+
+
+@budget.cache_if_complete
+def _accurate_loss(key: tuple[Activation, Loss]) -> sp.Expr:
+    activation, loss = key
+    in_output = sp.expand_log(loss.expr.xreplace({y: a}), force=True)
+    logits = stabilise.loss_from_logits(activation, loss)
+    candidates = [c for c in (logits, in_output) if c is not None]
+    f = activation.expr
+    if not _element_wise(f):
+        return candidates[0]
+
+    def choose() -> sp.Expr:
+        composed = _composed(activation, loss)
+        more = _rewritten(logits) if logits is not None else []
+        return accuracy.most_accurate(
+            [*candidates, *more, *_rewritten(composed)],
+            composed,
+            f,
+            accuracy.TARGETS[loss.targets],
+        )
+
+    return _accurate(choose, candidates[0])

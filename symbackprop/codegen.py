@@ -16,12 +16,11 @@ import sympy as sp
 
 from . import budget, fitstep, printers, stabilise
 from .algebra import BatchLoss
-from .derive import Derivation, Equation, T, derive, state_name
+from .derive import Derivation, Equation, derive, state_name
 from .initializers import FAN_IN, FAN_OUT
 from .optimizers import LR_K
 from .output import sign, write_atomic
 from .spec import Network
-from .symbols import t
 
 TEMPLATE = "module.py.j2"
 #: Unicode categories never copied into generated text: controls, format characters, line and
@@ -96,11 +95,15 @@ def _line(
     comment: str = "",
 ) -> dict[str, object]:
     """One generated statement: ``lhs = code`` under ``# comment``; ``uses`` names its inputs."""
-    expr = stabilise.stabilise(eq.rhs) if printed is None else printed
+    expr = stabilise.stabilise(eq.code) if printed is None else printed
+    if not comment:
+        comment = eq.text()
+        if eq.computed is not None:
+            comment += f", computed as {printers.comment(eq.computed)}"
     return {
         "lhs": eq.name,
         "code": printers.numpy_code(expr, printer),
-        "comment": comment or eq.text(),
+        "comment": comment,
         "uses": {symbol.name for symbol in expr.free_symbols},
     }
 
@@ -108,23 +111,16 @@ def _line(
 def _loss_line(
     printer: printers.NumPyCodePrinter, derivation: Derivation
 ) -> dict[str, object]:
-    """The mean loss (plus any regulariser), from the logits where that form is stable."""
+    """The mean loss (plus any regulariser) in the form the derivation computes it: from the
+    logits where that is stable and keeps its digits (``calculus.accurate_loss``)."""
     (eq,) = derivation.step("loss")
-    (mean_loss,) = eq.rhs.atoms(BatchLoss)
-    out = derivation.layers[-1]
-    logits = stabilise.loss_from_logits(out.activation, derivation.network.loss)
-    if logits is None:
-        expanded = BatchLoss(sp.expand_log(mean_loss.args[0], force=True))
-        return _line(
-            printer, eq, stabilise.stabilise(eq.rhs.xreplace({mean_loss: expanded}))
-        )
-    stable = BatchLoss(out.at(logits.xreplace({t: T})))
-    return _line(
-        printer,
-        eq,
-        stabilise.stabilise(eq.rhs.xreplace({mean_loss: stable})),
-        f"{eq.text()}, computed from the logits: {printers.comment(stable)}",
-    )
+    (computed,) = eq.code.atoms(BatchLoss)
+    (derived,) = eq.rhs.atoms(BatchLoss)
+    comment = eq.text()
+    if computed != BatchLoss(sp.expand_log(derived.args[0], force=True)):
+        how = "from the logits" if computed.has(derivation.layers[-1].Z) else "as"
+        comment += f", computed {how}: {printers.comment(computed)}"
+    return _line(printer, eq, stabilise.stabilise(eq.code), comment)
 
 
 def _unpacking(names: list[str], lines: list[dict[str, object]]) -> str:

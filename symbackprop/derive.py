@@ -41,6 +41,14 @@ class Equation:
     label: sp.Expr | None = None
     #: whether the equation overwrites a variable that lives on (a parameter, optimiser state)
     rebinds: bool = False
+    #: the right-hand side as the code computes it, where that differs: an equal form that
+    #: keeps its digits (``calculus.accurate_output_error``), e.g. (1 − T)σ(Z) − Tσ(−Z) for T − A
+    computed: sp.Expr | None = None
+
+    @property
+    def code(self) -> sp.Expr:
+        """The right-hand side the code computes."""
+        return self.rhs if self.computed is None else self.computed
 
     @property
     def name(self) -> str:
@@ -317,15 +325,28 @@ def _regularization(
 
 
 def _deltas(
-    layers: tuple[LayerDerivation, ...], output_delta: sp.Expr
+    layers: tuple[LayerDerivation, ...],
+    output_delta: sp.Expr,
+    computed_delta: sp.Expr,
 ) -> list[Equation]:
-    """δ_y from the fused output error, then δ_h = backward rule of (δ_{l+1} W_{l+1}), top down.
+    """δ_y from the fused output error, then δ_h = backward rule of (δ_{l+1} W_{l+1}), top down;
+    each with the form the code computes where that differs (``Equation.computed``).
 
     A row-wise activation uses its incoming signal twice, so it gets a name of its own, E_l.
     """
     out = layers[-1]
-    output_error = out.at(output_delta.xreplace({y: out.A, t: T}))
-    equations = [Equation(_delta(out, layers), output_error, "delta", out.index)]
+
+    def at_output(expr: sp.Expr) -> sp.Expr:
+        return out.at(expr.xreplace({y: out.A, t: T}))
+
+    equations = [
+        _equation(
+            _delta(out, layers),
+            at_output(output_delta),
+            at_output(computed_delta),
+            out.index,
+        )
+    ]
     for layer, above in zip(reversed(layers[:-1]), reversed(layers[1:])):
         signal = Dot(_delta(above, layers), above.W)
         if layer.backward.count(g) > 1 or layer.parameter_derivatives:
@@ -333,8 +354,17 @@ def _deltas(
             equations.append(Equation(name, signal, "delta", layer.index))
             signal = name
         rule = layer.at(layer.backward.xreplace({g: signal}))
-        equations.append(Equation(_delta(layer, layers), rule, "delta", layer.index))
+        accurate = calculus.accurate_backward_rule(layer.activation.expr)
+        computed = layer.at(accurate.xreplace({g: signal}))
+        equations.append(_equation(_delta(layer, layers), rule, computed, layer.index))
     return equations
+
+
+def _equation(lhs: sp.Symbol, rhs: sp.Expr, computed: sp.Expr, layer: int) -> Equation:
+    """A δ equation, with the form the code computes if it is another."""
+    return Equation(
+        lhs, rhs, "delta", layer, computed=None if computed == rhs else computed
+    )
 
 
 def _signal(layer: LayerDerivation) -> sp.Symbol:
@@ -434,12 +464,15 @@ def _derive(network: Network, convention: str) -> Derivation:
     loss = network.loss
     output_delta = calculus.output_error(out.activation, loss, convention)
     penalty = network.regularizer.expr if network.regularizer else None
+    regularization = _regularization(layers, penalty)
+    computed_loss = calculus.accurate_loss(out.activation, loss)
     loss_equation = Equation(
         LOSS,
-        BatchLoss(loss.expr.xreplace({y: out.A, t: T}))
-        + _regularization(layers, penalty),
+        BatchLoss(loss.expr.xreplace({y: out.A, t: T})) + regularization,
         "loss",
         0,
+        computed=BatchLoss(out.at(computed_loss.xreplace({y: out.A, t: T})))
+        + regularization,
     )
     loss_gradient = sp.diff(loss.expr, y)
     gradients = _gradients(
@@ -455,7 +488,11 @@ def _derive(network: Network, convention: str) -> Derivation:
         equations=(
             *_forward(layers),
             loss_equation,
-            *_deltas(layers, output_delta),
+            *_deltas(
+                layers,
+                output_delta,
+                calculus.accurate_output_error(out.activation, loss, convention),
+            ),
             *gradients,
             *_updates(layers, network.optimizer),
         ),

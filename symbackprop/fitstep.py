@@ -77,14 +77,20 @@ def scaled_backward(derivation: Derivation) -> list[tuple[Equation, sp.Expr]]:
     factor = error_scale(derivation)
     deltas = derivation.step("delta")
     unscale = {eq.lhs: eq.lhs / factor for eq in deltas}
-    # 2*T - 2*A3 → 2*(T - A3), so the number joins the scale: (A3 - T) * (2*scale/N)
-    lines = [(deltas[0], factor * sp.factor_terms(deltas[0].rhs))]
-    lines += [(eq, eq.rhs) for eq in deltas[1:]]
+    # 2*T - 2*A3 → 2*(T - A3), so the number joins the scale: (A3 - T) * (2*scale/N); only
+    # the number is pulled out (factoring inside would undo an accurate form's grouping)
+    lines = [(deltas[0], factor * sp.Mul(*_content(deltas[0].code)))]
+    lines += [(eq, eq.code) for eq in deltas[1:]]
     for eq in derivation.step("gradient"):
         terms = sp.Add.make_args(eq.rhs)
         scaled = sp.Add(*(_normalise(SCALE * t.xreplace(unscale)) for t in terms))
         lines.append((eq, scaled))
     return lines
+
+
+def _content(expr: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    """(the numeric factor common to the terms of ``expr``, the rest)."""
+    return expr.primitive() if isinstance(expr, sp.Add) else expr.as_coeff_Mul()
 
 
 def folded_updates(derivation: Derivation) -> tuple[Equation, ...]:

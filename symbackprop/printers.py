@@ -123,6 +123,36 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
     def _print_Softplus(self, expr: sp.Expr) -> str:
         return f"np.logaddexp(0, {self._print(expr.args[0])})"
 
+    def _print_LogAddExp(self, expr: sp.Expr) -> str:
+        return f"np.logaddexp({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print_LogSoftplus(self, expr: sp.Expr) -> str:
+        # log(softplus(u)) = u + log(softplus(u)/e^u), and softplus(u)/e^u = 1 − e^u/2 + … is
+        # 1 to within e^(−80) below u = −80, where softplus(u) would underflow (in float32 too)
+        u = self._print(expr.args[0])
+        clipped = f"np.maximum({u}, -80)"
+        return f"(np.log(np.logaddexp(0, {clipped})) + ({u} - {clipped}))"
+
+    def _print_LogCosh(self, expr: sp.Expr) -> str:
+        # |u| + softplus(−2|u|) − log 2 cancels to 0 for small u, log1p(2 sinh²(u/2)) is exact
+        # there; sinh is clipped so that the branch np.where discards cannot overflow
+        self.needs.add("math")
+        u = f"np.abs({self._print(expr.args[0])})"
+        small = f"np.log1p(2 * np.sinh(np.minimum({u}, 1) / 2) ** 2)"
+        large = f"{u} + np.logaddexp(0, -2 * {u}) - math.log(2)"
+        return f"np.where({u} < 1, {small}, {large})"
+
+    def _print_Expm1(self, expr: sp.Expr) -> str:
+        return f"np.expm1({self._print(expr.args[0])})"
+
+    def _print_Log1p(self, expr: sp.Expr) -> str:
+        return f"np.log1p({self._print(expr.args[0])})"
+
+    def _print_Erfc(self, expr: sp.Expr) -> str:
+        # the module defines ``erfc`` element-wise from math.erfc, as it does ``erf``
+        self.needs.update(("erfc", "math"))
+        return f"erfc({self._print(expr.args[0])})"
+
     def _print_LogSumExp(self, expr: sp.Expr) -> str:
         # the module defines _logsumexp and _softmax with the row maximum subtracted
         self.needs.add("_logsumexp")
@@ -161,6 +191,9 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
 
     def _print_StopGradient(self, expr: sp.Expr) -> str:
         return self._print(expr.args[0])
+
+    def _print_Grouped(self, expr: sp.Expr) -> str:
+        return self.parenthesize(expr.args[0], PRECEDENCE["Atom"])
 
     def _print_Abs(self, expr: sp.Expr) -> str:
         return f"np.abs({self._print(expr.args[0])})"
@@ -383,6 +416,12 @@ class CommentPrinter(ExactFloats, LectureOrder, StrPrinter):
 
     def _print_StopGradient(self, expr: sp.Expr) -> str:
         return f"sg({self._print(expr.args[0])})"
+
+    def _print_Grouped(self, expr: sp.Expr) -> str:
+        return f"({self._print(expr.args[0])})"
+
+    def _print_ITE(self, expr: sp.Basic) -> str:
+        return self._print(expr.rewrite(sp.Piecewise))
 
     def _print_Piecewise(self, expr: sp.Piecewise) -> str:
         if (condition := _indicator(expr)) is not None:

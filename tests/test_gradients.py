@@ -151,8 +151,8 @@ def test_check_gradients_detects_a_wrong_gradient():
         "wrong", 3, [sb.Dense(4, "tanh"), sb.Dense(2, "sigmoid")], "binary_crossentropy"
     )
     source = sb.generate(network)
-    assert "delta_y = (A2 - T)" in source
-    source = source.replace("delta_y = (A2 - T)", "delta_y = (0.9 * A2 - T)")
+    assert "dW2 = delta_y.T @ A1" in source
+    source = source.replace("dW2 = delta_y.T @ A1", "dW2 = 0.9 * delta_y.T @ A1")
     namespace: dict = {}
     code = compile(source, "<wrong>", "exec")
     exec(code, namespace)  # noqa: S102 - a deliberately broken module
