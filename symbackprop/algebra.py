@@ -189,6 +189,20 @@ class Softmax(sp.Function):
     nargs = 1
 
 
+class LogSoftmax(sp.Function):
+    """``u − log Σ_k exp(u_k)`` over the units of a row, printed so that it keeps its digits
+    where the largest output is near 1 (there it is −log1p of the others' sum)."""
+
+    nargs = 1
+
+
+class SoftmaxMinus(sp.Function):
+    """``a − t`` for the outputs ``a`` of a softmax, printed so that it keeps its digits where
+    the largest output is near 1: there 1 − a is the sum of the row's other outputs."""
+
+    nargs = 2
+
+
 def instance(expr: sp.Expr, index: int, symbols: tuple[sp.Symbol, ...]) -> sp.Expr:
     """Unit ``index`` of a layer: each of ``symbols`` gets the unit's subscript (``z`` → ``z_2``).
 

@@ -16,7 +16,7 @@ import numpy as np
 import sympy as sp
 
 from . import accuracy, budget, numeric, stabilise
-from .algebra import RowSum, expand_rows, indexed, value
+from .algebra import RowSum, SoftmaxMinus, expand_rows, indexed, value
 from .errors import SpecError, shorten
 from .functions import Activation, Loss
 from .symbols import a, g, t, y, z
@@ -471,7 +471,7 @@ def _accurate_output_error(key: tuple[Activation, Loss, str]) -> sp.Expr:
     fused = output_error(activation, loss, convention)
     f = activation.expr
     if not _element_wise(f):
-        return fused
+        return _softmax_difference(f, fused)
 
     def choose() -> sp.Expr:
         sign = -1 if convention == "negative" else 1
@@ -488,6 +488,20 @@ def _accurate_output_error(key: tuple[Activation, Loss, str]) -> sp.Expr:
         return chosen.xreplace({a: y})
 
     return _accurate(choose, fused)
+
+
+#: softmax, however an activation writes it
+_SOFTMAX = sp.exp(z) / RowSum(sp.exp(z))
+
+
+def _softmax_difference(f: sp.Expr, fused: sp.Expr) -> sp.Expr:
+    """±(y − t) after softmax as ±SoftmaxMinus(y, t), which keeps its digits where y ≈ 1
+    (cross-entropy, KL divergence); any other δ_y as it is."""
+    if f == _SOFTMAX:
+        for sign in (1, -1):
+            if sp.expand(fused - sign * (y - t)) == 0:
+                return sign * SoftmaxMinus(y, t)
+    return fused
 
 
 def accurate_loss(activation: Activation, loss: Loss) -> sp.Expr:

@@ -29,6 +29,22 @@ def _softmax(Z: np.ndarray) -> np.ndarray:
     return E / E.sum(axis=1, keepdims=True)
 
 
+def _log_softmax(Z: np.ndarray) -> np.ndarray:
+    rows, m = np.arange(Z.shape[0]), Z.argmax(axis=1)
+    M = Z[rows, m][:, None]
+    E = np.exp(Z - M)
+    E[rows, m] = 0
+    return (Z - M) - np.log1p(E.sum(axis=1, keepdims=True))
+
+
+def _softmax_minus(A: np.ndarray, T: np.ndarray) -> np.ndarray:
+    big = A > 0.5
+    D = A - T
+    others = np.where(big, 0, A).sum(axis=1, keepdims=True)
+    np.copyto(D, (1 - T) - others, where=big)
+    return D
+
+
 #: what printed code refers to besides NumPy: the template's DTYPE and helpers, as numbers
 _NAMESPACE = {
     "np": np,
@@ -37,6 +53,8 @@ _NAMESPACE = {
     "erfc": lambda x: _ERFC(x).astype(np.asarray(x).dtype, copy=False),
     "_logsumexp": _logsumexp,
     "_softmax": _softmax,
+    "_log_softmax": _log_softmax,
+    "_softmax_minus": _softmax_minus,
 }
 
 

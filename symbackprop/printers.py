@@ -162,6 +162,14 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
         self.needs.add("_softmax")
         return f"_softmax({self._print(expr.args[0])})"
 
+    def _print_LogSoftmax(self, expr: sp.Expr) -> str:
+        self.needs.add("_log_softmax")
+        return f"_log_softmax({self._print(expr.args[0])})"
+
+    def _print_SoftmaxMinus(self, expr: sp.Expr) -> str:
+        self.needs.add("_softmax_minus")
+        return f"_softmax_minus({', '.join(self._print(u) for u in expr.args)})"
+
     def _print_Mul(self, expr: sp.Expr) -> str:
         """Indicator factors as boolean masks (``(A1 > 0) * (δ·W)``), and several scalar
         factors of an array as one scalar (``(A2 - T) * (lr / N)``): one array operation each.
@@ -358,6 +366,12 @@ class MathLatexPrinter(LectureOrder, LatexPrinter):
     def _print_LogSumExp(self, expr: sp.Expr) -> str:
         return rf"\operatorname{{logsumexp}}\left({self._print(expr.args[0])}\right)"
 
+    def _print_LogSoftmax(self, expr: sp.Expr) -> str:
+        return rf"\log \operatorname{{softmax}}\left({self._print(expr.args[0])}\right)"
+
+    def _print_SoftmaxMinus(self, expr: sp.Expr) -> str:
+        return self._print(sp.Add(expr.args[0], -expr.args[1], evaluate=False))
+
     def _print_Mul(self, expr: sp.Mul) -> str:
         if not isinstance(expr, sp.Mul):  # LatexPrinter prints 1/u through _print_Mul
             return super()._print_Mul(expr)
@@ -419,6 +433,13 @@ class CommentPrinter(ExactFloats, LectureOrder, StrPrinter):
 
     def _print_Grouped(self, expr: sp.Expr) -> str:
         return f"({self._print(expr.args[0])})"
+
+    def _print_LogSoftmax(self, expr: sp.Expr) -> str:
+        return f"log(softmax({self._print(expr.args[0])}))"
+
+    def _print_SoftmaxMinus(self, expr: sp.Expr) -> str:
+        output, target = (self._print(u) for u in expr.args)
+        return f"({output} - {target}; 1 - {output} as Σ_others({output}) at each row's largest)"
 
     def _print_ITE(self, expr: sp.Basic) -> str:
         return self._print(expr.rewrite(sp.Piecewise))

@@ -18,6 +18,7 @@ from .algebra import (
     Log1p,
     LogAddExp,
     LogCosh,
+    LogSoftmax,
     LogSoftplus,
     LogSumExp,
     RowSum,
@@ -391,4 +392,19 @@ def loss_from_logits(activation: Activation, loss: Loss) -> sp.Expr | None:
         return None
     if _unbounded_exps(composed) - _unbounded_exps(stabilise(value(activation.expr))):
         return None
-    return sp.collect(composed, t)
+    return sp.collect(composed, t).replace(
+        lambda node: _log_softmax(node) is not None, _log_softmax
+    )
+
+
+def _log_softmax(node: sp.Basic) -> sp.Basic | None:
+    """logsumexp(u) − u → −log softmax(u): one function that keeps the digits the
+    difference loses where the largest output is near 1 (−log softmax(u) ≈ Σ_{k≠max} e^(u_k−u_max)
+    beside logsumexp(u) ≈ u_max); else None."""
+    if not isinstance(node, sp.Add):
+        return None
+    for term in node.args:
+        if isinstance(term, LogSumExp) and -term.args[0] in node.args:
+            rest = [u for u in node.args if u not in (term, -term.args[0])]
+            return sp.Add(*rest, -LogSoftmax(term.args[0]))
+    return None

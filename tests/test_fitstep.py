@@ -59,7 +59,7 @@ def test_step_returns_scale_times_every_gradient(network, convention):
 def test_no_gradient_is_divided_after_its_product():
     source = sb.generate(SMALL)
     step = source[source.index("def _step") : source.index("def _accuracy")]
-    assert "delta_y = (A2 - T) * (scale / N)" in step
+    assert "delta_y = _softmax_minus(A2, T) * (scale / N)" in step
     assert "dW1 = delta_h1.T @ X" in step and "db1 = delta_h1.sum(axis=0)" in step
     assert "/ N" not in step.split("delta_y =")[1].split("\n", 1)[1]
 
@@ -71,10 +71,12 @@ def test_relu_prints_as_a_maximum_and_its_derivative_as_a_mask():
     assert "DTYPE(1), DTYPE(0)" not in source
 
 
-def test_softmax_and_logsumexp_are_module_helpers():
+def test_softmax_and_its_log_and_error_are_module_helpers():
     source = sb.generate(SMALL)
     assert "def _softmax(Z):" in source and "A2 = _softmax(Z2)" in source
-    assert "def _logsumexp(Z):" in source and "_logsumexp(Z2)" in source
+    assert "def _log_softmax(Z):" in source and "_log_softmax(Z2)" in source
+    assert "def _softmax_minus(A, T):" in source
+    assert "def _logsumexp(Z):" not in source
     plain = sb.generate(sb.Network("p", 2, [sb.Dense(3, "tanh"), sb.Dense(1)], "mse"))
     assert "_softmax" not in plain and "_logsumexp" not in plain
 
