@@ -196,6 +196,15 @@ class LogSoftmax(sp.Function):
     nargs = 1
 
 
+class SoftmaxBackward(sp.Function):
+    """``a ⊙ (g − Σ_k a_k g_k)``: the error ``g`` at the outputs ``a`` of a softmax carried back
+    to its logits, printed as a ⊙ (d − Σ_k a_k d_k) with d = g − g_m (m the row's largest
+    output): d_m is exactly 0, so the largest output's error keeps its digits where a_m ≈ 1.
+    """
+
+    nargs = 2
+
+
 class SoftmaxMinus(sp.Function):
     """``a − t`` for the outputs ``a`` of a softmax, printed so that it keeps its digits where
     the largest output is near 1: there 1 − a is the sum of the row's other outputs."""

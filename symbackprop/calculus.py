@@ -16,7 +16,14 @@ import numpy as np
 import sympy as sp
 
 from . import accuracy, budget, numeric, stabilise
-from .algebra import RowSum, SoftmaxMinus, expand_rows, indexed, value
+from .algebra import (
+    RowSum,
+    SoftmaxBackward,
+    SoftmaxMinus,
+    expand_rows,
+    indexed,
+    value,
+)
 from .errors import SpecError, shorten
 from .functions import Activation, Loss
 from .symbols import a, g, t, y, z
@@ -471,7 +478,7 @@ def _accurate_output_error(key: tuple[Activation, Loss, str]) -> sp.Expr:
     fused = output_error(activation, loss, convention)
     f = activation.expr
     if not _element_wise(f):
-        return _softmax_difference(f, fused)
+        return _softmax_error(f, loss, convention, fused)
 
     def choose() -> sp.Expr:
         sign = -1 if convention == "negative" else 1
@@ -494,14 +501,30 @@ def _accurate_output_error(key: tuple[Activation, Loss, str]) -> sp.Expr:
 _SOFTMAX = sp.exp(z) / RowSum(sp.exp(z))
 
 
-def _softmax_difference(f: sp.Expr, fused: sp.Expr) -> sp.Expr:
-    """±(y − t) after softmax as ±SoftmaxMinus(y, t), which keeps its digits where y ≈ 1
-    (cross-entropy, KL divergence); any other δ_y as it is."""
-    if f == _SOFTMAX:
-        for sign in (1, -1):
-            if sp.expand(fused - sign * (y - t)) == 0:
-                return sign * SoftmaxMinus(y, t)
-    return fused
+#: the difference y − t, for losses that are functions of it alone
+_u = sp.Symbol("u", real=True)
+
+
+def _of_difference(expr: sp.Expr) -> sp.Expr | None:
+    """``expr`` in y and t as a function of u = y − t alone (mse: u², mae: |u|), else None."""
+    in_u = expr.subs(y, _u + t)
+    return None if in_u.has(t, y) else in_u
+
+
+def _softmax_error(f: sp.Expr, loss: Loss, convention: str, fused: sp.Expr) -> sp.Expr:
+    """δ_y after softmax in forms that keep their digits where y ≈ 1: ±(y − t) as
+    ±SoftmaxMinus(y, t) (cross-entropy, KL divergence); for a loss of y − t alone, the
+    chain rule ±SoftmaxBackward(y, ℓ'(SoftmaxMinus(y, t))); any other δ_y as it is."""
+    if f != _SOFTMAX:
+        return fused
+    for sign in (1, -1):
+        if sp.expand(fused - sign * (y - t)) == 0:
+            return sign * SoftmaxMinus(y, t)
+    slope = _of_difference(sp.diff(loss.expr, y))
+    if slope is None:
+        return fused
+    sign = -1 if convention == "negative" else 1
+    return sign * SoftmaxBackward(y, slope.xreplace({_u: SoftmaxMinus(y, t)}))
 
 
 def accurate_loss(activation: Activation, loss: Loss) -> sp.Expr:
@@ -518,6 +541,8 @@ def _accurate_loss(key: tuple[Activation, Loss]) -> sp.Expr:
     logits = stabilise.loss_from_logits(activation, loss)
     candidates = [c for c in (logits, in_output) if c is not None]
     f = activation.expr
+    if f == _SOFTMAX and (in_difference := _of_difference(loss.expr)) is not None:
+        return in_difference.xreplace({_u: SoftmaxMinus(a, t)})
     if not _element_wise(f):
         return candidates[0]
 

@@ -37,6 +37,11 @@ def _log_softmax(Z: np.ndarray) -> np.ndarray:
     return (Z - M) - np.log1p(E.sum(axis=1, keepdims=True))
 
 
+def _softmax_backward(A: np.ndarray, G: np.ndarray) -> np.ndarray:
+    D = G - np.take_along_axis(G, A.argmax(axis=1)[:, None], axis=1)
+    return A * (D - (A * D).sum(axis=1, keepdims=True))
+
+
 def _softmax_minus(A: np.ndarray, T: np.ndarray) -> np.ndarray:
     big = A > 0.5
     D = A - T
@@ -55,6 +60,7 @@ _NAMESPACE = {
     "_softmax": _softmax,
     "_log_softmax": _log_softmax,
     "_softmax_minus": _softmax_minus,
+    "_softmax_backward": _softmax_backward,
 }
 
 

@@ -166,6 +166,10 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
         self.needs.add("_log_softmax")
         return f"_log_softmax({self._print(expr.args[0])})"
 
+    def _print_SoftmaxBackward(self, expr: sp.Expr) -> str:
+        self.needs.add("_softmax_backward")
+        return f"_softmax_backward({', '.join(self._print(u) for u in expr.args)})"
+
     def _print_SoftmaxMinus(self, expr: sp.Expr) -> str:
         self.needs.add("_softmax_minus")
         return f"_softmax_minus({', '.join(self._print(u) for u in expr.args)})"
@@ -437,9 +441,11 @@ class CommentPrinter(ExactFloats, LectureOrder, StrPrinter):
     def _print_LogSoftmax(self, expr: sp.Expr) -> str:
         return f"log(softmax({self._print(expr.args[0])}))"
 
+    def _print_SoftmaxBackward(self, expr: sp.Expr) -> str:
+        return f"softmax_backward({', '.join(self._print(u) for u in expr.args)})"
+
     def _print_SoftmaxMinus(self, expr: sp.Expr) -> str:
-        output, target = (self._print(u) for u in expr.args)
-        return f"({output} - {target}; 1 - {output} as Σ_others({output}) at each row's largest)"
+        return f"softmax_minus({', '.join(self._print(u) for u in expr.args)})"
 
     def _print_ITE(self, expr: sp.Basic) -> str:
         return self._print(expr.rewrite(sp.Piecewise))
