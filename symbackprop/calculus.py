@@ -512,13 +512,14 @@ def _of_difference(expr: sp.Expr) -> sp.Expr | None:
 
 
 def _softmax_error(f: sp.Expr, loss: Loss, convention: str, fused: sp.Expr) -> sp.Expr:
-    """δ_y after softmax in forms that keep their digits where y ≈ 1: ±(y − t) as
-    ±SoftmaxMinus(y, t) (cross-entropy, KL divergence); for a loss of y − t alone, the
-    chain rule ±SoftmaxBackward(y, ℓ'(SoftmaxMinus(y, t))); any other δ_y as it is."""
+    """δ_y after softmax in forms that keep their digits where y ≈ 1: ±(y − t), once Σ_k y_k
+    = 1, as ±SoftmaxMinus(y, t) (cross-entropy, KL divergence, Poisson); for a loss of y − t
+    alone, the chain rule ±SoftmaxBackward(y, ℓ'(SoftmaxMinus(y, t))); any other δ_y as it is.
+    """
     if f != _SOFTMAX:
         return fused
     for sign in (1, -1):
-        if sp.expand(fused - sign * (y - t)) == 0:
+        if sp.expand(fused.xreplace({RowSum(y): 1}) - sign * (y - t)) == 0:
             return sign * SoftmaxMinus(y, t)
     slope = _of_difference(sp.diff(loss.expr, y))
     if slope is None:
