@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import numpy as np
 import sympy as sp
+from sympy.core.relational import Relational
 
 from . import accuracy, budget, numeric, stabilise
 from .algebra import (
@@ -505,10 +506,28 @@ _SOFTMAX = sp.exp(z) / RowSum(sp.exp(z))
 _u = sp.Symbol("u", real=True)
 
 
-def _of_difference(expr: sp.Expr) -> sp.Expr | None:
-    """``expr`` in y and t as a function of u = y − t alone (mse: u², mae: |u|), else None."""
+def _of_difference(expr: sp.Expr, targets: str) -> sp.Expr | None:
+    """``expr`` in y and t written in u = y − t (mse: u², mae: |u|, hinge with t = ±1:
+    max(0, −t·u), its condition t·y < 1 as t·u < 0), where u is never added to a term of t
+    alone, which would round u's digits away as y does; else None."""
     in_u = expr.subs(y, _u + t)
-    return None if in_u.has(t, y) else in_u
+    if targets == "sign":  # t = ±1 (the module accepts no other): t² = 1
+        in_u = in_u.replace(
+            lambda node: isinstance(node, Relational),
+            lambda rel: rel.func(sp.expand(rel.lhs - rel.rhs), 0),
+        )
+        in_u = sp.expand(in_u).replace(
+            lambda node: isinstance(node, sp.Pow)
+            and node.base == t
+            and node.exp.is_Integer,
+            lambda power: t if power.exp % 2 else sp.S.One,
+        )
+    for node in sp.preorder_traversal(in_u):
+        if isinstance(node, sp.Add) and any(
+            term.has(t) and not term.has(_u) for term in node.args
+        ):
+            return None
+    return in_u
 
 
 def _softmax_error(f: sp.Expr, loss: Loss, convention: str, fused: sp.Expr) -> sp.Expr:
@@ -521,9 +540,10 @@ def _softmax_error(f: sp.Expr, loss: Loss, convention: str, fused: sp.Expr) -> s
     for sign in (1, -1):
         if sp.expand(fused.xreplace({RowSum(y): 1}) - sign * (y - t)) == 0:
             return sign * SoftmaxMinus(y, t)
-    slope = _of_difference(sp.diff(loss.expr, y))
-    if slope is None:
+    in_difference = _of_difference(loss.expr, loss.targets)
+    if in_difference is None:
         return fused
+    slope = sp.diff(in_difference, _u)
     sign = -1 if convention == "negative" else 1
     return sign * SoftmaxBackward(y, slope.xreplace({_u: SoftmaxMinus(y, t)}))
 
@@ -542,7 +562,8 @@ def _accurate_loss(key: tuple[Activation, Loss]) -> sp.Expr:
     logits = stabilise.loss_from_logits(activation, loss)
     candidates = [c for c in (logits, in_output) if c is not None]
     f = activation.expr
-    if f == _SOFTMAX and (in_difference := _of_difference(loss.expr)) is not None:
+    in_difference = _of_difference(loss.expr, loss.targets) if f == _SOFTMAX else None
+    if in_difference is not None:
         return in_difference.xreplace({_u: SoftmaxMinus(a, t)})
     if not _element_wise(f):
         return candidates[0]
