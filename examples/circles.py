@@ -1,4 +1,4 @@
-"""Seed 000's circles classifier: 2-20-1, ReLU hidden layer, sigmoid output, binary cross-entropy.
+"""A circles classifier: 2-20-1, ReLU hidden layer, sigmoid output, binary cross-entropy.
 
 As a spec: `symbackprop compile examples/circles.py`. As a script: trains generated/circles.py on
 two noisy concentric circles and prints its training accuracy.

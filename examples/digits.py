@@ -1,5 +1,5 @@
-"""Seed 004's digit classifier at the size the shipped data allows: 64-15-10 on scikit-learn's 8×8
-digits, sigmoid hidden layer, softmax output, cross-entropy on integer labels.
+"""The classic digit classifier (Nielsen, Neural Networks and Deep Learning, ch. 1) at the size
+the shipped data allows: 64-15-10 on scikit-learn's 8×8 digits, sigmoid hidden layer, softmax output, cross-entropy on integer labels.
 
 As a spec: `symbackprop compile examples/digits.py`. As a script (needs the `examples` extra,
 `pip install -e ".[examples]"`): trains generated/digits.py through its scikit-learn style

@@ -1,6 +1,6 @@
-"""Seed 002's multi-label network: 3 inputs, 2 sigmoid hidden units, 3 sigmoid outputs, BCE.
+"""A multi-label network: 3 inputs, 2 sigmoid hidden units, 3 sigmoid outputs, BCE.
 
-Each of the 3 outputs is an independent yes/no label; seed 002 derives its backpropagation
+Each of the 3 outputs is an independent yes/no label; lecture notes derive its backpropagation
 step by step with δ = ∂ℓ/∂Z = A − Y (`symbackprop latex examples/multilabel.py --convention gradient`).
 """
 

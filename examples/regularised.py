@@ -1,4 +1,4 @@
-"""Seed 001's network: f(x) = σ(W₂ᵀ σ(W₁ᵀ x)) — no biases — trained on cross-entropy + λ(‖W₁‖² + ‖W₂‖²).
+"""A two-layer sigmoid network without biases: f(x) = σ(W₂ᵀ σ(W₁ᵀ x)) — no biases — trained on cross-entropy + λ(‖W₁‖² + ‖W₂‖²).
 
 As a spec: `symbackprop compile examples/regularised.py`. As a script: trains generated/seed001.py on
 a noisy linear boundary through the origin, and the same network without the regulariser beside it,

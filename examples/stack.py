@@ -1,6 +1,6 @@
-"""Seed 003's Keras stack: Dense(4, input_dim=3), Dense(4), Dense(1) — 16 + 20 + 5 = 41 parameters.
+"""A Keras Sequential stack: Dense(4, input_dim=3), Dense(4), Dense(1) — 16 + 20 + 5 = 41 parameters.
 
-Seed 003 leaves the layers linear (Keras' default); here the hidden layers get tanh so the stack is
+Keras leaves the layers linear (Keras' default); here the hidden layers get tanh so the stack is
 more than one linear map, and the single linear output is trained on the mean squared error.
 """
 
@@ -17,7 +17,7 @@ stack = sb.Network(
         sb.Dense(1),
     ],
     loss="mse",
-    # seed 003 compiles with Adam(lr=0.01, decay=0.1); decay counts updates, as in Keras, and
+    # the Keras original compiles with Adam(lr=0.01, decay=0.1); decay counts updates, as in Keras, and
     # 0.1 per update all but stops this run within a few epochs (mse 0.106 vs 0.003 here)
     optimizer=sb.Adam(lr=0.02, decay=0.001),
 )

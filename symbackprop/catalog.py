@@ -94,7 +94,7 @@ ACTIVATIONS: dict[str, Activation] = {
         Activation("tanh", sp.tanh(z)),
         Activation("relu", sp.Piecewise((z, z > 0), (0, True))),
         Activation("softmax", sp.exp(z) / RowSum(sp.exp(z)), min_units=2),
-        # seed 000: the step's derivative is taken as 1 (straight-through)
+        # the step's derivative is taken as 1 (straight-through estimator, Bengio et al. 2013)
         Activation("threshold", z + StopGradient(_step - z)),
         leaky_relu(),
         prelu(),
@@ -124,7 +124,7 @@ LOSSES: dict[str, Loss] = {
     loss.name: loss
     for loss in (
         Loss("mse", (t - y) ** 2),
-        # seed 004: C = ½‖y − a‖²
+        # the quadratic cost C = ½‖y − a‖² (Nielsen, ch. 1)
         Loss("half_sse", (y - t) ** 2 / 2),
         Loss("mae", sp.Abs(y - t)),
         huber(),

@@ -27,8 +27,8 @@ TEMPLATE = "module.py.j2"
 #: paragraph separators, lone surrogates
 _UNSAFE = {"Cc", "Cf", "Zl", "Zp", "Cs"}
 CONVENTION_TEXT = {
-    "negative": "δ = −∂ℓ/∂Z (seed 000: δ_y = t − y for matched output and loss)",
-    "gradient": "δ = ∂ℓ/∂Z (seeds 002 and 004: δ_y = y − t for matched output and loss)",
+    "negative": "δ = −∂ℓ/∂Z (error-signal convention, Rumelhart, Hinton & Williams, Nature 323, 1986: δ_y = t − y for matched output and loss)",
+    "gradient": "δ = ∂ℓ/∂Z (gradient convention, Nielsen, Neural Networks and Deep Learning, ch. 2: δ_y = y − t for matched output and loss)",
 }
 
 

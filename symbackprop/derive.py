@@ -18,7 +18,7 @@ from .optimizers import GRAD, LR_K, THETA, Optimizer
 from .spec import Network
 from .symbols import a, g, t, w, y, z
 
-#: δ = −∂ℓ/∂net (seed 000, so δ_y = t − y) or δ = ∂ℓ/∂Z (seeds 002 and 004, so δ_y = y − t)
+#: δ = −∂ℓ/∂net (Rumelhart, Hinton & Williams' error signal, so δ_y = t − y) or δ = ∂ℓ/∂Z (Nielsen's δ, so δ_y = y − t)
 CONVENTIONS = ("negative", "gradient")
 
 STEPS = ("forward", "loss", "delta", "gradient", "update")

@@ -66,7 +66,7 @@ def _root(expr: sp.Expr) -> sp.Expr:
 
 
 #: every initialiser by name: Glorot & Bengio (2010), He et al. (2015), LeCun et al. (1998), and
-#: seed 004's two heuristics N(0, 1/√n_in) and U(±1/√n_in)
+#: the fan-in heuristics of LeCun et al., Efficient BackProp (1998): N(0, 1/√n_in) and U(±1/√n_in)
 INITIALIZERS = {
     init.name: init
     for init in (
@@ -77,8 +77,8 @@ INITIALIZERS = {
         Initializer("he_uniform", "uniform", _root(6 / FAN_IN), "He"),
         Initializer("he_normal", "normal", _root(2 / FAN_IN), "He"),
         Initializer("lecun_normal", "normal", _root(1 / FAN_IN), "LeCun"),
-        Initializer("normal_fan_in", "normal", 1 / sp.sqrt(FAN_IN), "seed 004"),
-        Initializer("uniform_fan_in", "uniform", 1 / sp.sqrt(FAN_IN), "seed 004"),
+        Initializer("normal_fan_in", "normal", 1 / sp.sqrt(FAN_IN), "LeCun 1998"),
+        Initializer("uniform_fan_in", "uniform", 1 / sp.sqrt(FAN_IN), "LeCun 1998"),
         Initializer("zeros", "zeros"),
     )
 }

@@ -2,7 +2,7 @@
 
 Shapes, the forward pass, the loss, the output error with its chain-rule factors coloured and
 each factor's derivative and SymPy's simplification steps, the hidden-error recursion with every
-f' in output form, the gradients, the regulariser, the update, and a summary box like seed 000's.
+f' in output form, the gradients, the regulariser, the update, and a summary box of the whole.
 Everything shown comes from the ``Derivation`` and SymPy; nothing here differentiates by hand.
 """
 
@@ -38,7 +38,7 @@ def _convention(convention: str) -> Text:
     if convention == "negative":
         return Text(
             (
-                "Error convention (seed 000): ",
+                "Error convention (error signal, Rumelhart, Hinton & Williams, Nature 323, 1986): ",
                 _eq(DELTA, -Partial(ELL, Z)),
                 ", so a matched output and loss give ",
                 _eq(sp.Symbol("delta_y"), t - y),
@@ -47,7 +47,7 @@ def _convention(convention: str) -> Text:
         )
     return Text(
         (
-            "Error convention (seeds 002 and 004): ",
+            "Error convention (gradient, Nielsen, Neural Networks and Deep Learning, ch. 2): ",
             _eq(DELTA, Partial(ELL, Z)),
             ", so a matched output and loss give ",
             _eq(sp.Symbol("delta_y"), y - t),

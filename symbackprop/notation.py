@@ -12,7 +12,7 @@ class Partial(sp.Function):
 
 
 class Colored(sp.Function):
-    """``expr`` shown in a colour: ``Colored(expr, Symbol("blue"))``, as seed 002 colours the
+    """``expr`` shown in a colour: ``Colored(expr, Symbol("blue"))``, as lecture notes colour the
     factors of the chain rule."""
 
     nargs = 2

@@ -104,7 +104,7 @@ class Schedule:
 
 
 def time_decay(decay: float) -> Schedule:
-    """η_k = η / (1 + decay·k): Keras' ``decay=`` argument (seed 003's ``Adam(lr=0.01, decay=0.1)``)."""
+    """η_k = η / (1 + decay·k): Keras' ``decay=`` argument (e.g. ``Adam(lr=0.01, decay=0.1)``)."""
     value = float(number(decay, "time_decay.decay"))
     if value < 0:
         raise SpecError(f"time_decay.decay must be ≥ 0, got {decay!r}")
