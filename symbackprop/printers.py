@@ -61,6 +61,16 @@ class ScalarCodePrinter(ExactFloats, PythonCodePrinter):
     """Python source for a constant, with the ``math`` module: √2 → ``math.sqrt(2)``."""
 
 
+#: the row-wise functions the module defines as helpers, by SymPy class: the template's names
+_HELPERS = {
+    "LogSumExp": "_logsumexp",
+    "Softmax": "_softmax",
+    "LogSoftmax": "_log_softmax",
+    "SoftmaxMinus": "_softmax_minus",
+    "SoftmaxBackward": "_softmax_backward",
+}
+
+
 class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
     """NumPy source for array formulas, written against ``import numpy as np`` (and ``math``)
     in a module that defines ``DTYPE``. Constants such as √2 print with ``math``: Python floats,
@@ -153,26 +163,15 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
         self.needs.update(("erfc", "math"))
         return f"erfc({self._print(expr.args[0])})"
 
-    def _print_LogSumExp(self, expr: sp.Expr) -> str:
-        # the module defines _logsumexp and _softmax with the row maximum subtracted
-        self.needs.add("_logsumexp")
-        return f"_logsumexp({self._print(expr.args[0])})"
+    def _print_helper(self, expr: sp.Expr) -> str:
+        """A row-wise function the module defines as a helper (``_softmax``, ``_log_softmax``,
+        …: the row maximum subtracted, the digits near 1 kept), called by its name."""
+        name = _HELPERS[type(expr).__name__]
+        self.needs.add(name)
+        return f"{name}({', '.join(self._print(u) for u in expr.args)})"
 
-    def _print_Softmax(self, expr: sp.Expr) -> str:
-        self.needs.add("_softmax")
-        return f"_softmax({self._print(expr.args[0])})"
-
-    def _print_LogSoftmax(self, expr: sp.Expr) -> str:
-        self.needs.add("_log_softmax")
-        return f"_log_softmax({self._print(expr.args[0])})"
-
-    def _print_SoftmaxBackward(self, expr: sp.Expr) -> str:
-        self.needs.add("_softmax_backward")
-        return f"_softmax_backward({', '.join(self._print(u) for u in expr.args)})"
-
-    def _print_SoftmaxMinus(self, expr: sp.Expr) -> str:
-        self.needs.add("_softmax_minus")
-        return f"_softmax_minus({', '.join(self._print(u) for u in expr.args)})"
+    _print_LogSumExp = _print_Softmax = _print_LogSoftmax = _print_helper
+    _print_SoftmaxMinus = _print_SoftmaxBackward = _print_helper
 
     def _print_Mul(self, expr: sp.Expr) -> str:
         """Indicator factors as boolean masks (``(A1 > 0) * (δ·W)``), and several scalar
@@ -441,11 +440,12 @@ class CommentPrinter(ExactFloats, LectureOrder, StrPrinter):
     def _print_LogSoftmax(self, expr: sp.Expr) -> str:
         return f"log(softmax({self._print(expr.args[0])}))"
 
-    def _print_SoftmaxBackward(self, expr: sp.Expr) -> str:
-        return f"softmax_backward({', '.join(self._print(u) for u in expr.args)})"
+    def _print_helper(self, expr: sp.Expr) -> str:
+        """A module helper by its name without the underscore: softmax_minus(A2, T)."""
+        name = _HELPERS[type(expr).__name__].lstrip("_")
+        return f"{name}({', '.join(self._print(u) for u in expr.args)})"
 
-    def _print_SoftmaxMinus(self, expr: sp.Expr) -> str:
-        return f"softmax_minus({', '.join(self._print(u) for u in expr.args)})"
+    _print_SoftmaxMinus = _print_SoftmaxBackward = _print_helper
 
     def _print_ITE(self, expr: sp.Basic) -> str:
         return self._print(expr.rewrite(sp.Piecewise))
