@@ -196,6 +196,14 @@ class LogSoftmax(sp.Function):
     nargs = 1
 
 
+class Log1mSoftmax(sp.Function):
+    """``log(1 − softmax(u))`` over the units of a row, printed so that it stays finite where the
+    largest output rounds to 1: there it is logsumexp of the other units minus logsumexp of all.
+    """
+
+    nargs = 1
+
+
 class SoftmaxBackward(sp.Function):
     """``a ⊙ (g − Σ_k a_k g_k)``: the error ``g`` at the outputs ``a`` of a softmax carried back
     to its logits, printed as a ⊙ (d − Σ_k a_k d_k) with d = g − g_m (m the row's largest
@@ -203,6 +211,16 @@ class SoftmaxBackward(sp.Function):
     """
 
     nargs = 2
+
+
+class SoftmaxBackwardPole(sp.Function):
+    """``SoftmaxBackward(softmax(u), g)`` for an error g with a pole at an output of 1, given as
+    (u, a, t, g, below, at_top), a = softmax(u): ``below`` and ``at_top`` are Lambdas of (a, c, d, t), c = 1 − a and
+    d = a − t, giving a·g and (1 − a)·g, the products that stay finite (below the row's largest
+    output and at it). Printed as a call that computes a, c and d from u without losing 1 − a.
+    """
+
+    nargs = 6
 
 
 class SoftmaxMinus(sp.Function):

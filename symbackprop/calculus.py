@@ -18,8 +18,11 @@ from sympy.core.relational import Relational
 
 from . import accuracy, budget, numeric, stabilise
 from .algebra import (
+    Log1mSoftmax,
+    LogSoftmax,
     RowSum,
     SoftmaxBackward,
+    SoftmaxBackwardPole,
     SoftmaxMinus,
     expand_rows,
     indexed,
@@ -540,12 +543,63 @@ def _softmax_error(f: sp.Expr, loss: Loss, convention: str, fused: sp.Expr) -> s
     for sign in (1, -1):
         if sp.expand(fused.xreplace({RowSum(y): 1}) - sign * (y - t)) == 0:
             return sign * SoftmaxMinus(y, t)
+    sign = -1 if convention == "negative" else 1
+    slope = sp.diff(loss.expr, y)
+    if _pole_at_one(slope):
+        return sign * SoftmaxBackwardPole(
+            z, y, t, slope, _below_top(y * slope), _at_top((1 - y) * slope)
+        )
     in_difference = _of_difference(loss.expr, loss.targets)
     if in_difference is None:
         return fused
     slope = sp.diff(in_difference, _u)
-    sign = -1 if convention == "negative" else 1
     return sign * SoftmaxBackward(y, slope.xreplace({_u: SoftmaxMinus(y, t)}))
+
+
+def _pole_at_one(slope: sp.Expr) -> bool:
+    """Whether ∂ℓ/∂y is infinite at y = 1 (a loss with log(1 − y)): after softmax, y·∂ℓ/∂y
+    overflows at the largest output, and only the products ``_below_top`` and ``_at_top`` are finite.
+    """
+    try:
+        return sp.denom(sp.together(slope)).xreplace({y: 1}) == 0
+    except (TypeError, ValueError):
+        return False
+
+
+#: the arguments of the products a SoftmaxBackwardPole takes: the output, 1 − it, it − t, t
+_PRODUCT_ARGS = _A, _C, _D, _T = sp.symbols("A C D T", real=True)
+
+
+def _below_top(product: sp.Expr) -> sp.Lambda:
+    """``product`` (of y and t) as one fraction in A = y and T = t: below the row's largest
+    output y ≤ 1/2, so 1 − y keeps its digits. (y − t)/(1 − y) stays so."""
+    top, bottom = sp.fraction(sp.cancel(product))
+    if bottom.as_coeff_Add()[0] < 0:  # y − 1 → 1 − y
+        top, bottom = sp.expand(-top), sp.expand(-bottom)
+    return sp.Lambda(_PRODUCT_ARGS, (top / bottom).xreplace({y: _A, t: _T}))
+
+
+def _at_top(product: sp.Expr) -> sp.Lambda:
+    """``product`` (of y and t) at the row's largest output, y ≥ 1/K, in C = 1 − y and D = y − t,
+    which the module computes from the others' share: with y = 1 − C and t = 1 − C − D every
+    constant cancels symbolically, so no difference of numbers near 1 is left to round; a
+    factor 1 − C is written A. (y − t)/y becomes D/A."""
+    fraction = sp.factor(sp.cancel(product.xreplace({y: 1 - _C, t: 1 - _C - _D})))
+    named = {1 - _C: _A, _C - 1: -_A}
+    return sp.Lambda(
+        _PRODUCT_ARGS,
+        fraction.replace(lambda node: node in named, lambda node: named[node]),
+    )
+
+
+def _softmax_logs(expr: sp.Expr) -> sp.Expr:
+    """The logs of a softmax output a and of 1 − a as functions of the logits, which keep
+    their digits and stay finite where a rounds to 0 or 1."""
+    logs = {a: LogSoftmax(z), 1 - a: Log1mSoftmax(z)}
+    return expr.replace(
+        lambda node: isinstance(node, sp.log) and node.args[0] in logs,
+        lambda node: logs[node.args[0]],
+    )
 
 
 def accurate_loss(activation: Activation, loss: Loss) -> sp.Expr:
@@ -559,9 +613,11 @@ def accurate_loss(activation: Activation, loss: Loss) -> sp.Expr:
 def _accurate_loss(key: tuple[Activation, Loss]) -> sp.Expr:
     activation, loss = key
     in_output = sp.expand_log(loss.expr.xreplace({y: a}), force=True)
+    f = activation.expr
+    if f == _SOFTMAX:
+        in_output = _softmax_logs(in_output)
     logits = stabilise.loss_from_logits(activation, loss)
     candidates = [c for c in (logits, in_output) if c is not None]
-    f = activation.expr
     in_difference = _of_difference(loss.expr, loss.targets) if f == _SOFTMAX else None
     if in_difference is not None:
         return in_difference.xreplace({_u: SoftmaxMinus(a, t)})

@@ -14,7 +14,7 @@ import black
 import jinja2
 import sympy as sp
 
-from . import budget, fitstep, printers, stabilise
+from . import budget, fitstep, printers, rowwise, stabilise
 from .algebra import BatchLoss
 from .derive import Derivation, Equation, derive, state_name
 from .initializers import FAN_IN, FAN_OUT
@@ -294,6 +294,7 @@ def _render(derivation: Derivation) -> str:
     }
     # everything is printed now: the helpers and modules the code needs are known
     context["needs"] = printer.needs
+    context["helpers"] = rowwise.source(printer.needs)
     source = _environment().get_template(TEMPLATE).render(context)
     return sign(black.format_str(source, mode=black.Mode()), "py")
 

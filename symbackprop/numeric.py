@@ -13,41 +13,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import sympy as sp
 
+from . import rowwise
 from .printers import NumPyCodePrinter
 
 _ERF = np.vectorize(math.erf, otypes=[float])
 _ERFC = np.vectorize(math.erfc, otypes=[float])
-
-
-def _logsumexp(Z: np.ndarray) -> np.ndarray:
-    M = Z.max(axis=1, keepdims=True)
-    return M + np.log(np.exp(Z - M).sum(axis=1, keepdims=True))
-
-
-def _softmax(Z: np.ndarray) -> np.ndarray:
-    E = np.exp(Z - Z.max(axis=1, keepdims=True))
-    return E / E.sum(axis=1, keepdims=True)
-
-
-def _log_softmax(Z: np.ndarray) -> np.ndarray:
-    rows, m = np.arange(Z.shape[0]), Z.argmax(axis=1)
-    M = Z[rows, m][:, None]
-    E = np.exp(Z - M)
-    E[rows, m] = 0
-    return (Z - M) - np.log1p(E.sum(axis=1, keepdims=True))
-
-
-def _softmax_backward(A: np.ndarray, G: np.ndarray) -> np.ndarray:
-    D = G - np.take_along_axis(G, A.argmax(axis=1)[:, None], axis=1)
-    return A * (D - (A * D).sum(axis=1, keepdims=True))
-
-
-def _softmax_minus(A: np.ndarray, T: np.ndarray) -> np.ndarray:
-    big = A > 0.5
-    D = A - T
-    others = np.where(big, 0, A).sum(axis=1, keepdims=True)
-    np.copyto(D, (1 - T) - others, where=big)
-    return D
 
 
 #: what printed code refers to besides NumPy: the template's DTYPE and helpers, as numbers
@@ -56,11 +26,7 @@ _NAMESPACE = {
     "math": math,
     "erf": lambda x: _ERF(x).astype(np.asarray(x).dtype, copy=False),
     "erfc": lambda x: _ERFC(x).astype(np.asarray(x).dtype, copy=False),
-    "_logsumexp": _logsumexp,
-    "_softmax": _softmax,
-    "_log_softmax": _log_softmax,
-    "_softmax_minus": _softmax_minus,
-    "_softmax_backward": _softmax_backward,
+    **rowwise.HELPERS,
 }
 
 

@@ -66,8 +66,10 @@ _HELPERS = {
     "LogSumExp": "_logsumexp",
     "Softmax": "_softmax",
     "LogSoftmax": "_log_softmax",
+    "Log1mSoftmax": "_log1m_softmax",
     "SoftmaxMinus": "_softmax_minus",
     "SoftmaxBackward": "_softmax_backward",
+    "SoftmaxBackwardPole": "_softmax_backward_pole",
 }
 
 
@@ -171,7 +173,17 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
         return f"{name}({', '.join(self._print(u) for u in expr.args)})"
 
     _print_LogSumExp = _print_Softmax = _print_LogSoftmax = _print_helper
-    _print_SoftmaxMinus = _print_SoftmaxBackward = _print_helper
+    _print_Log1mSoftmax = _print_SoftmaxMinus = _print_SoftmaxBackward = _print_helper
+
+    def _print_SoftmaxBackwardPole(self, expr: sp.Expr) -> str:
+        """``_softmax_backward_pole(Z, T, lambda A, C, D, T: a·g, lambda …: (1 − a)·g)``."""
+        u, _, target, _, *products = expr.args
+        self.needs.add(_HELPERS["SoftmaxBackwardPole"])
+        lambdas = (
+            f"lambda {', '.join(map(self._print, f.variables))}: {self._print(f.expr)}"
+            for f in products
+        )
+        return f"_softmax_backward_pole({self._print(u)}, {self._print(target)}, {', '.join(lambdas)})"
 
     def _print_Mul(self, expr: sp.Expr) -> str:
         """Indicator factors as boolean masks (``(A1 > 0) * (δ·W)``), and several scalar
@@ -372,6 +384,10 @@ class MathLatexPrinter(LectureOrder, LatexPrinter):
     def _print_LogSoftmax(self, expr: sp.Expr) -> str:
         return rf"\log \operatorname{{softmax}}\left({self._print(expr.args[0])}\right)"
 
+    def _print_Log1mSoftmax(self, expr: sp.Expr) -> str:
+        u = self._print(expr.args[0])
+        return rf"\log\left(1 - \operatorname{{softmax}}\left({u}\right)\right)"
+
     def _print_SoftmaxMinus(self, expr: sp.Expr) -> str:
         return self._print(sp.Add(expr.args[0], -expr.args[1], evaluate=False))
 
@@ -439,6 +455,14 @@ class CommentPrinter(ExactFloats, LectureOrder, StrPrinter):
 
     def _print_LogSoftmax(self, expr: sp.Expr) -> str:
         return f"log(softmax({self._print(expr.args[0])}))"
+
+    def _print_Log1mSoftmax(self, expr: sp.Expr) -> str:
+        return f"log(1 - softmax({self._print(expr.args[0])}))"
+
+    def _print_SoftmaxBackwardPole(self, expr: sp.Expr) -> str:
+        """As the error it carries back: softmax_backward(A2, (1 - T)/(1 - A2) - T/A2)."""
+        _, output, _, error, *_ = expr.args
+        return f"softmax_backward({self._print(output)}, {self._print(error)})"
 
     def _print_helper(self, expr: sp.Expr) -> str:
         """A module helper by its name without the underscore: softmax_minus(A2, T)."""

@@ -74,25 +74,8 @@ def test_loss_is_finite_for_logits_of_1000(name):
         assert value > 1
 
 
-#: pairs known to fail, each failing as stated (strict: a fix makes the test say so)
-KNOWN = {
-    (
-        "softmax",
-        "binary_crossentropy",
-    ): "log(1 − y) and 1/(1 − y) where softmax rounds to 1: "
-    "needs log Σ_{j≠k} e^(z_j) − logsumexp(z), not yet derived (issue 14, item 10)",
-}
 PAIRS = [
-    pytest.param(
-        act_name,
-        loss_name,
-        id=f"{act_name}-{loss_name}",
-        marks=(
-            [pytest.mark.xfail(strict=True, reason=KNOWN[act_name, loss_name])]
-            if (act_name, loss_name) in KNOWN
-            else []
-        ),
-    )
+    pytest.param(act_name, loss_name, id=f"{act_name}-{loss_name}")
     for act_name, act in sorted(sb.ACTIVATIONS.items())
     for loss_name, loss in sorted(sb.LOSSES.items())
     if domain.violation(act, loss) is None

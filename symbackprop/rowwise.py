@@ -1,0 +1,134 @@
+"""The row-wise helpers a generated module defines: softmax and its relatives over the units of
+each row (axis 1), written so that they neither overflow nor lose the digits of an output near 1.
+
+This file is their one source. A generated module copies the source of each helper it calls
+(``source``), and ``numeric`` evaluates formulas with these very functions, so what the
+compiler measures is what the module runs. They use NumPy alone and keep the arrays' dtype.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+
+def _logsumexp(Z):
+    """log Σ_k exp(Z) of each row as M + log Σ_k exp(Z − M), M the row's maximum: no overflow."""
+    M = Z.max(axis=1, keepdims=True)
+    return M + np.log(np.exp(Z - M).sum(axis=1, keepdims=True))
+
+
+def _softmax(Z):
+    """exp(Z)/Σ_k exp(Z) of each row as exp(Z − M)/Σ_k exp(Z − M), M the row's maximum: no
+    overflow."""
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    E /= E.sum(axis=1, keepdims=True)
+    return E
+
+
+def _log_softmax(Z):
+    """log softmax(Z) = Z − log Σ_k exp(Z) of each row, as (Z − M) − log1p(Σ_{k≠m} exp(Z_k − M)),
+    M = Z_m the row's largest: no overflow, and where the largest output is near 1 its log
+    keeps the digits that Z − logsumexp(Z) rounds away."""
+    rows, m = np.arange(Z.shape[0]), Z.argmax(axis=1)
+    M = Z[rows, m][:, None]
+    E = np.exp(Z - M)
+    E[rows, m] = 0
+    return (Z - M) - np.log1p(E.sum(axis=1, keepdims=True))
+
+
+def _log1m_softmax(Z):
+    """log(1 − softmax(Z)) of each row. Below the row's largest logit Z_m the output is at most
+    1/2, so log1p(−A) keeps its digits; at Z_m, 1 − A_m is the others' share, so its log is
+    logsumexp of the other logits minus logsumexp of all: finite however far Z_m leads, where
+    log(1 − A_m) is log 0."""
+    rows, m = np.arange(Z.shape[0]), Z.argmax(axis=1)
+    M = Z[rows, m][:, None]
+    E = np.exp(Z - M)
+    E[rows, m] = 0
+    S = E.sum(axis=1, keepdims=True)  # Σ_{k≠m} exp(Z_k − M)
+    L = np.log1p(-E / (1 + S))
+    others = Z.copy()
+    others[rows, m] = -np.inf
+    M2 = others.max(axis=1, keepdims=True)  # the second largest logit
+    with np.errstate(divide="ignore", invalid="ignore"):  # a row of one unit: log 0
+        top = (M2 - M) + np.log(np.exp(others - M2).sum(axis=1, keepdims=True))
+    L[rows, m] = (top - np.log1p(S))[:, 0]
+    return L
+
+
+def _softmax_backward(A, G):
+    """A ⊙ (G − Σ_k A_k G_k): the error G at softmax outputs A carried back to the logits,
+    as A ⊙ (D − Σ_k A_k D_k) with D = G − G_m, G_m at the row's largest output: D_m is exactly
+    0, so the largest output's error keeps the digits that G_m − Σ_k A_k G_k rounds away where
+    A_m is near 1."""
+    D = G - np.take_along_axis(G, A.argmax(axis=1)[:, None], axis=1)
+    return A * (D - (A * D).sum(axis=1, keepdims=True))
+
+
+def _softmax_backward_pole(Z, T, below, at_top):
+    """A ⊙ (G − Σ_k A_k G_k), A = softmax(Z), for an error G = ∂ℓ/∂A with a pole at A = 1 (a
+    loss with log(1 − A)), where G at the largest output overflows. It takes G only as the
+    products that stay finite: below(A, C, D, T) = A ⊙ G below the row's largest output and
+    at_top(A, C, D, T) = (1 − A) ⊙ G at it, with C = 1 − A and D = A − T computed there from the
+    others' share. With R = Σ_{k≠m} A_k G_k and W_k = A_k / (1 − A_m), the softmax of the other
+    logits: A_k G_k − A_k R − A_m W_k (1 − A_m) G_m below the largest, A_m((1 − A_m) G_m − R) at
+    it."""
+    rows, m = np.arange(Z.shape[0]), Z.argmax(axis=1)
+    top = np.zeros(Z.shape, dtype=bool)
+    top[rows, m] = True
+    M = Z[rows, m][:, None]
+    E = np.where(top, 0, np.exp(Z - M))
+    S = E.sum(axis=1, keepdims=True)  # Σ_{k≠m} exp(Z_k − M)
+    A = np.where(top, 1, E) / (1 + S)
+    C = np.where(top, S, 1 + S - E) / (1 + S)
+    D = np.where(top, (1 - T) - C, A - T)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        AG = np.where(top, 0, below(A, C, D, T))  # its value at the largest is not used
+    R = AG.sum(axis=1, keepdims=True)
+    at = (rows, m)
+    Q = np.broadcast_to(at_top(A[at], C[at], D[at], T[at]), m.shape)[:, None]
+    others = np.where(top, -np.inf, Z)
+    M2 = others.max(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore"):  # a row of one unit has no others
+        W = np.exp(others - M2)
+        W /= W.sum(axis=1, keepdims=True)
+    A_m = A[at][:, None]
+    delta = AG - A * R - A_m * Q * W
+    delta[at] = (A_m * (Q - R))[:, 0]
+    return delta
+
+
+def _softmax_minus(A, T):
+    """A − T for softmax outputs A, where an output above 1/2 (at most one per row) takes
+    A − T = (1 − T) − Σ_others A, the sum of the row's other outputs: it keeps the digits that
+    A − T rounds away where A is near 1."""
+    big = A > 0.5
+    D = A - T
+    others = np.where(big, 0, A).sum(axis=1, keepdims=True)
+    np.copyto(D, (1 - T) - others, where=big)
+    return D
+
+
+#: every helper, by name, in the order a module defines them
+HELPERS = {
+    fn.__name__: fn
+    for fn in (
+        _logsumexp,
+        _softmax,
+        _log_softmax,
+        _log1m_softmax,
+        _softmax_backward,
+        _softmax_backward_pole,
+        _softmax_minus,
+    )
+}
+
+
+def source(names: set[str]) -> list[str]:
+    """The source of each helper among ``names``, in a fixed order, for a generated module."""
+    return [inspect.getsource(fn) for name, fn in HELPERS.items() if name in names]
+
+
+__all__ = ["HELPERS", "source"]
