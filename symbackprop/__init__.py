@@ -16,6 +16,9 @@ from .derive import Derivation, Equation, derive
 from .errors import SpecError
 from .functions import Activation, Loss, Regularizer
 from .initializers import INITIALIZERS, Initializer
+
+# the document layer: installs how a Derivation writes itself (to_latex, to_markdown, to_html)
+from .lecture import lecture  # noqa: F401
 from .optimizers import (
     OPTIMIZERS,
     SGD,

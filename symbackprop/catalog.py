@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from . import formula
 from .algebra import RowSum, StopGradient
 from .errors import SpecError
 from .functions import Activation, Loss, Regularizer, number, positive
@@ -165,6 +166,18 @@ LOSSES: dict[str, Loss] = {
         ),
     )
 }
+
+# user formulas may call the element-wise entries by name: 2*softplus(z), binary_crossentropy(y, t)
+formula.name_functions(
+    {
+        **{
+            name: (act.expr, (z,))
+            for name, act in ACTIVATIONS.items()
+            if not act.is_vector and not act.learnable
+        },
+        **{name: (loss.expr, (y, t)) for name, loss in LOSSES.items()},
+    }
+)
 
 
 def known_names(kind: str) -> frozenset[str]:

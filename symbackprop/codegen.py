@@ -15,7 +15,6 @@ import jinja2
 import sympy as sp
 
 from . import budget, fitstep, printers, rowwise, stabilise
-from .algebra import BatchLoss
 from .derive import Derivation, Equation, derive, state_name
 from .initializers import FAN_IN, FAN_OUT
 from .optimizers import LR_K
@@ -92,18 +91,21 @@ def _line(
     printer: printers.NumPyCodePrinter,
     eq: Equation,
     printed: sp.Expr | None = None,
-    comment: str = "",
+    lecture: str = "",
 ) -> dict[str, object]:
-    """One generated statement: ``lhs = code`` under ``# comment``; ``uses`` names its inputs."""
+    """One generated statement, ``lhs = code``, under a comment printed from the very
+    expression the code is printed from (so the two always agree), followed by the lecture's
+    equation (``lecture``, else ``eq``'s) where that reads differently; ``uses`` names its inputs.
+    """
     expr = stabilise.stabilise(eq.code) if printed is None else printed
-    if not comment:
-        comment = eq.text()
-        if eq.computed is not None:
-            comment += f", computed as {printers.comment(eq.computed)}"
+    formula = printers.comment(expr)
+    own = f"{printers.comment(eq.lhs)} {eq.relation} {formula}"
+    lecture = lecture or eq.text()
+    differs = lecture != eq.text() or formula != printers.comment(eq.rhs)
     return {
         "lhs": eq.name,
         "code": printers.numpy_code(expr, printer),
-        "comment": comment,
+        "comment": f"{own}  (lecture: {lecture})" if differs else lecture,
         "uses": {symbol.name for symbol in expr.free_symbols},
     }
 
@@ -114,13 +116,26 @@ def _loss_line(
     """The mean loss (plus any regulariser) in the form the derivation computes it: from the
     logits where that is stable and keeps its digits (``calculus.accurate_loss``)."""
     (eq,) = derivation.step("loss")
-    (computed,) = eq.code.atoms(BatchLoss)
-    (derived,) = eq.rhs.atoms(BatchLoss)
-    comment = eq.text()
-    if computed != BatchLoss(sp.expand_log(derived.args[0], force=True)):
-        how = "from the logits" if computed.has(derivation.layers[-1].Z) else "as"
-        comment += f", computed {how}: {printers.comment(computed)}"
-    return _line(printer, eq, stabilise.stabilise(eq.code), comment)
+    return _line(printer, eq, stabilise.stabilise(eq.code))
+
+
+def _backward(
+    printer: printers.NumPyCodePrinter, derivation: Derivation
+) -> list[dict[str, object]]:
+    """The δ and gradient lines of ``_step``: the output error times ``error_scale``, which
+    every δ then carries, and each gradient scale × its formula."""
+    lines = fitstep.scaled_backward(derivation)
+    factor = {lines[0][0].lhs: printers.comment(fitstep.error_scale(derivation))}
+    factor.update({eq.lhs: "scale" for eq, _ in lines if eq.step == "gradient"})
+    return [
+        _line(
+            printer,
+            eq,
+            stabilise.stabilise(rhs),
+            eq.text() + (f", times {factor[eq.lhs]}" if eq.lhs in factor else ""),
+        )
+        for eq, rhs in lines
+    ]
 
 
 def _unpacking(names: list[str], lines: list[dict[str, object]]) -> str:
@@ -172,12 +187,18 @@ def _initializers(
 
 
 def _update(
-    printer: printers.NumPyCodePrinter, eq: Equation, derived: Equation
+    printer: printers.NumPyCodePrinter,
+    eq: Equation,
+    derived: Equation,
+    rate: sp.Symbol | None,
+    grads: tuple[sp.Symbol, ...],
 ) -> dict[str, object]:
     """One update of the fit loop, under the equation as ``derived``: in place
     (``W1 -= dW1``; ``m_W1 *= beta1`` then ``m_W1 += …``) where the variable enters its rule
     linearly, else an assignment."""
-    line = _line(printer, eq, eq.rhs, derived.text())
+    held = [g.name for g in grads if g in eq.rhs.free_symbols] if rate else []
+    held = "".join(f"; here {g} holds {rate}·{g}" for g in held)
+    line = _line(printer, eq, eq.rhs, derived.text() + held)
     split = fitstep.in_place(eq)
     if split is None:
         return {**line, "statements": [f"= {line['code']}"]}
@@ -215,7 +236,10 @@ def _training(
         ],
         "step_scale": "1.0" if rate is None else rate.name,
         "schedule": None if schedule is None else _line(printer, schedule),
-        "updates": [_update(printer, eq, rule) for eq, rule in zip(folded, rules)],
+        "updates": [
+            _update(printer, eq, rule, rate, fitstep.gradients(derivation))
+            for eq, rule in zip(folded, rules)
+        ],
     }
 
 
@@ -243,10 +267,7 @@ def _render(derivation: Derivation) -> str:
     )  # one for the module: it records what code needs
     loss = _loss_line(printer, derivation)
     forward_lines = [_line(printer, eq) for eq in derivation.step("forward")]
-    backward = [
-        _line(printer, eq, stabilise.stabilise(rhs))
-        for eq, rhs in fitstep.scaled_backward(derivation)
-    ]
+    backward = _backward(printer, derivation)
     task = network.loss.task
     context = {
         "name": network.name,

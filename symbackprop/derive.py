@@ -6,6 +6,7 @@ SymPy does the scalar calculus (``calculus``); this module assembles the layer a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sympy as sp
@@ -67,8 +68,10 @@ class Equation:
 
     def text(self) -> str:
         """The equation as plain text, for a code comment."""
-        label = f"{printers.comment(self.label)} = " if self.label is not None else ""
-        return f"{printers.comment(self.lhs)} {self.relation} {label}{printers.comment(self.rhs)}"
+        rhs = printers.comment(self.rhs)
+        label = "" if self.label is None else printers.comment(self.label)
+        label = f"{label} = " if label not in ("", rhs) else ""
+        return f"{printers.comment(self.lhs)} {self.relation} {label}{rhs}"
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,17 @@ class LayerDerivation:
     def at(self, expr: sp.Expr) -> sp.Expr:
         """A per-unit formula written over this layer's arrays: z → Z, a → A, alpha → alpha2."""
         return expr.xreplace({z: self.Z, a: self.A, **self.learnable})
+
+
+#: writes a Derivation as a document (``writer``: "to_latex", "to_markdown", "to_html"); the
+#: document layer installs it (``install_document_writer``), so that deriving never imports
+#: what renders a derivation
+_DOCUMENT_WRITER: list[Callable[[Derivation, str], str]] = []
+
+
+def install_document_writer(write: Callable[[Derivation, str], str]) -> None:
+    """Let ``Derivation.to_latex`` and the others write documents with ``write``."""
+    _DOCUMENT_WRITER[:] = [write]
 
 
 @dataclass(frozen=True)
@@ -255,10 +269,9 @@ class Derivation:
         return self._document("to_html")
 
     def _document(self, writer: str) -> str:
-        from . import formats, lecture
-
+        (write,) = _DOCUMENT_WRITER
         return budget.bounded(
-            lambda: getattr(formats, writer)(lecture.lecture(self)),
+            lambda: write(self, writer),
             f"Network {self.network.name!r}: writing its derivation document",
         )
 

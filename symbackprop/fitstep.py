@@ -100,11 +100,13 @@ def folded_updates(derivation: Derivation) -> tuple[Equation, ...]:
     rate = folded_rate(derivation.network.optimizer)
     if rate is None:
         return updates
-    grads = {
-        sp.Symbol(f"d{p.name}"): sp.Symbol(f"d{p.name}") / rate
-        for p in derivation.params
-    }
+    grads = {grad: grad / rate for grad in gradients(derivation)}
     return tuple(dataclasses.replace(eq, rhs=eq.rhs.xreplace(grads)) for eq in updates)
+
+
+def gradients(derivation: Derivation) -> tuple[sp.Symbol, ...]:
+    """The gradient variables the step returns (dW1, db1, …), in parameter order."""
+    return tuple(sp.Symbol(f"d{p.name}") for p in derivation.params)
 
 
 def in_place(eq: Equation) -> tuple[sp.Expr, sp.Expr] | None:

@@ -11,7 +11,6 @@ with the formula and the offending piece named. No ``eval``, no ``sympify`` of r
 from __future__ import annotations
 
 import ast
-import functools
 import math
 from collections.abc import Callable, Iterable
 
@@ -62,13 +61,20 @@ _OPERATORS = {
 _COMPARISONS = {ast.Lt: sp.Lt, ast.LtE: sp.Le, ast.Gt: sp.Gt, ast.GtE: sp.Ge}
 
 
-@functools.cache
-def _catalog_functions() -> dict[str, Callable[..., sp.Expr]]:
-    """The catalog's element-wise activations as f(x) and losses as f(y, t)."""
-    from .catalog import ACTIVATIONS, LOSSES
-    from .symbols import t, y, z
+#: the catalog's element-wise activations f(x) and losses f(y, t), callable in formulas by
+#: name; the catalog fills it (``name_functions``), so that this module never imports it
+_NAMED: dict[str, Callable[..., sp.Expr]] = {}
 
-    def substitute(expr: sp.Expr, *params: sp.Symbol) -> Callable[..., sp.Expr]:
+
+def name_functions(
+    definitions: dict[str, tuple[sp.Expr, tuple[sp.Symbol, ...]]],
+) -> None:
+    """Make each ``name: (expr, params)`` callable in formulas: ``name(u, …)`` is ``expr``
+    with ``params`` replaced by the arguments."""
+
+    def substitute(
+        expr: sp.Expr, params: tuple[sp.Symbol, ...]
+    ) -> Callable[..., sp.Expr]:
         def call(*args: sp.Expr) -> sp.Expr:
             if len(args) != len(params):
                 raise TypeError
@@ -76,15 +82,9 @@ def _catalog_functions() -> dict[str, Callable[..., sp.Expr]]:
 
         return call
 
-    functions = {
-        name: substitute(act.expr, z)
-        for name, act in ACTIVATIONS.items()
-        if not act.is_vector and not act.learnable
-    }
-    functions.update(
-        {name: substitute(loss.expr, y, t) for name, loss in LOSSES.items()}
+    _NAMED.update(
+        {name: substitute(*definition) for name, definition in definitions.items()}
     )
-    return functions
 
 
 class _Translator:
@@ -92,7 +92,7 @@ class _Translator:
 
     def __init__(self, text: str, symbols: dict[str, sp.Symbol], owner: str) -> None:
         self.text, self.symbols, self.owner = text, symbols, owner
-        self.functions = {**FUNCTIONS, **_catalog_functions()}
+        self.functions = {**FUNCTIONS, **_NAMED}
 
     def refuse(self, node: ast.AST | None, why: str) -> SpecError:
         piece = ast.get_source_segment(self.text, node) if node is not None else None

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from . import budget, calculus
+from . import budget, calculus, formats
 from .algebra import RowSum, value
-from .derive import N
+from .derive import N, install_document_writer
 from .document import Document, Math, Row, Section, Text
 from .initializers import FAN_IN, FAN_OUT
 from .notation import Partial, Space, colored
@@ -371,3 +371,11 @@ def _lecture(derivation: Derivation) -> Document:
         f"Backpropagation for {network.name}",
         tuple(s for s in sections if s is not None),
     )
+
+
+def _write(derivation: Derivation, writer: str) -> str:
+    """The derivation's lecture written by ``formats``'s ``writer`` (to_latex, …)."""
+    return getattr(formats, writer)(lecture(derivation))
+
+
+install_document_writer(_write)

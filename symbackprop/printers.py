@@ -17,7 +17,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from sympy.printing.str import StrPrinter
 
 from . import names
-from .algebra import BatchLoss, Dot
+from .algebra import BatchLoss, Defined, Dot
 
 
 def _lecture_order(terms: list[sp.Expr]) -> list[sp.Expr]:
@@ -444,8 +444,18 @@ class CommentPrinter(ExactFloats, LectureOrder, StrPrinter):
     def _print_BatchLoss(self, expr: sp.Expr) -> str:
         return f"mean_n Σ_k({self._print(expr.args[0])})"
 
+    def _print_BatchSum(self, expr: sp.Expr) -> str:
+        return f"Σ_n({self._print(expr.args[0])})"
+
     def _print_ElementSum(self, expr: sp.Expr) -> str:
         return f"Σ_ij({self._print(expr.args[0])})"
+
+    def _print_Function(self, expr: sp.Expr) -> str:
+        """A stable form by its own name: softplus(u), logaddexp(u, v), log1p(u), …"""
+        if not isinstance(expr, Defined):
+            return super()._print_Function(expr)
+        args = ", ".join(self._print(u) for u in expr.args)
+        return f"{type(expr).__name__.lower()}({args})"
 
     def _print_StopGradient(self, expr: sp.Expr) -> str:
         return f"sg({self._print(expr.args[0])})"
@@ -469,6 +479,7 @@ class CommentPrinter(ExactFloats, LectureOrder, StrPrinter):
         name = _HELPERS[type(expr).__name__].lstrip("_")
         return f"{name}({', '.join(self._print(u) for u in expr.args)})"
 
+    _print_LogSumExp = _print_Softmax = _print_helper
     _print_SoftmaxMinus = _print_SoftmaxBackward = _print_helper
 
     def _print_ITE(self, expr: sp.Basic) -> str:

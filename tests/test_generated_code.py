@@ -1,6 +1,7 @@
 """The generated modules: standalone, deterministic, black-formatted, ruff-clean, commented."""
 
 import ast
+import math
 import os
 import pickle
 import re
@@ -11,8 +12,10 @@ from pathlib import Path
 import black
 import numpy as np
 import pytest
+import sympy as sp
 
 import symbackprop as sb
+from symbackprop import algebra
 from symbackprop.specfile import load_networks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -331,3 +334,171 @@ def test_what_a_module_imports_is_what_its_code_uses():
         imports_math = "\nimport math\n" in source
         uses_math = "math." in source.split("\nimport numpy as np\n", 1)[1]
         assert imports_math == uses_math, network.name
+
+
+# --- every comment is its statement's formula: evaluated, it gives the statement's value ---------
+
+
+class _CommentToNumPy(ast.NodeTransformer):
+    """A comment's formula as array code: ``a if c else b`` → np.where, ``[c]`` → c, and/or →
+    logical_and/or (comments print conditions as a reader writes them)."""
+
+    def visit_IfExp(self, node):
+        self.generic_visit(node)
+        return _call("np.where", node.test, node.body, node.orelse)
+
+    def visit_List(self, node):
+        self.generic_visit(node)
+        return _call("np.asarray", *node.elts)
+
+    def visit_BoolOp(self, node):
+        self.generic_visit(node)
+        name = "np.logical_and" if isinstance(node.op, ast.And) else "np.logical_or"
+        result = node.values[0]
+        for value in node.values[1:]:
+            result = _call(name, result, value)
+        return result
+
+
+def _call(name, *args):
+    return ast.Call(
+        func=ast.parse(name, mode="eval").body, args=list(args), keywords=[]
+    )
+
+
+#: the comments' notation, as array code
+_NOTATION = [
+    ("mean_n Σ_k(", "_batch_loss("),
+    ("mean_n(", "_batch_mean("),
+    ("Σ_n(", "_batch_sum("),
+    ("Σ_k(", "_row_sum("),
+    ("Σ_ij(", "np.sum("),
+    ("·", " @ "),
+    ("ᵀ", ".T"),
+    ("δ_", "delta_"),
+]
+
+
+def _comment_value(formula, namespace):
+    for text, code in _NOTATION:
+        formula = formula.replace(text, code)
+    tree = ast.fix_missing_locations(
+        _CommentToNumPy().visit(ast.parse(formula, mode="eval"))
+    )
+    return eval(compile(tree, "<comment>", "eval"), namespace)
+
+
+def _definition(cls):
+    """A stable function of the module (softplus, logcosh, …) from its plain definition."""
+    args = sp.symbols(f"u0:{next(iter(cls.nargs))}")
+    erf = np.vectorize(math.erf, otypes=[float])
+    return sp.lambdify(args, cls.definition(*args), modules=[{"erf": erf}, "numpy"])
+
+
+#: comments name stable forms as in algebra (softplus(u), logaddexp(u, v)); evaluated here from
+#: their plain definitions, not from the code's forms
+_DEFINITIONS = {
+    cls.__name__.lower(): _definition(cls) for cls in algebra.Defined.__subclasses__()
+}
+
+
+def _functions(module):
+    """What comments call, as NumPy: the module's own helpers by their printed names."""
+    rows = {name.lstrip("_"): getattr(module, name) for name in dir(module)}
+    return {
+        **rows,
+        "np": np,
+        **{name: getattr(np, name) for name in ("exp", "log", "sqrt", "tanh", "sinh")},
+        **{name: getattr(np, name) for name in ("cosh", "sin", "cos", "sign", "log1p")},
+        **{name: getattr(np, name) for name in ("expm1", "logaddexp", "arctan")},
+        "pi": np.pi,
+        "E": np.e,
+        "atan": np.arctan,
+        "asinh": np.arcsinh,
+        "Abs": np.abs,
+        "Max": np.maximum,
+        "Min": np.minimum,
+        **_DEFINITIONS,
+        "softmax": module.__dict__.get("_softmax", sb.rowwise._softmax),
+        "softmax_backward": sb.rowwise._softmax_backward,
+    }
+
+
+@pytest.mark.parametrize(
+    "network",
+    [DEEP, EVERY_ACTIVATION, *EVERY_LOSS, *NETWORKS],
+    ids=lambda network: network.name,
+)
+def test_every_comment_evaluates_to_its_statements_value(network):
+    """Run _forward, _loss and _step statement by statement; after each commented assignment
+    evaluate the comment's own formula (before "(lecture: …)") from the same variables: it
+    must give the value the statement computed."""
+    module = sb.build(network)
+    source = sb.generate(network)
+    lines = source.splitlines()
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6, network.sizes[0]))
+    T = module._check_data(X, _targets(module, network, rng))[1]
+    params = module.init_params(1)
+    checked = 0
+    for name in ("_forward", "_loss", "_step"):
+        function = _function(source, name)
+        namespace = {
+            **vars(module),
+            **dict(zip(module.PARAMS, _as_list(module, params))),
+        }
+        namespace.update(X=X, T=T, scale=0.37, with_loss=True)
+        namespace.update(
+            _row_sum=lambda u: np.sum(u, axis=1, keepdims=True),
+            _batch_sum=lambda u: np.sum(u, axis=0),
+            _batch_mean=lambda u: np.mean(u, axis=0),
+            _batch_loss=lambda u, ns=namespace: np.sum(u) / ns["N"],
+        )
+        for stmt in function.body:
+            if isinstance(stmt, ast.Return) or (
+                isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+            ):
+                continue
+            code = compile(ast.Module([stmt], []), "<step>", "exec")
+            exec(code, namespace)  # noqa: S102
+            comment = lines[stmt.lineno - 2].strip()
+            if not (isinstance(stmt, ast.Assign) and comment.startswith("# ")):
+                continue
+            target = stmt.targets[0].id
+            lhs, _, formula = comment[2:].partition(" = ")
+            assert lhs == target.replace("delta_", "δ_"), comment
+            formula = formula.split("  (lecture: ")[0]
+            if " = " in formula:  # the lecture's own line: "relu(Z1) = (Z1 if …)"
+                formula = formula.split(" = ")[-1]
+            expected = namespace[target]
+            value = _comment_value(formula, {**_functions(module), **namespace})
+            np.testing.assert_allclose(
+                np.broadcast_to(value, np.shape(expected)),
+                expected,
+                rtol=1e-9,
+                atol=1e-12,
+                err_msg=comment,
+            )
+            checked += 1
+    assert checked >= 2 * len(network.layers) + 2
+
+
+def _as_list(module, params):
+    return [params[name] for name in module.PARAMS]
+
+
+def _targets(module, network, rng):
+    """A batch of 6 valid targets for the network's loss."""
+    units = network.sizes[-1]
+    kind = network.loss.targets
+    if kind == "labels":
+        return rng.integers(0, units, size=6)
+    if kind == "sign":
+        return rng.choice([-1.0, 1.0], size=(6, units))
+    if kind == "probability":
+        if module.TARGETS_SUM_TO_ONE:
+            return np.eye(units)[rng.integers(0, units, size=6)]
+        return rng.uniform(0, 1, size=(6, units))
+    if kind == "nonnegative":
+        return rng.uniform(0, 3, size=(6, units))
+    return rng.normal(size=(6, units))
