@@ -14,7 +14,7 @@ import black
 import jinja2
 import sympy as sp
 
-from . import budget, fitstep, printers, rowwise, stabilise
+from . import budget, fitstep, printers, rowwise, runtime, stabilise
 from .derive import Derivation, Equation, derive, state_name
 from .initializers import FAN_IN, FAN_OUT
 from .optimizers import LR_K
@@ -316,6 +316,7 @@ def _render(derivation: Derivation) -> str:
     # everything is printed now: the helpers and modules the code needs are known
     context["needs"] = printer.needs
     context["helpers"] = rowwise.source(printer.needs)
+    context["runtime"] = runtime.source()
     source = _environment().get_template(TEMPLATE).render(context)
     return sign(black.format_str(source, mode=black.Mode()), "py")
 

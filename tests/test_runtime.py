@@ -1,0 +1,233 @@
+"""The network-independent runtime (symbackprop/runtime.py), tested as plain Python: the
+functions every generated module copies verbatim, on the stand-in 2-3-1 network the file
+declares."""
+
+import inspect
+
+import numpy as np
+import pytest
+
+import symbackprop as sb
+from symbackprop import runtime
+
+
+def test_every_module_carries_the_runtime_verbatim():
+    source = sb.generate(
+        sb.Network("carrier", 2, [sb.Dense(3, "tanh"), sb.Dense(1, "sigmoid")], "mse")
+    )
+    for function in runtime.FUNCTIONS:
+        assert inspect.getsource(function) in source, function.__name__
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "words"),
+    [
+        ([[1, 2], [3]], ValueError, "x must be a rectangular array of numbers"),
+        (["a", "b"], TypeError, "x must hold real numbers, got an array of dtype <U1"),
+        ([1 + 2j], TypeError, "complex128"),
+    ],
+)
+def test_numbers_name_what_is_not_an_array_of_numbers(value, error, words):
+    with pytest.raises(error, match=words):
+        runtime._numbers(value, "x")
+
+
+def _params(**changes):
+    params = {name: np.zeros(shape) for name, shape in runtime.SHAPES.items()}
+    return {**params, **changes}
+
+
+def test_params_come_back_in_order_and_in_dtype(monkeypatch):
+    monkeypatch.setattr(runtime, "DTYPE", np.float32)
+    values = runtime._check_params(_params(W1=np.ones((3, 2), dtype=int)))
+    assert [v.shape for v in values] == [runtime.SHAPES[n] for n in runtime.PARAMS]
+    assert all(v.dtype == np.float32 for v in values)
+    assert values[0].sum() == 6
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "words"),
+    [
+        ([1, 2], TypeError, r"params must be a dict of arrays keyed \['W1'"),
+        ({"W1": np.zeros((3, 2))}, KeyError, r"params lacks \['b1', 'W2', 'b2'\]"),
+        (_params(b1=np.zeros(4)), ValueError, r"params\['b1'\] has shape \(4,\)"),
+        (
+            _params(W2=np.full((1, 3), np.nan)),
+            ValueError,
+            r"params\['W2'\] holds non-finite",
+        ),
+        (_params(b2=["x"]), TypeError, r"params\['b2'\] must hold real numbers"),
+    ],
+)
+def test_bad_params_are_named(params, error, words):
+    with pytest.raises(error, match=words):
+        runtime._check_params(params)
+
+
+@pytest.mark.parametrize("seed", [True, -1, 1.5, "3", None])
+def test_a_seed_is_a_nonnegative_integer(seed):
+    with pytest.raises(ValueError, match="seed must be an integer ≥ 0"):
+        runtime._check_seed(seed)
+
+
+def test_numpy_integer_seeds_are_plain_ints():
+    assert (
+        runtime._check_seed(np.int64(3)) == 3
+        and type(runtime._check_seed(np.int64(3))) is int
+    )
+
+
+def test_inputs_are_checked_by_shape_and_value():
+    assert runtime._check_inputs([[1, 2]]).dtype == runtime.DTYPE
+    with pytest.raises(ValueError, match=r"X must have shape \(N, 2\), got \(2,\)"):
+        runtime._check_inputs([1, 2])
+    with pytest.raises(ValueError, match="X_val holds non-finite"):
+        runtime._check_inputs([[np.inf, 0]], "X_val")
+    with pytest.raises(ValueError, match="the output is not finite"):
+        runtime._finite(np.array([np.nan]), "the output")
+
+
+GOOD = {
+    "epochs": 1,
+    "batch_size": 2,
+    "lr": 0.1,
+    "validation_split": 0.0,
+    "early_stopping": None,
+    "callbacks": (),
+    "verbose": 0,
+    "metrics": ("loss",),
+    "seed": 0,
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("epochs", 0),
+        ("epochs", True),
+        ("batch_size", 2.0),
+        ("lr", -1.0),
+        ("lr", np.inf),
+        ("validation_split", 1.0),
+        ("early_stopping", 0),
+        ("callbacks", print),
+        ("verbose", 3),
+        ("metrics", "loss"),
+        ("metrics", ("accuracy",)),
+        ("seed", -2),
+    ],
+)
+def test_each_bad_training_setting_is_named(name, value):
+    with pytest.raises((ValueError, TypeError), match=name):
+        runtime._check_training(**{**GOOD, name: value})
+    runtime._check_training(**GOOD)
+
+
+def test_the_validation_split_takes_the_last_samples():
+    X, T = np.arange(20.0).reshape(10, 2), np.arange(10.0)[:, None]
+    X_train, T_train, X_val, T_val = runtime._validation(X, T, None, 0.3)
+    assert T_train[-1, 0] == 6.0
+    assert X_train.shape == (7, 2) and X_val[0, 0] == 14.0 and T_val.shape == (3, 1)
+    assert runtime._validation(X, T, None, 0.0)[2:] == (None, None)
+    with pytest.raises(ValueError, match="leaves no training or no validation samples"):
+        runtime._validation(X[:1], T[:1], None, 0.5)
+    with pytest.raises(ValueError, match="not both"):
+        runtime._validation(X, T, (X, T), 0.5)
+    with pytest.raises(ValueError, match="must be a pair"):
+        runtime._validation(X, T, (X,), 0.0)
+
+
+def test_the_progress_line_aligns_epochs_and_estimates_the_rest():
+    line = runtime._progress(5, 10, {"loss": 0.25}, 2.0)
+    assert line == "Epoch  5/10 - loss: 0.2500 - 2.0s elapsed, 2.0s left"
+
+
+@pytest.mark.parametrize(
+    ("targets", "T", "words"),
+    [
+        ("probability", [[1.5]], r"T must hold values in \[0, 1\]"),
+        ("nonnegative", [[-0.5]], "T must hold values ≥ 0"),
+        ("sign", [[0.5]], "T must hold values -1 or 1"),
+        ("real", [[np.nan]], "T holds non-finite values"),
+        ("real", [[1.0, 2.0]], r"T must have shape \(1, 1\), got \(1, 2\)"),
+    ],
+)
+def test_targets_outside_their_domain_are_named(monkeypatch, targets, T, words):
+    monkeypatch.setattr(runtime, "TARGETS", targets)
+    with pytest.raises(ValueError, match=words):
+        runtime._check_data([[0.0, 0.0]], T)
+
+
+def test_targets_inside_their_domain_pass_as_columns_of_dtype(monkeypatch):
+    for targets, T in (("probability", [1.0]), ("nonnegative", [7.0]), ("sign", [-1])):
+        monkeypatch.setattr(runtime, "TARGETS", targets)
+        _, checked = runtime._check_data([[0.0, 0.0]], T)
+        assert checked.shape == (1, 1) and checked.dtype == runtime.DTYPE
+    with pytest.raises(ValueError, match="X holds no samples"):
+        runtime._check_data(np.zeros((0, 2)), np.zeros((0, 1)))
+
+
+def test_labels_become_one_hot_rows_and_bad_labels_are_named(monkeypatch):
+    monkeypatch.setattr(runtime, "TARGETS", "labels")
+    monkeypatch.setattr(runtime, "SIZES", (2, 3))
+    _, T = runtime._check_data([[0.0, 0.0], [1.0, 1.0]], [2, 0])
+    assert T.tolist() == [[0, 0, 1], [1, 0, 0]]
+    with pytest.raises(ValueError, match="integer class labels 0 … 2"):
+        runtime._check_data([[0.0, 0.0]], [3])
+    with pytest.raises(ValueError, match="one class label per sample"):
+        runtime._check_data([[0.0, 0.0]], [[1]])
+
+
+def test_rows_that_must_sum_to_one_are_scaled_to_one(monkeypatch):
+    monkeypatch.setattr(runtime, "TARGETS", "probability")
+    monkeypatch.setattr(runtime, "TARGETS_SUM_TO_ONE", True)
+    monkeypatch.setattr(runtime, "SIZES", (2, 2))
+    _, T = runtime._check_data([[0.0, 0.0]], [[0.25, 0.75 + 1e-6]])
+    assert T.sum() == pytest.approx(1.0, abs=1e-15)
+    with pytest.raises(ValueError, match="each row of T must sum to 1"):
+        runtime._check_data([[0.0, 0.0]], [[0.25, 0.5]])
+
+
+@pytest.mark.parametrize(
+    ("task", "Y", "T", "expected"),
+    [
+        ("multiclass", [[0.1, 0.9], [0.8, 0.2]], [[0, 1], [0, 1]], 0.5),
+        ("binary", [[0.7], [0.2], [0.6]], [[1], [0], [0]], 2 / 3),
+        ("sign", [[0.3], [-2.0]], [[1], [1]], 0.5),
+    ],
+)
+def test_accuracy_by_task(monkeypatch, task, Y, T, expected):
+    monkeypatch.setattr(runtime, "TASK", task)
+    assert runtime._accuracy(np.array(Y), np.array(T)) == pytest.approx(expected)
+
+
+def test_a_regression_network_has_no_accuracy_and_evaluates_its_loss_alone():
+    with pytest.raises(TypeError, match="stand_in is a regression network"):
+        runtime._accuracy(np.zeros((1, 1)), np.zeros((1, 1)))
+    values = runtime._check_params(_params())
+    assert runtime._evaluate(values, np.zeros((2, 2)), np.ones((2, 1))) == {"loss": 1.0}
+
+
+def test_save_and_load_round_trip_and_refuse_other_files(tmp_path, monkeypatch):
+    params = _params(W1=np.arange(6.0).reshape(3, 2))
+    path = runtime.save(params, tmp_path / "weights")
+    assert path.endswith("weights.npz") and sorted(
+        p.name for p in tmp_path.iterdir()
+    ) == ["weights.npz"]
+    np.testing.assert_array_equal(runtime.load(path)["W1"], params["W1"])
+    np.save(tmp_path / "one.npy", np.zeros(2))
+    with pytest.raises(ValueError, match="holds one array, not an .npz archive"):
+        runtime.load(tmp_path / "one.npy")
+    (tmp_path / "text.npz").write_text("not a zip")
+    with pytest.raises(ValueError, match="is not a parameter file written by save"):
+        runtime.load(tmp_path / "text.npz")
+    monkeypatch.setattr(runtime, "ARCHITECTURE", "inputs 2 → Dense(4, relu)")
+    with pytest.raises(ValueError, match="holds parameters of network 'stand_in'"):
+        runtime.load(path)
+
+
+def test_summary_counts_parameters_as_keras_does():
+    text = runtime.summary()
+    assert text.splitlines()[0] == 'Model: "stand_in"'
+    assert "dense_1 (Dense)" in text and "(None, 3)" in text
+    assert "Total params: 13" in text  # 3·2 + 3 + 1·3 + 1
