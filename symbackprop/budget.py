@@ -186,11 +186,14 @@ def _end(limit: _Limit) -> None:
     caller catches it here, never later. Waiting for a pending one is not enough: CPython
     3.11 signals asynchronous exceptions per interpreter, so a thread that takes its own
     clears the signal of another's, which can then stay pending until some call far outside
-    its budget. Always raises OutOfTime."""
+    its budget — and so can this thread's own: raised between ``_RAISE`` and the next call's
+    check, another thread taking its own clears the signal, and the call returns. So it is
+    raised again until it arrives here. Always raises OutOfTime."""
     with _WATCHDOG.lock:
         limit.done = True
-    _RAISE(limit.thread, OutOfTime)
-    _nothing()
+    while True:
+        _RAISE(limit.thread, OutOfTime)
+        _nothing()
 
 
 _UNSET = object()
