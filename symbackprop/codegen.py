@@ -110,15 +110,6 @@ def _line(
     }
 
 
-def _loss_line(
-    printer: printers.NumPyCodePrinter, derivation: Derivation
-) -> dict[str, object]:
-    """The mean loss (plus any regulariser) in the form the derivation computes it: from the
-    logits where that is stable and keeps its digits (``calculus.accurate_loss``)."""
-    (eq,) = derivation.step("loss")
-    return _line(printer, eq, stabilise.stabilise(eq.code))
-
-
 def _backward(
     printer: printers.NumPyCodePrinter, derivation: Derivation
 ) -> list[dict[str, object]]:
@@ -265,7 +256,8 @@ def _render(derivation: Derivation) -> str:
     printer = (
         printers.NumPyCodePrinter()
     )  # one for the module: it records what code needs
-    loss = _loss_line(printer, derivation)
+    # the loss as computed: from the logits where that is stable (calculus.accurate_loss)
+    loss = _line(printer, *derivation.step("loss"))
     forward_lines = [_line(printer, eq) for eq in derivation.step("forward")]
     backward = _backward(printer, derivation)
     task = network.loss.task
