@@ -544,24 +544,24 @@ def _softmax_error(f: sp.Expr, loss: Loss, convention: str, fused: sp.Expr) -> s
         if sp.expand(fused.xreplace({RowSum(y): 1}) - sign * (y - t)) == 0:
             return sign * SoftmaxMinus(y, t)
     sign = -1 if convention == "negative" else 1
-    slope = sp.diff(loss.expr, y)
-    if _pole_at_one(slope):
+    dloss = sp.diff(loss.expr, y)
+    if _pole_at_one(dloss):
         return sign * SoftmaxBackwardPole(
-            z, y, t, slope, _below_top(y * slope), _at_top((1 - y) * slope)
+            z, y, t, dloss, _below_top(y * dloss), _at_top((1 - y) * dloss)
         )
     in_difference = _of_difference(loss.expr, loss.targets)
     if in_difference is None:
         return fused
-    slope = sp.diff(in_difference, _u)
+    slope = sp.diff(in_difference, _u)  # ∂ℓ/∂u = ∂ℓ/∂y, written in u = y − t
     return sign * SoftmaxBackward(y, slope.xreplace({_u: SoftmaxMinus(y, t)}))
 
 
-def _pole_at_one(slope: sp.Expr) -> bool:
+def _pole_at_one(dloss: sp.Expr) -> bool:
     """Whether ∂ℓ/∂y is infinite at y = 1 (a loss with log(1 − y)): after softmax, y·∂ℓ/∂y
     overflows at the largest output, and only the products ``_below_top`` and ``_at_top`` are finite.
     """
     try:
-        return sp.denom(sp.together(slope)).xreplace({y: 1}) == 0
+        return sp.denom(sp.together(dloss)).xreplace({y: 1}) == 0
     except (TypeError, ValueError):
         return False
 

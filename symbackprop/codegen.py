@@ -15,7 +15,7 @@ import jinja2
 import sympy as sp
 
 from . import budget, fitstep, printers, rowwise, runtime, stabilise
-from .derive import Derivation, Equation, derive, state_name
+from .derive import Derivation, Equation, derive, gradient_of, state_name
 from .initializers import FAN_IN, FAN_OUT
 from .optimizers import LR_K
 from .output import sign, write_atomic
@@ -100,8 +100,9 @@ def _line(
     expr = stabilise.stabilise(eq.code) if printed is None else printed
     formula = printers.comment(expr)
     own = f"{printers.comment(eq.lhs)} {eq.relation} {formula}"
-    lecture = lecture or eq.text()
-    differs = lecture != eq.text() or formula != printers.comment(eq.rhs)
+    text = eq.text()
+    lecture = lecture or text
+    differs = lecture != text or formula != printers.comment(eq.rhs)
     return {
         "lhs": eq.name,
         "code": printers.numpy_code(expr, printer),
@@ -187,8 +188,8 @@ def _update(
     """One update of the fit loop, under the equation as ``derived``: in place
     (``W1 -= dW1``; ``m_W1 *= beta1`` then ``m_W1 += …``) where the variable enters its rule
     linearly, else an assignment."""
-    held = [g.name for g in grads if g in eq.rhs.free_symbols] if rate else []
-    held = "".join(f"; here {g} holds {rate}·{g}" for g in held)
+    folded = sorted(eq.rhs.free_symbols & set(grads), key=grads.index) if rate else []
+    held = "".join(f"; here {grad} holds {rate}·{grad}" for grad in folded)
     line = _line(printer, eq, eq.rhs, derived.text() + held)
     split = fitstep.in_place(eq)
     if split is None:
@@ -213,6 +214,7 @@ def _training(
     schedule = next((eq for eq in derivation.step("update") if eq.lhs == LR_K), None)
     rules = [eq for eq in derivation.step("update") if eq.lhs != LR_K]
     folded = [eq for eq in fitstep.folded_updates(derivation) if eq.lhs != LR_K]
+    grads = tuple(gradient_of(p) for p in derivation.params)
     state = [
         {"name": state_name(s, param).name, "param": param.name}
         for param in derivation.params
@@ -228,8 +230,7 @@ def _training(
         "step_scale": "1.0" if rate is None else rate.name,
         "schedule": None if schedule is None else _line(printer, schedule),
         "updates": [
-            _update(printer, eq, rule, rate, fitstep.gradients(derivation))
-            for eq, rule in zip(folded, rules)
+            _update(printer, eq, rule, rate, grads) for eq, rule in zip(folded, rules)
         ],
     }
 
@@ -302,7 +303,7 @@ def _render(derivation: Derivation) -> str:
         "loss": loss,
         "backward": backward,
         "error_scale": printers.comment(fitstep.error_scale(derivation)),
-        "grads": ", ".join(f"d{name}" for name in names),
+        "grads": ", ".join(gradient_of(p).name for p in derivation.params),
         **_training(printer, derivation),
     }
     # everything is printed now: the helpers and modules the code needs are known

@@ -401,12 +401,12 @@ def _gradients(
         if penalty is not None:
             grad_w += sp.diff(penalty, w).xreplace({w: layer.W})
         equations.append(
-            Equation(sp.Symbol(f"dW{layer.index}"), grad_w, "gradient", layer.index)
+            Equation(gradient_of(layer.W), grad_w, "gradient", layer.index)
         )
         if layer.bias:
             grad_b = sign * BatchMean(delta)
             equations.append(
-                Equation(sp.Symbol(f"db{layer.index}"), grad_b, "gradient", layer.index)
+                Equation(gradient_of(layer.b), grad_b, "gradient", layer.index)
             )
         if layer is layers[-1]:
             upstream = loss_gradient.xreplace({y: layer.A, t: T})
@@ -416,9 +416,14 @@ def _gradients(
             param = layer.learnable[p]
             grad_p = BatchMean(upstream * layer.at(derivative))
             equations.append(
-                Equation(sp.Symbol(f"d{param.name}"), grad_p, "gradient", layer.index)
+                Equation(gradient_of(param), grad_p, "gradient", layer.index)
             )
     return equations
+
+
+def gradient_of(param: sp.Symbol) -> sp.Symbol:
+    """The variable holding a parameter's gradient: W1 → ``dW1`` (∂ℒ/∂W₁)."""
+    return sp.Symbol(f"d{param.name}")
 
 
 def state_name(state: sp.Symbol, param: sp.Symbol) -> sp.Symbol:
@@ -436,7 +441,7 @@ def _updates(
         equations.append(Equation(LR_K, optimizer.schedule.expr, "update", 0))
     for layer in layers:
         for param in layer.params:
-            names = {THETA: param, GRAD: sp.Symbol(f"d{param.name}")}
+            names = {THETA: param, GRAD: gradient_of(param)}
             for target, _ in optimizer.rules:
                 if target != THETA:
                     names[target] = state_name(target, param)

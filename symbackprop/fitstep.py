@@ -15,7 +15,7 @@ import dataclasses
 import sympy as sp
 
 from .algebra import BatchMean, BatchSum, Dot, Transpose
-from .derive import Derivation, Equation, N
+from .derive import Derivation, Equation, N, gradient_of
 from .optimizers import GRAD, LR, LR_K, Optimizer
 from .printers import is_scalar
 
@@ -100,13 +100,8 @@ def folded_updates(derivation: Derivation) -> tuple[Equation, ...]:
     rate = folded_rate(derivation.network.optimizer)
     if rate is None:
         return updates
-    grads = {grad: grad / rate for grad in gradients(derivation)}
+    grads = {gradient_of(p): gradient_of(p) / rate for p in derivation.params}
     return tuple(dataclasses.replace(eq, rhs=eq.rhs.xreplace(grads)) for eq in updates)
-
-
-def gradients(derivation: Derivation) -> tuple[sp.Symbol, ...]:
-    """The gradient variables the step returns (dW1, db1, …), in parameter order."""
-    return tuple(sp.Symbol(f"d{p.name}") for p in derivation.params)
 
 
 def in_place(eq: Equation) -> tuple[sp.Expr, sp.Expr] | None:

@@ -178,12 +178,13 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
     def _print_SoftmaxBackwardPole(self, expr: sp.Expr) -> str:
         """``_softmax_backward_pole(Z, T, lambda A, C, D, T: a·g, lambda …: (1 − a)·g)``."""
         u, _, target, _, *products = expr.args
-        self.needs.add(_HELPERS["SoftmaxBackwardPole"])
+        name = _HELPERS[type(expr).__name__]
+        self.needs.add(name)
         lambdas = (
             f"lambda {', '.join(map(self._print, f.variables))}: {self._print(f.expr)}"
             for f in products
         )
-        return f"_softmax_backward_pole({self._print(u)}, {self._print(target)}, {', '.join(lambdas)})"
+        return f"{name}({self._print(u)}, {self._print(target)}, {', '.join(lambdas)})"
 
     def _print_Mul(self, expr: sp.Expr) -> str:
         """Indicator factors as boolean masks (``(A1 > 0) * (δ·W)``), and several scalar

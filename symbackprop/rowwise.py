@@ -50,8 +50,8 @@ def _log1m_softmax(Z):
     S = E.sum(axis=1, keepdims=True)  # Σ_{k≠m} exp(Z_k − M)
     L = np.log1p(-E / (1 + S))
     others = Z.copy()
-    others[rows, m] = -np.inf
-    M2 = others.max(axis=1, keepdims=True)  # the second largest logit
+    others[rows, m] = -np.inf  # the logits below the largest
+    M2 = others.max(axis=1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):  # a row of one unit: log 0
         top = (M2 - M) + np.log(np.exp(others - M2).sum(axis=1, keepdims=True))
     L[rows, m] = (top - np.log1p(S))[:, 0]
@@ -75,10 +75,11 @@ def _softmax_backward_pole(Z, T, below, at_top):
     others' share. With R = Σ_{k≠m} A_k G_k and W_k = A_k / (1 − A_m), the softmax of the other
     logits: A_k G_k − A_k R − A_m W_k (1 − A_m) G_m below the largest, A_m((1 − A_m) G_m − R) at
     it."""
-    rows, m = np.arange(Z.shape[0]), Z.argmax(axis=1)
+    m = Z.argmax(axis=1)
+    at = (np.arange(Z.shape[0]), m)  # each row's largest logit
     top = np.zeros(Z.shape, dtype=bool)
-    top[rows, m] = True
-    M = Z[rows, m][:, None]
+    top[at] = True
+    M = Z[at][:, None]
     E = np.where(top, 0, np.exp(Z - M))
     S = E.sum(axis=1, keepdims=True)  # Σ_{k≠m} exp(Z_k − M)
     A = np.where(top, 1, E) / (1 + S)
@@ -87,9 +88,9 @@ def _softmax_backward_pole(Z, T, below, at_top):
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         AG = np.where(top, 0, below(A, C, D, T))  # its value at the largest is not used
     R = AG.sum(axis=1, keepdims=True)
-    at = (rows, m)
     Q = np.broadcast_to(at_top(A[at], C[at], D[at], T[at]), m.shape)[:, None]
-    others = np.where(top, -np.inf, Z)
+    others = Z.copy()
+    others[at] = -np.inf  # the logits below the largest
     M2 = others.max(axis=1, keepdims=True)
     with np.errstate(invalid="ignore"):  # a row of one unit has no others
         W = np.exp(others - M2)

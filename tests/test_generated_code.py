@@ -15,7 +15,7 @@ import pytest
 import sympy as sp
 
 import symbackprop as sb
-from symbackprop import algebra
+from symbackprop import algebra, rowwise
 from symbackprop.specfile import load_networks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -388,11 +388,13 @@ def _comment_value(formula, namespace):
     return eval(compile(tree, "<comment>", "eval"), namespace)
 
 
+_ERF = np.vectorize(math.erf, otypes=[float])
+
+
 def _definition(cls):
     """A stable function of the module (softplus, logcosh, …) from its plain definition."""
     args = sp.symbols(f"u0:{next(iter(cls.nargs))}")
-    erf = np.vectorize(math.erf, otypes=[float])
-    return sp.lambdify(args, cls.definition(*args), modules=[{"erf": erf}, "numpy"])
+    return sp.lambdify(args, cls.definition(*args), modules=[{"erf": _ERF}, "numpy"])
 
 
 #: comments name stable forms as in algebra (softplus(u), logaddexp(u, v)); evaluated here from
@@ -402,26 +404,23 @@ _DEFINITIONS = {
 }
 
 
-def _functions(module):
-    """What comments call, as NumPy: the module's own helpers by their printed names."""
-    rows = {name.lstrip("_"): getattr(module, name) for name in dir(module)}
-    return {
-        **rows,
-        "np": np,
-        **{name: getattr(np, name) for name in ("exp", "log", "sqrt", "tanh", "sinh")},
-        **{name: getattr(np, name) for name in ("cosh", "sin", "cos", "sign", "log1p")},
-        **{name: getattr(np, name) for name in ("expm1", "logaddexp", "arctan")},
-        "pi": np.pi,
-        "E": np.e,
-        "atan": np.arctan,
-        "asinh": np.arcsinh,
-        "Abs": np.abs,
-        "Max": np.maximum,
-        "Min": np.minimum,
-        **_DEFINITIONS,
-        "softmax": module.__dict__.get("_softmax", sb.rowwise._softmax),
-        "softmax_backward": sb.rowwise._softmax_backward,
-    }
+#: what comments call, as NumPy: the row-wise helpers by their printed names (softmax_minus),
+#: the stable forms from their plain definitions, and NumPy's functions by SymPy's names
+_FUNCTIONS = {
+    **{name.lstrip("_"): helper for name, helper in rowwise.HELPERS.items()},
+    **_DEFINITIONS,
+    **{name: getattr(np, name) for name in ("exp", "log", "sqrt", "tanh", "sinh")},
+    **{name: getattr(np, name) for name in ("cosh", "sin", "cos", "sign", "log1p")},
+    **{name: getattr(np, name) for name in ("expm1", "logaddexp")},
+    "erf": _ERF,
+    "pi": np.pi,
+    "E": np.e,
+    "atan": np.arctan,
+    "asinh": np.arcsinh,
+    "Abs": np.abs,
+    "Max": np.maximum,
+    "Min": np.minimum,
+}
 
 
 @pytest.mark.parametrize(
@@ -471,7 +470,7 @@ def test_every_comment_evaluates_to_its_statements_value(network):
             if " = " in formula:  # the lecture's own line: "relu(Z1) = (Z1 if …)"
                 formula = formula.split(" = ")[-1]
             expected = namespace[target]
-            value = _comment_value(formula, {**_functions(module), **namespace})
+            value = _comment_value(formula, {**_FUNCTIONS, **namespace})
             np.testing.assert_allclose(
                 np.broadcast_to(value, np.shape(expected)),
                 expected,
