@@ -12,12 +12,10 @@ from .catalog import (
     stop_gradient,
 )
 from .codegen import build, generate, write_module
-from .derive import Derivation, Equation, derive
+from .derive import Derivation, Equation, derive, install_writer
 from .errors import SpecError
 from .functions import Activation, Loss, Regularizer
 from .initializers import INITIALIZERS, Initializer
-
-# the document layer: installs how a Derivation writes itself (to_latex, to_markdown, to_html)
 from .lecture import lecture  # noqa: F401
 from .optimizers import (
     OPTIMIZERS,
@@ -33,6 +31,11 @@ from .optimizers import (
 )
 from .spec import Dense, Network
 from .symbols import a, t, w, y, z
+from .views import write
+
+# a Derivation shows itself (str, latex(), to_latex(), …) through the printing layer, which
+# deriving never imports
+install_writer(write)
 
 __version__ = "0.1.0"
 

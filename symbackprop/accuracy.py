@@ -59,14 +59,6 @@ LOGITS = tuple(
         }
     )
 )
-#: targets the forms are compared at, by the loss's target domain (exact in float32 too)
-TARGETS = {
-    "real": (-1.5, 0.375, 2.0),
-    "probability": (0.0, 1.0, 0.375),
-    "nonnegative": (0.0, 1.0, 3.5),
-    "sign": (-1.0, 1.0),
-    "labels": (0.0, 1.0),
-}
 #: decimal digits of the condition numbers' arithmetic (their values need few)
 DIGITS = 60
 #: the largest relative error a chosen form may have, by dtype
@@ -393,7 +385,6 @@ def rewritten(expr: sp.Expr) -> sp.Expr:
 
 __all__ = [
     "LOGITS",
-    "TARGETS",
     "TOLERANCE",
     "exact_values",
     "most_accurate",

@@ -10,6 +10,14 @@ from __future__ import annotations
 import sympy as sp
 
 
+def is_scalar(factor: sp.Expr) -> bool:
+    """Numbers and formulas in the scalar symbols only (N, lr, β₁, the step k: positive or
+    integer); every other symbol is an array. Decided from the symbols alone: asking SymPy
+    whether a formula is positive costs time exponential in its nesting (tanh(tanh(…))).
+    """
+    return all(s.is_positive or s.is_integer for s in factor.free_symbols)
+
+
 class Dot(sp.Function):
     """Matrix product of two arrays, ``A B``."""
 

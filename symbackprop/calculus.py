@@ -16,7 +16,7 @@ import numpy as np
 import sympy as sp
 from sympy.core.relational import Relational
 
-from . import accuracy, budget, numeric, stabilise
+from . import accuracy, budget, names, numeric, stabilise
 from .algebra import (
     Log1mSoftmax,
     LogSoftmax,
@@ -31,6 +31,7 @@ from .algebra import (
 from .errors import SpecError, shorten
 from .functions import Activation, Loss
 from .symbols import a, g, t, y, z
+from .targets import DOMAINS
 
 #: sample points for the output-form search; irrational-looking so that no identity holds by accident
 Result = TypeVar("Result")
@@ -259,10 +260,6 @@ class RowJacobian:
     off: sp.Expr
 
 
-def _other(symbol: sp.Symbol) -> sp.Symbol:
-    return sp.Symbol(symbol.name + "_other", **symbol.assumptions0)
-
-
 def _first_two_units(
     f: sp.Expr, width: int
 ) -> tuple[sp.Expr, sp.Expr, tuple[sp.Symbol, ...]]:
@@ -290,7 +287,7 @@ def _row_jacobian(f: sp.Expr) -> RowJacobian:
     first, second, zs = _first_two_units(f, _ROW_WIDTHS[0])
     points = np.random.default_rng(0).uniform(-2, 2, size=(12, len(zs)))
     a1, a2 = _numeric(first, zs, points), _numeric(second, zs, points)
-    other = _other(a)
+    other = names.other(a)
     constants = _constants(first)
     diagonal_basis = tuple(a**k for k in range(_MAX_DEGREE + 1))
     diagonal = _fit(
@@ -337,7 +334,7 @@ def backward_rule(f: sp.Expr) -> sp.Expr:
     if not f.has(RowSum):
         return g * derivative_in_output_form(f).expr
     jac = row_jacobian(f)
-    other = _other(a)
+    other = names.other(a)
     rule = g * (jac.diagonal - jac.off.xreplace({other: a}))
     for term in sp.Add.make_args(sp.expand(jac.off)):
         own, shared = term.as_independent(other, as_Add=False)
@@ -494,7 +491,7 @@ def _accurate_output_error(key: tuple[Activation, Loss, str]) -> sp.Expr:
             [c.xreplace({y: a}) for c in candidates],
             exact,
             f,
-            accuracy.TARGETS[loss.targets],
+            DOMAINS[loss.targets].points,
         )
         return chosen.xreplace({a: y})
 
@@ -631,7 +628,7 @@ def _accurate_loss(key: tuple[Activation, Loss]) -> sp.Expr:
             [*candidates, *more, *_rewritten(composed)],
             composed,
             f,
-            accuracy.TARGETS[loss.targets],
+            DOMAINS[loss.targets].points,
         )
 
     return _accurate(choose, candidates[0])

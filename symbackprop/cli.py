@@ -6,7 +6,6 @@ import argparse
 import gc
 import importlib.machinery
 import math
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ from .errors import SpecError, printable
 from .lecture import lecture
 from .output import status, write_all, write_atomic
 from .specfile import check_distinct, load_networks
+from .targets import DOMAINS
 
 
 def _compile(args: argparse.Namespace) -> int:
@@ -94,10 +94,11 @@ def _import(path: Path) -> ModuleType:
         raise SpecError(
             f"module {str(path)!r} failed to import: {type(error).__name__}: {error}"
         ) from None
-    for name in ("SIZES", "TASK", "init_params", "check_gradients"):
+    for name in ("SIZES", "TASK", "EXACT_PARAMS", "init_params", "check_gradients"):
         if not hasattr(module, name):
             raise SpecError(
-                f"{str(path)!r} is not a symbackprop module: it has no {name}"
+                f"{str(path)!r} is not a symbackprop module of this version: it has "
+                f"no {name} (regenerate it with `symbackprop compile`)"
             )
     return module
 
@@ -109,38 +110,17 @@ def random_batch(
     rng = np.random.default_rng(seed)
     n_in, n_out = module.SIZES[0], module.SIZES[-1]
     X = rng.normal(size=(samples, n_in))
-    classes = rng.integers(0, n_out, size=samples)
-    if module.TARGETS == "labels":
-        return X, classes
     if module.TARGETS_SUM_TO_ONE or module.TASK == "multiclass":
-        T = np.eye(n_out)[classes]
-    elif module.TARGETS == "probability":
-        T = rng.integers(0, 2, size=(samples, n_out)).astype(float)
-    elif module.TARGETS == "nonnegative":
-        T = rng.poisson(2.0, size=(samples, n_out)).astype(float)
-    elif module.TARGETS == "sign":
-        T = rng.choice([-1.0, 1.0], size=(samples, n_out))
-    else:
-        T = rng.normal(size=(samples, n_out))
-    return X, T
-
-
-def exact_params(module: ModuleType) -> tuple[str, ...]:
-    """The parameters whose gradient is exact: those of the layers above the topmost
-    straight-through activation (below it the gradient is a surrogate by design)."""
-    if not module.STRAIGHT_THROUGH:
-        return module.PARAMS
-    top = max(int(name.lstrip("A")) for name in module.STRAIGHT_THROUGH)
-    return tuple(
-        name for name in module.PARAMS if int(re.search(r"\d+$", name).group()) > top
-    )
+        # one-hot rows, one class per sample
+        return X, np.eye(n_out)[DOMAINS["labels"].sample(rng, samples, n_out)]
+    return X, DOMAINS[module.TARGETS].sample(rng, samples, n_out)
 
 
 def _check(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.modules:
         module = _import(Path(path))
-        names = exact_params(module)
+        names = module.EXACT_PARAMS
         note = ""
         if module.STRAIGHT_THROUGH:
             through = ", ".join(module.STRAIGHT_THROUGH)

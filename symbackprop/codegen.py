@@ -12,14 +12,15 @@ from pathlib import Path
 
 import black
 import jinja2
-import sympy as sp
 
-from . import budget, fitstep, printers, rowwise, runtime, stabilise
-from .derive import Derivation, Equation, derive, gradient_of, state_name
+from . import budget, printers, rowwise, runtime
+from .derive import Derivation, derive, gradient_of, state_name
 from .initializers import FAN_IN, FAN_OUT
-from .optimizers import LR_K
+from .lower import Program, Statement, lower
 from .output import sign, write_atomic
 from .spec import Network
+from .targets import DOMAINS
+from .views import equation_text
 
 TEMPLATE = "module.py.j2"
 #: Unicode categories never copied into generated text: controls, format characters, line and
@@ -87,47 +88,35 @@ def one_line(value: object) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def _line(
-    printer: printers.NumPyCodePrinter,
-    eq: Equation,
-    printed: sp.Expr | None = None,
-    lecture: str = "",
+def _statement(
+    printer: printers.NumPyCodePrinter, statement: Statement
 ) -> dict[str, object]:
-    """One generated statement, ``lhs = code``, under a comment printed from the very
-    expression the code is printed from (so the two always agree), followed by the lecture's
-    equation (``lecture``, else ``eq``'s) where that reads differently; ``uses`` names its inputs.
-    """
-    expr = stabilise.stabilise(eq.code) if printed is None else printed
-    formula = printers.comment(expr)
-    own = f"{printers.comment(eq.lhs)} {eq.relation} {formula}"
-    text = eq.text()
-    lecture = lecture or text
-    differs = lecture != text or formula != printers.comment(eq.rhs)
-    return {
-        "lhs": eq.name,
-        "code": printers.numpy_code(expr, printer),
-        "comment": f"{own}  (lecture: {lecture})" if differs else lecture,
-        "uses": {symbol.name for symbol in expr.free_symbols},
-    }
-
-
-def _backward(
-    printer: printers.NumPyCodePrinter, derivation: Derivation
-) -> list[dict[str, object]]:
-    """The δ and gradient lines of ``_step``: the output error times ``error_scale``, which
-    every δ then carries, and each gradient scale × its formula."""
-    lines = fitstep.scaled_backward(derivation)
-    factor = {lines[0][0].lhs: printers.comment(fitstep.error_scale(derivation))}
-    factor.update({eq.lhs: "scale" for eq, _ in lines if eq.step == "gradient"})
-    return [
-        _line(
-            printer,
-            eq,
-            stabilise.stabilise(rhs),
-            eq.text() + (f", times {factor[eq.lhs]}" if eq.lhs in factor else ""),
-        )
-        for eq, rhs in lines
+    """One generated statement: its code (``lhs``, then each operator with its printed
+    expression), under a comment printed from the very expression the code computes (so the
+    two always agree), followed by the lecture's equation where that reads differently, with
+    what the lowering made the variables hold; ``uses`` names its inputs."""
+    target = printers.comment(statement.target)
+    formula = printers.comment(statement.expr)
+    source = statement.source
+    own = f"{target} {source.relation} {formula}"
+    text = equation_text(source)
+    lecture = text
+    if statement.factor != 1:
+        lecture += f", times {printers.comment(statement.factor)}"
+    for variable, factor in statement.held:
+        held = printers.comment(variable)
+        lecture += f"; here {held} holds {printers.comment(factor)}·{held}"
+    differs = lecture != text or formula != printers.comment(source.rhs)
+    operations = [
+        (op, printers.numpy_code(expr, printer)) for op, expr in statement.operations
     ]
+    return {
+        "lhs": statement.target.name,
+        "code": operations[0][1],
+        "statements": [f"{op} {code}" for op, code in operations],
+        "comment": f"{own}  (lecture: {lecture})" if differs else lecture,
+        "uses": {symbol.name for symbol in statement.expr.free_symbols},
+    }
 
 
 def _unpacking(names: list[str], lines: list[dict[str, object]]) -> str:
@@ -151,6 +140,22 @@ def _params(derivation: Derivation) -> list[dict[str, object]]:
                 entry.update(init="constant", value=initial[param])
             params.append(entry)
     return params
+
+
+def _exact_params(derivation: Derivation) -> tuple[str, ...]:
+    """The parameters whose gradient is exact: those of the layers above the topmost
+    straight-through activation (below it the gradient is a surrogate by design)."""
+    top = max(
+        (
+            layer.index
+            for layer in derivation.layers
+            if layer.activation.straight_through
+        ),
+        default=0,
+    )
+    return tuple(
+        param.name for layer in derivation.layers[top:] for param in layer.params
+    )
 
 
 def _initializers(
@@ -178,48 +183,23 @@ def _initializers(
     ]
 
 
-def _update(
-    printer: printers.NumPyCodePrinter,
-    eq: Equation,
-    derived: Equation,
-    rate: sp.Symbol | None,
-    grads: tuple[sp.Symbol, ...],
-) -> dict[str, object]:
-    """One update of the fit loop, under the equation as ``derived``: in place
-    (``W1 -= dW1``; ``m_W1 *= beta1`` then ``m_W1 += …``) where the variable enters its rule
-    linearly, else an assignment."""
-    folded = sorted(eq.rhs.free_symbols & set(grads), key=grads.index) if rate else []
-    held = "".join(f"; here {grad} holds {rate}·{grad}" for grad in folded)
-    line = _line(printer, eq, eq.rhs, derived.text() + held)
-    split = fitstep.in_place(eq)
-    if split is None:
-        return {**line, "statements": [f"= {line['code']}"]}
-    coefficient, rest = split
-    code = lambda expr: printers.numpy_code(expr, printer)
-    statements = [] if coefficient == 1 else [f"*= {code(coefficient)}"]
-    if rest.could_extract_minus_sign():
-        statements.append(f"-= {code(-rest)}")
-    elif rest != 0:
-        statements.append(f"+= {code(rest)}")
-    return {**line, "statements": statements}
-
-
 def _training(
-    printer: printers.NumPyCodePrinter, derivation: Derivation
+    printer: printers.NumPyCodePrinter, program: Program
 ) -> dict[str, object]:
     """The optimiser in the fit loop: its state arrays, constants, the factor ``_step``
-    scales gradients by, and the update lines."""
+    scales gradients by, the schedule and the update lines."""
+    derivation = program.derivation
     optimizer = derivation.network.optimizer
-    rate = fitstep.folded_rate(optimizer)
-    schedule = next((eq for eq in derivation.step("update") if eq.lhs == LR_K), None)
-    rules = [eq for eq in derivation.step("update") if eq.lhs != LR_K]
-    folded = [eq for eq in fitstep.folded_updates(derivation) if eq.lhs != LR_K]
-    grads = tuple(gradient_of(p) for p in derivation.params)
+    rate = program.context.rate
     state = [
         {"name": state_name(s, param).name, "param": param.name}
         for param in derivation.params
         for s in optimizer.state
     ]
+    updates = [
+        _statement(printer, statement) for statement in program.function("update")
+    ]
+    schedule = optimizer.schedule is not None
     return {
         "optimizer": optimizer.title,
         "lr": optimizer.lr,
@@ -228,10 +208,8 @@ def _training(
             {"name": key, "value": literal(value)} for key, value in optimizer.constants
         ],
         "step_scale": "1.0" if rate is None else rate.name,
-        "schedule": None if schedule is None else _line(printer, schedule),
-        "updates": [
-            _update(printer, eq, rule, rate, grads) for eq, rule in zip(folded, rules)
-        ],
+        "schedule": updates[0] if schedule else None,
+        "updates": updates[1:] if schedule else updates,
     }
 
 
@@ -254,13 +232,14 @@ def _render(derivation: Derivation) -> str:
         name for layer in derivation.layers for name in (layer.Z.name, layer.A.name)
     ]
     output = derivation.layers[-1].A.name
+    program = lower(derivation)
     printer = (
         printers.NumPyCodePrinter()
     )  # one for the module: it records what code needs
     # the loss as computed: from the logits where that is stable (calculus.accurate_loss)
-    loss = _line(printer, *derivation.step("loss"))
-    forward_lines = [_line(printer, eq) for eq in derivation.step("forward")]
-    backward = _backward(printer, derivation)
+    (loss,) = (_statement(printer, s) for s in program.function("loss"))
+    forward_lines = [_statement(printer, s) for s in program.function("forward")]
+    backward = [_statement(printer, s) for s in program.function("backward")]
     task = network.loss.task
     context = {
         "name": network.name,
@@ -269,11 +248,13 @@ def _render(derivation: Derivation) -> str:
         "architecture": network.architecture(),
         "dtype": network.dtype,
         "targets": network.loss.targets,
+        "target_domain": DOMAINS[network.loss.targets].constants(),
         "straight_through": tuple(
             layer.A.name
             for layer in derivation.layers
             if layer.activation.straight_through
         ),
+        "exact_params": _exact_params(derivation),
         "convention": CONVENTION_TEXT[derivation.convention],
         "sizes": network.sizes,
         "params": params,
@@ -302,9 +283,9 @@ def _render(derivation: Derivation) -> str:
         "forward": forward_lines,
         "loss": loss,
         "backward": backward,
-        "error_scale": printers.comment(fitstep.error_scale(derivation)),
+        "error_scale": printers.comment(program.context.error_scale),
         "grads": ", ".join(gradient_of(p).name for p in derivation.params),
-        **_training(printer, derivation),
+        **_training(printer, program),
     }
     # everything is printed now: the helpers and modules the code needs are known
     context["needs"] = printer.needs

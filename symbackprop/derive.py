@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from . import budget, calculus, printers
+from . import budget, calculus, names
 from .algebra import BatchLoss, BatchMean, Dot, ElementSum, Transpose, value
 from .errors import SpecError
 from .functions import Activation
@@ -59,20 +59,6 @@ class Equation:
     def relation(self) -> str:
         return ":=" if self.rebinds else "="
 
-    def latex(self, align: bool = False) -> str:
-        """The equation in LaTeX (``←`` when it rebinds); ``align`` puts ``&`` before it."""
-        rel = r"\leftarrow" if self.rebinds else "="
-        amp = "&" if align else ""
-        label = f"{printers.latex(self.label)} = " if self.label is not None else ""
-        return f"{printers.latex(self.lhs)} {amp}{rel} {label}{printers.latex(self.rhs, hadamard=True)}"
-
-    def text(self) -> str:
-        """The equation as plain text, for a code comment."""
-        rhs = printers.comment(self.rhs)
-        label = "" if self.label is None else printers.comment(self.label)
-        label = f"{label} = " if label not in ("", rhs) else ""
-        return f"{printers.comment(self.lhs)} {self.relation} {label}{rhs}"
-
 
 @dataclass(frozen=True)
 class LayerDerivation:
@@ -87,6 +73,10 @@ class LayerDerivation:
     #: for a row-wise activation (softmax) the diagonal ∂a_i/∂z_i of its Jacobian
     activation_derivative: sp.Expr
     derivative_in_output_form: bool
+    #: f' as SymPy first gives it, in ``z`` (element-wise activations; None for row-wise ones)
+    derivative_in_z: sp.Expr | None
+    #: the Jacobian of a row-wise activation in output form (None for element-wise ones)
+    jacobian: calculus.RowJacobian | None
     #: ∂ℓ/∂z of a unit from g = ∂ℓ/∂a (all units of the row), in g, a and possibly z
     backward: sp.Expr
     #: ∂f/∂p for each learnable parameter p of the activation (PReLU's slope), in z and p
@@ -94,25 +84,25 @@ class LayerDerivation:
 
     @property
     def Z(self) -> sp.Symbol:
-        return sp.Symbol(f"Z{self.index}", real=True)
+        return names.net(self.index)
 
     @property
     def A(self) -> sp.Symbol:
-        return sp.Symbol(f"A{self.index}", real=True)
+        return names.activation(self.index)
 
     @property
     def W(self) -> sp.Symbol:
-        return sp.Symbol(f"W{self.index}")
+        return names.weight(self.index)
 
     @property
     def b(self) -> sp.Symbol:
-        return sp.Symbol(f"b{self.index}")
+        return names.bias(self.index)
 
     @property
     def learnable(self) -> dict[sp.Symbol, sp.Symbol]:
         """Each learnable symbol of the activation → this layer's parameter (alpha → alpha2)."""
         return {
-            p: sp.Symbol(f"{p.name}{self.index}") for p, _ in self.parameter_derivatives
+            p: names.learnable(p, self.index) for p, _ in self.parameter_derivatives
         }
 
     @property
@@ -125,15 +115,15 @@ class LayerDerivation:
         return expr.xreplace({z: self.Z, a: self.A, **self.learnable})
 
 
-#: writes a Derivation as a document (``writer``: "to_latex", "to_markdown", "to_html"); the
-#: document layer installs it (``install_document_writer``), so that deriving never imports
-#: what renders a derivation
-_DOCUMENT_WRITER: list[Callable[[Derivation, str], str]] = []
+#: what the views of a Derivation are written by: ``write(derivation, view)`` with view one of
+#: "text", "latex", "to_latex", "to_markdown", "to_html". The printing layer installs it
+#: (``install_writer``), so that deriving never imports what renders a derivation.
+_WRITER: list[Callable[[Derivation, str], str]] = []
 
 
-def install_document_writer(write: Callable[[Derivation, str], str]) -> None:
-    """Let ``Derivation.to_latex`` and the others write documents with ``write``."""
-    _DOCUMENT_WRITER[:] = [write]
+def install_writer(write: Callable[[Derivation, str], str]) -> None:
+    """Let a Derivation's ``latex()``, ``str()``, ``to_latex()`` and the others use ``write``."""
+    _WRITER[:] = [write]
 
 
 @dataclass(frozen=True)
@@ -147,9 +137,14 @@ class Derivation:
     loss_gradient: sp.Expr
     #: δ_y of one output element in y and t (and z only where f' has no output form)
     output_delta: sp.Expr
+    #: the forms δ_y takes on its way to ``output_delta``: the chain-rule product, the
+    #: cancellations, Σt = 1 where used, the tidy result (``calculus.output_error_steps``)
+    output_error_steps: tuple[sp.Expr, ...]
     #: whether δ_y was simplified by Σ_k t_k = 1 (softmax + cross-entropy), so targets must
     #: sum to 1 too
     targets_sum_to_one: bool
+    #: r'(w), the regulariser's derivative per weight (None without a regulariser)
+    regularizer_derivative: sp.Expr | None
     equations: tuple[Equation, ...]
 
     def step(self, name: str) -> tuple[Equation, ...]:
@@ -163,98 +158,11 @@ class Derivation:
 
     def latex(self) -> str:
         """Every derived formula as LaTeX: one ``align*`` environment, a titled section per step."""
-        sections = [
-            ("Forward pass", [eq.latex(align=True) for eq in self.step("forward")]),
-            (
-                "Loss",
-                [eq.latex(align=True) for eq in self.step("loss")]
-                + self._scalar_rows(),
-            ),
-            ("Error recursion", [eq.latex(align=True) for eq in self.step("delta")]),
-            (
-                "Gradients of the mean loss",
-                [eq.latex(align=True) for eq in self.step("gradient")],
-            ),
-            ("Update", [eq.latex(align=True) for eq in self.step("update")]),
-        ]
-        body = " \\\\\n".join(
-            rf"\intertext{{{title}}}" + "\n" + " \\\\\n".join(rows)
-            for title, rows in sections
-        )
-        header = f"% {self.network.name}: {self.network.describe()}"
-        return f"{header}\n\\begin{{align*}}\n{body}\n\\end{{align*}}"
-
-    def _scalar_facts(self) -> list[tuple[str, str, sp.Expr, str]]:
-        """The scalar calculus per unit, (LaTeX name, text name, formula, note):
-        ℓ, ∂ℓ/∂y, each layer's f' and the fused output error δ_y."""
-        out = self.layers[-1]
-        sign = "-" if self.convention == "negative" else ""
-        facts = [
-            (r"\ell(y, t)", "ℓ(y, t)", self.network.loss.expr, ""),
-            (r"\frac{\partial \ell}{\partial y}", "∂ℓ/∂y", self.loss_gradient, ""),
-        ]
-        regularizer = self.network.regularizer
-        if regularizer is not None:
-            facts += [
-                ("r(w)", "r(w)", regularizer.expr, regularizer.title),
-                ("r'(w)", "r'(w)", sp.diff(regularizer.expr, w), ""),
-            ]
-        for layer in self.layers:
-            var = "a" if layer.derivative_in_output_form else "z"
-            note = layer.activation.title
-            if layer.activation.straight_through:
-                note += ", straight-through"
-            facts.append(
-                (
-                    f"f_{{{layer.index}}}'({var})",
-                    f"f{layer.index}'({var})",
-                    layer.activation_derivative,
-                    note,
-                )
-            )
-            for p, derivative in layer.parameter_derivatives:
-                facts.append(
-                    (
-                        rf"\frac{{\partial f_{{{layer.index}}}}}{{\partial {printers.latex(p)}}}",
-                        f"∂f{layer.index}/∂{p.name}",
-                        derivative,
-                        "learnable, one per unit",
-                    )
-                )
-        facts.append(
-            (
-                rf"\delta_{{y}} = {sign}\frac{{\partial \ell}}{{\partial z_{{{out.index}}}}}",
-                f"δ_y = {sign}∂ℓ/∂z",
-                self.output_delta,
-                "",
-            )
-        )
-        return facts
-
-    def _scalar_rows(self) -> list[str]:
-        """``_scalar_facts`` as rows of the LaTeX ``align*``."""
-        return [
-            f"{name} &= {printers.latex(expr)}"
-            + (rf" && \text{{{printers.text(note)}}}" if note else "")
-            for name, _, expr, note in self._scalar_facts()
-        ]
+        return self._write("latex")
 
     def __str__(self) -> str:
         """The equations as plain text, one per line, grouped by step."""
-        lines = [f"{self.network.name}: {self.network.describe()}"]
-        for step in STEPS:
-            lines.append(f"{step}:")
-            lines.extend(f"  {eq.text()}" for eq in self.step(step))
-            if step == "loss":
-                lines.extend(f"  {line}" for line in self._scalar_text())
-        return "\n".join(lines)
-
-    def _scalar_text(self) -> list[str]:
-        """``_scalar_facts`` as plain-text lines."""
-        return [
-            f"{name} = {printers.comment(expr)}" + (f"    ({note})" if note else "")
-            for _, name, expr, note in self._scalar_facts()
-        ]
+        return self._write("text")
 
     def to_latex(self) -> str:
         """The derivation written out step by step, as a standalone LaTeX document."""
@@ -268,10 +176,13 @@ class Derivation:
         """The derivation written out step by step, as one self-contained HTML file."""
         return self._document("to_html")
 
-    def _document(self, writer: str) -> str:
-        (write,) = _DOCUMENT_WRITER
+    def _write(self, view: str) -> str:
+        (write,) = _WRITER
+        return write(self, view)
+
+    def _document(self, view: str) -> str:
         return budget.bounded(
-            lambda: write(self, writer),
+            lambda: self._write(view),
             f"Network {self.network.name!r}: writing its derivation document",
         )
 
@@ -288,8 +199,9 @@ class Derivation:
 
 def _layer(index: int, inputs: int, dense) -> LayerDerivation:
     act = dense.activation
-    if act.is_vector:
-        derivative, in_output = calculus.row_jacobian(act.expr).diagonal, True
+    jacobian = calculus.row_jacobian(act.expr) if act.is_vector else None
+    if jacobian is not None:
+        derivative, in_output = jacobian.diagonal, True
     else:
         form = calculus.derivative_in_output_form(act.expr)
         derivative, in_output = form.expr, form.in_output
@@ -301,6 +213,8 @@ def _layer(index: int, inputs: int, dense) -> LayerDerivation:
         activation=act,
         activation_derivative=derivative,
         derivative_in_output_form=in_output,
+        derivative_in_z=None if act.is_vector else sp.diff(act.expr, z),
+        jacobian=jacobian,
         backward=calculus.backward_rule(act.expr),
         parameter_derivatives=tuple(
             (p, sp.diff(act.expr, p)) for p, _ in act.learnable
@@ -323,7 +237,7 @@ def _forward(layers: tuple[LayerDerivation, ...]) -> list[Equation]:
 
 def _delta(layer: LayerDerivation, layers: tuple[LayerDerivation, ...]) -> sp.Symbol:
     """The error symbol of a layer: δ_y for the output layer, δ_h{l} for hidden layer l."""
-    return sp.Symbol("delta_y" if layer is layers[-1] else f"delta_h{layer.index}")
+    return names.output_error() if layer is layers[-1] else names.error(layer.index)
 
 
 def _regularization(
@@ -382,14 +296,14 @@ def _equation(lhs: sp.Symbol, rhs: sp.Expr, computed: sp.Expr, layer: int) -> Eq
 
 def _signal(layer: LayerDerivation) -> sp.Symbol:
     """E_l = δ_{l+1} W_{l+1}, the error arriving at A_l (named when used more than once)."""
-    return sp.Symbol(f"E{layer.index}")
+    return names.signal(layer.index)
 
 
 def _gradients(
     layers: tuple[LayerDerivation, ...],
     sign: int,
     loss_gradient: sp.Expr,
-    penalty: sp.Expr | None,
+    penalty_derivative: sp.Expr | None,
 ) -> list[Equation]:
     """dW_l = ±δ_lᵀ A_{l-1} / N (+ r'(W_l)), db_l = ±mean δ_l (− under δ = −∂ℓ/∂Z), and
     dp_l = mean(∂ℓ/∂A_l ⊙ ∂f/∂p) for each learnable activation parameter p."""
@@ -398,8 +312,8 @@ def _gradients(
     for layer, inputs in zip(layers, previous):
         delta = _delta(layer, layers)
         grad_w = sign * Dot(Transpose(delta), inputs) / N
-        if penalty is not None:
-            grad_w += sp.diff(penalty, w).xreplace({w: layer.W})
+        if penalty_derivative is not None:
+            grad_w += penalty_derivative.xreplace({w: layer.W})
         equations.append(
             Equation(gradient_of(layer.W), grad_w, "gradient", layer.index)
         )
@@ -423,12 +337,12 @@ def _gradients(
 
 def gradient_of(param: sp.Symbol) -> sp.Symbol:
     """The variable holding a parameter's gradient: W1 → ``dW1`` (∂ℒ/∂W₁)."""
-    return sp.Symbol(f"d{param.name}")
+    return names.gradient(param)
 
 
 def state_name(state: sp.Symbol, param: sp.Symbol) -> sp.Symbol:
     """An optimiser variable of one parameter: velocity v of W1 → ``v_W1``."""
-    return sp.Symbol(f"{state.name}_{param.name}", real=True)
+    return names.state(state, param)
 
 
 def _updates(
@@ -482,6 +396,7 @@ def _derive(network: Network, convention: str) -> Derivation:
     loss = network.loss
     output_delta = calculus.output_error(out.activation, loss, convention)
     penalty = network.regularizer.expr if network.regularizer else None
+    penalty_derivative = None if penalty is None else sp.diff(penalty, w)
     regularization = _regularization(layers, penalty)
     computed_loss = calculus.accurate_loss(out.activation, loss)
     loss_equation = Equation(
@@ -494,7 +409,7 @@ def _derive(network: Network, convention: str) -> Derivation:
     )
     loss_gradient = sp.diff(loss.expr, y)
     gradients = _gradients(
-        layers, -1 if convention == "negative" else 1, loss_gradient, penalty
+        layers, -1 if convention == "negative" else 1, loss_gradient, penalty_derivative
     )
     return Derivation(
         network=network,
@@ -502,7 +417,11 @@ def _derive(network: Network, convention: str) -> Derivation:
         layers=layers,
         loss_gradient=loss_gradient,
         output_delta=output_delta,
+        output_error_steps=calculus.output_error_steps(
+            out.activation, loss, convention
+        ),
         targets_sum_to_one=calculus.uses_target_sum(out.activation, loss, convention),
+        regularizer_derivative=penalty_derivative,
         equations=(
             *_forward(layers),
             loss_equation,

@@ -12,6 +12,7 @@ from . import budget, numeric
 from .algebra import expand_rows, indexed, value
 from .functions import Activation, Loss
 from .symbols import t, y, z
+from .targets import DOMAINS
 
 #: pre-activations the output is probed at (exact rationals: no rounding reaches 0 or 1)
 PROBE = tuple(
@@ -21,14 +22,6 @@ PROBE = tuple(
 _ROW = (sp.Rational("0.5"), sp.Rational("-1.2"))
 #: seconds an exact evaluation may take before float64 decides
 EXACT_SECONDS = 2.0
-#: targets inside each target domain the loss is evaluated with
-TARGET_PROBES = {
-    "real": (sp.Rational("0.3"),),
-    "probability": (sp.Rational("0.3"),),
-    "nonnegative": (sp.Rational("1.5"),),
-    "sign": (sp.Integer(-1), sp.Integer(1)),
-    "labels": (sp.Rational("0.3"),),
-}
 
 
 def _outputs(activation: Activation) -> list[tuple[sp.Rational, sp.Expr]]:
@@ -65,15 +58,15 @@ def _finite(expr: sp.Expr) -> bool:
 def violation(activation: Activation, loss: Loss) -> tuple[sp.Expr, sp.Expr] | None:
     """A probe point ``(z, output)`` where ``loss`` is not real and finite, or None."""
     for point, output in _outputs(activation):
-        for target in TARGET_PROBES[loss.targets]:
-            if not _finite(loss.expr.xreplace({y: output, t: target})):
+        for target in DOMAINS[loss.targets].probes:
+            if not _finite(loss.expr.xreplace({y: output, t: sp.Rational(target)})):
                 return point, output
     return None
 
 
 def needs(loss: Loss) -> str:
     """Where ``loss`` is defined in y, as an interval such as ``(0, 1)``, when SymPy finds it."""
-    target = TARGET_PROBES[loss.targets][0]
+    target = sp.Rational(DOMAINS[loss.targets].probes[0])
     try:
         found = continuous_domain(loss.expr.xreplace({t: target}), y, sp.S.Reals)
     except (NotImplementedError, ValueError, TypeError):

@@ -20,6 +20,7 @@ from . import budget, formula, numeric
 from .algebra import RowSum, expand_rows, indexed, value
 from .errors import SpecError, shorten
 from .symbols import t, w, y, z
+from .targets import DOMAINS
 
 #: where custom activations are evaluated to check they are real and finite on the real line
 _PROBE = (-3.7, -1.3, -0.4, 0.0, 0.6, 1.9, 4.2)
@@ -30,14 +31,6 @@ _ROW = (0.5, -1.2)
 _RESERVED = {
     *("W", "b", "Z", "A", "E", "N", "X", "T", "L", "lr", "np", "delta", "d"),
     *("z", "a", "y", "t", "g", "w"),
-}
-#: target domains a loss may ask for; the generated module validates T against it
-TARGETS = {
-    "real": "any real values",
-    "probability": "values in [0, 1]",
-    "nonnegative": "values ≥ 0",
-    "sign": "values -1 or 1",
-    "labels": "integer class labels 0 … K-1 (one per sample)",
 }
 TASKS = ("regression", "binary", "multiclass", "sign")
 
@@ -374,7 +367,7 @@ class Loss(_Titled):
 
     ``task`` says what ``predict`` returns: ``"multiclass"`` (argmax), ``"binary"`` (0/1 at
     0.5), ``"sign"`` (±1 at 0) or ``"regression"`` (the outputs). ``targets`` names the
-    domain of T (see ``TARGETS``); ``"labels"`` means integer labels, one-hot encoded as t.
+    domain of T (see ``targets.DOMAINS``); ``"labels"`` means integer labels, one-hot encoded as t.
     """
 
     name: str
@@ -388,7 +381,7 @@ class Loss(_Titled):
         owner = _owner(self)
         object.__setattr__(self, "task", one_of(self.task, TASKS, f"{owner}: task"))
         object.__setattr__(
-            self, "targets", one_of(self.targets, tuple(TARGETS), f"{owner}: targets")
+            self, "targets", one_of(self.targets, tuple(DOMAINS), f"{owner}: targets")
         )
         object.__setattr__(
             self, "min_units", positive_int(self.min_units, f"{owner}: min_units")

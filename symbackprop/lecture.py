@@ -3,7 +3,7 @@
 Shapes, the forward pass, the loss, the output error with its chain-rule factors coloured and
 each factor's derivative and SymPy's simplification steps, the hidden-error recursion with every
 f' in output form, the gradients, the regulariser, the update, and a summary box of the whole.
-Everything shown comes from the ``Derivation`` and SymPy; nothing here differentiates by hand.
+Everything shown comes from the ``Derivation``: nothing here differentiates or simplifies.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from . import budget, calculus, formats
+from . import budget, names
 from .algebra import RowSum, value
-from .derive import N, install_document_writer
+from .derive import N
 from .document import Document, Math, Row, Section, Text
 from .initializers import FAN_IN, FAN_OUT
 from .notation import Partial, Space, colored
@@ -41,7 +41,7 @@ def _convention(convention: str) -> Text:
                 "Error convention (error signal, Rumelhart, Hinton & Williams, Nature 323, 1986): ",
                 _eq(DELTA, -Partial(ELL, Z)),
                 ", so a matched output and loss give ",
-                _eq(sp.Symbol("delta_y"), t - y),
+                _eq(names.output_error(), t - y),
                 ".",
             )
         )
@@ -50,7 +50,7 @@ def _convention(convention: str) -> Text:
             "Error convention (gradient, Nielsen, Neural Networks and Deep Learning, ch. 2): ",
             _eq(DELTA, Partial(ELL, Z)),
             ", so a matched output and loss give ",
-            _eq(sp.Symbol("delta_y"), y - t),
+            _eq(names.output_error(), y - t),
             ".",
         )
     )
@@ -143,7 +143,7 @@ def _loss(derivation: Derivation) -> Section:
                     Row(sp.Function("r")(w), (r.expr,), note=r.title),
                     Row(
                         sp.Function("r'")(w),
-                        (sp.Derivative(r.expr, w), sp.diff(r.expr, w)),
+                        (sp.Derivative(r.expr, w), derivation.regularizer_derivative),
                     ),
                 )
             ),
@@ -158,7 +158,7 @@ def _derivative_rows(layer: LayerDerivation, output: bool) -> list[Row]:
     out = y if output else a
     if layer.activation.is_vector:
         return _jacobian_rows(layer, out)
-    steps: list[sp.Basic] = [sp.Derivative(value(f), z), sp.diff(f, z)]
+    steps: list[sp.Basic] = [sp.Derivative(value(f), z), layer.derivative_in_z]
     given: tuple = ()
     note = layer.activation.title
     if layer.activation.straight_through:
@@ -183,8 +183,8 @@ def _derivative_rows(layer: LayerDerivation, output: bool) -> list[Row]:
 
 def _jacobian_rows(layer: LayerDerivation, out: sp.Symbol) -> list[Row]:
     """A row-wise activation (softmax): the Jacobian's diagonal and off-diagonal entries."""
-    jac = calculus.row_jacobian(layer.activation.expr)
-    other = sp.Symbol(f"{out.name}_other", real=True)
+    jac = layer.jacobian
+    other = names.other(out)
     i, k = sp.Symbol("i"), sp.Symbol("k")
     return [
         Row(
@@ -194,7 +194,7 @@ def _jacobian_rows(layer: LayerDerivation, out: sp.Symbol) -> list[Row]:
         ),
         Row(
             Partial(sp.Indexed(out.name, k), sp.Indexed("z", i)),
-            (jac.off.xreplace({a: out, sp.Symbol("a_other", real=True): other}),),
+            (jac.off.xreplace({a: out, names.other(a): other}),),
             note=sp.Ne(k, i),
         ),
     ]
@@ -204,7 +204,7 @@ def _output_error(derivation: Derivation) -> Section:
     out = derivation.layers[-1]
     loss = derivation.network.loss
     negative = derivation.convention == "negative"
-    delta_name = sp.Symbol("delta_y")
+    delta_name = names.output_error()
     chain = sp.Mul(
         colored(Partial(ELL, y), "blue"), colored(Partial(y, z), "red"), evaluate=False
     )
@@ -225,12 +225,12 @@ def _output_error(derivation: Derivation) -> Section:
             given=factor_rows[0].given,
         )
     rows += factor_rows
-    steps = calculus.output_error_steps(out.activation, loss, derivation.convention)
+    steps = derivation.output_error_steps
     note = _eq(RowSum(t), 1) if derivation.targets_sum_to_one else ""
     rows.append(
         Row(delta_name, steps, note=note, given=((y, value(out.activation.expr)),))
     )
-    (array,) = (eq for eq in derivation.step("delta") if eq.name == "delta_y")
+    (array,) = (eq for eq in derivation.step("delta") if eq.lhs == delta_name)
     text = (
         (
             "By the chain rule, with its two factors coloured; each factor is derived by SymPy, "
@@ -371,11 +371,3 @@ def _lecture(derivation: Derivation) -> Document:
         f"Backpropagation for {network.name}",
         tuple(s for s in sections if s is not None),
     )
-
-
-def _write(derivation: Derivation, writer: str) -> str:
-    """The derivation's lecture written by ``formats``'s ``writer`` (to_latex, …)."""
-    return getattr(formats, writer)(lecture(derivation))
-
-
-install_document_writer(_write)

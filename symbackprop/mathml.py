@@ -12,8 +12,8 @@ from sympy.printing.mathml import MathMLPresentationPrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from . import names
-from .algebra import Dot
-from .printers import ExactFloats, LectureOrder, is_fraction_name, is_scalar
+from .algebra import Dot, is_scalar
+from .printers import ExactFloats, LectureOrder, is_fraction_name
 
 #: relations of a document row, as MathML operators
 RELATIONS = {"=": "=", "←": "←", "∈": "∈", "∼": "∼"}
@@ -68,7 +68,7 @@ class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
         )
 
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain"):
-        return self._name(names.parse(expr.name))
+        return self._name(names.lecture(expr.name))
 
     def _print_Pow(self, expr: sp.Pow):
         base, exp = expr.args
@@ -85,7 +85,7 @@ class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
         if not isinstance(expr, AppliedUndef):
             return super()._print_Function(expr)
         name = expr.func.__name__
-        parsed = names.parse(name.rstrip("'"))
+        parsed = names.lecture(name.rstrip("'"))
         if parsed[0] == "text" and len(name) > 1:
             # a catalog entry such as leaky_relu: an operator name, upright
             head = self.element("mi", text=name, mathvariant="normal")
@@ -182,7 +182,7 @@ class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
         return self.element("msup", self.element("mi", text="ℝ"), self.row(*dims))
 
     def _print_Indexed(self, expr: sp.Indexed):
-        base = self._name(names.parse(str(expr.base)))
+        base = self._name(names.lecture(str(expr.base)))
         return self.element("msub", base, self._print(expr.indices[0]))
 
     def _print_Piecewise(self, expr: sp.Piecewise):

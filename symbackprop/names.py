@@ -1,13 +1,22 @@
-"""Lecture names of the derivation's symbols, as a small tree that every printer renders.
+"""Every name in generated code and documents, made here with its lecture form beside it.
 
-``delta_h1`` is δ with subscript h₁, ``dW2`` is ∂ℒ/∂W₂, ``alpha1`` is α₁, ``lr`` is η: one parse
-(``parse``) and one renderer per output (LaTeX here, MathML in ``mathml``). Optimiser names
-follow the same scheme: ``v_W1`` is v_{W₁}, ``mhat_W1`` is m̂_{W₁}, ``lr_k`` is η_k, ``eps`` ε.
+A builder returns the SymPy symbol the derivation uses and records how lecture notes write it:
+``weight(1)`` is W1 (W₁), ``gradient(W1)`` is dW1 (∂ℒ/∂W₁), ``error(1)`` is delta_h1 (δ_{h₁}),
+``output_error()`` is delta_y (δ_y), ``state(v, W1)`` is v_W1 (v_{W₁}), ``other(a)`` is
+a_other (a_k). Printers look names up (``lecture``); nothing reads a name back from its text.
+Words that come from users or the catalog (alpha, lam, beta1, lr_k, mhat) are written by
+``word``, with SymPy's convention that trailing digits and ``_x`` are subscripts.
+
+A lecture name is a small tree that every printer renders: ("glyph", key) | ("text", s) |
+("sub", base, sub) | ("partial", top, bottom) | ("hat", base); LaTeX here, MathML in
+``mathml``.
 """
 
 from __future__ import annotations
 
 import re
+
+import sympy as sp
 
 GREEK = {
     "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "zeta": "ζ",
@@ -25,11 +34,84 @@ GLYPHS = {
 #: other names with a glyph of their own
 ALIASES = {"lr": "eta", "eps": "epsilon", "momentum": "mu"}
 
-Name = tuple  # ("glyph", key) | ("text", s) | ("sub", base, sub) | ("partial", top, bottom)
-#             | ("hat", base)
+Name = tuple
+
+#: the lecture form of each name a builder made
+_LECTURE: dict[str, Name] = {}
+
+
+def _made(name: str, lecture: Name, **assumptions: bool) -> sp.Symbol:
+    _LECTURE[name] = lecture
+    return sp.Symbol(name, **assumptions)
+
+
+def _indexed(base: str, index: int) -> Name:
+    return ("sub", _word(base), ("text", str(index)))
+
+
+def net(layer: int) -> sp.Symbol:
+    """Z_l, the weighted inputs of layer ``layer`` (1-based)."""
+    return _made(f"Z{layer}", _indexed("Z", layer), real=True)
+
+
+def activation(layer: int) -> sp.Symbol:
+    """A_l, the outputs of layer ``layer``."""
+    return _made(f"A{layer}", _indexed("A", layer), real=True)
+
+
+def weight(layer: int) -> sp.Symbol:
+    """W_l, the weight matrix of layer ``layer``."""
+    return _made(f"W{layer}", _indexed("W", layer))
+
+
+def bias(layer: int) -> sp.Symbol:
+    """b_l, the bias of layer ``layer``."""
+    return _made(f"b{layer}", _indexed("b", layer))
+
+
+def learnable(symbol: sp.Symbol, layer: int) -> sp.Symbol:
+    """A learnable activation parameter of layer ``layer``: alpha → alpha2 (α₂)."""
+    return _made(
+        f"{symbol.name}{layer}", ("sub", _word(symbol.name), ("text", str(layer)))
+    )
+
+
+def gradient(param: sp.Symbol) -> sp.Symbol:
+    """The variable holding a parameter's gradient: W1 → dW1 (∂ℒ/∂W₁)."""
+    return _made(f"d{param.name}", ("partial", ("glyph", "L"), lecture(param.name)))
+
+
+def state(variable: sp.Symbol, param: sp.Symbol) -> sp.Symbol:
+    """An optimiser variable of one parameter: velocity v of W1 → v_W1 (v_{W₁})."""
+    name = f"{variable.name}_{param.name}"
+    return _made(name, ("sub", _word(variable.name), lecture(param.name)), real=True)
+
+
+def output_error() -> sp.Symbol:
+    """δ_y, the error of the output layer."""
+    return _made("delta_y", ("sub", ("glyph", "delta"), ("text", "y")))
+
+
+def error(layer: int) -> sp.Symbol:
+    """δ_{h_l}, the error of hidden layer ``layer``."""
+    return _made(f"delta_h{layer}", ("sub", ("glyph", "delta"), _indexed("h", layer)))
+
+
+def signal(layer: int) -> sp.Symbol:
+    """E_l = δ_{l+1} W_{l+1}, the error arriving at A_l."""
+    return _made(f"E{layer}", _indexed("E", layer))
+
+
+def other(symbol: sp.Symbol) -> sp.Symbol:
+    """The same quantity of another unit k of the row: a → a_other (a_k)."""
+    name = f"{symbol.name}_other"
+    return _made(
+        name, ("sub", lecture(symbol.name), ("text", "k")), **symbol.assumptions0
+    )
 
 
 def _word(word: str) -> Name:
+    """One word: a glyph (alpha → α, lr → η), a hat (mhat → m̂), else text."""
     if word in ALIASES:
         return ("glyph", ALIASES[word])
     if word.endswith("hat") and len(word) > 3:
@@ -37,25 +119,12 @@ def _word(word: str) -> Name:
     return ("glyph", word) if word in GREEK else ("text", word)
 
 
-def _indexed(base: str, index: str) -> Name:
-    return ("sub", _word(base), ("text", index))
-
-
-def parse(name: str) -> Name:
-    """The lecture name of a symbol name."""
-    if name == "delta_y":
-        return ("sub", ("glyph", "delta"), ("text", "y"))
-    if match := re.fullmatch(r"delta_h(\d+)", name):
-        return ("sub", ("glyph", "delta"), _indexed("h", match[1]))
-    if match := re.fullmatch(r"d([A-Za-z]+)(\d+)", name):
-        return ("partial", ("glyph", "L"), _indexed(match[1], match[2]))
+def word(name: str) -> Name:
+    """The lecture form of a name no builder made: trailing digits as a subscript
+    (beta1 → β₁), a glyph (ell → ℓ, lr → η), ``x_y`` with a one-letter or aliased base as x
+    with subscript y (lr_k → η_k, n_in), else the name as text."""
     if match := re.fullmatch(r"([A-Za-z]+)(\d+)", name):
-        return _indexed(match[1], match[2])
-    if match := re.fullmatch(r"([azytg])_other", name):
-        return ("sub", ("text", match[1]), ("text", "k"))
-    if match := re.fullmatch(r"([A-Za-z]+)_([A-Za-z]+\d+)", name):
-        # optimiser state of a parameter: v_W1 is v with subscript W₁, mhat_b2 is m̂ of b₂
-        return ("sub", _word(match[1]), parse(match[2]))
+        return ("sub", _word(match[1]), ("text", match[2]))
     if name in GLYPHS:
         return ("glyph", name)
     if name in ALIASES:
@@ -67,14 +136,19 @@ def parse(name: str) -> Name:
     return ("text", name)
 
 
+def lecture(name: str) -> Name:
+    """How lecture notes write the symbol named ``name``."""
+    return _LECTURE.get(name) or word(name)
+
+
 def latex(name: Name) -> str:
-    """A parsed name in LaTeX."""
+    """A lecture name in LaTeX."""
     kind, *parts = name
     if kind == "glyph":
         return GLYPHS[parts[0]][0]
     if kind == "text":
-        (word,) = parts
-        return word if len(word) == 1 or word.isdigit() else rf"\mathrm{{{word}}}"
+        (text,) = parts
+        return text if len(text) == 1 or text.isdigit() else rf"\mathrm{{{text}}}"
     if kind == "sub":
         return f"{latex(parts[0])}_{{{latex(parts[1])}}}"
     if kind == "hat":

@@ -17,7 +17,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from sympy.printing.str import StrPrinter
 
 from . import names
-from .algebra import BatchLoss, Defined, Dot
+from .algebra import BatchLoss, Defined, Dot, is_scalar
 
 
 def _lecture_order(terms: list[sp.Expr]) -> list[sp.Expr]:
@@ -47,14 +47,6 @@ class ExactFloats:
 
     def _print_Float(self, expr: sp.Float) -> str:
         return repr(float(expr))
-
-
-def is_scalar(factor: sp.Expr) -> bool:
-    """Numbers and formulas in the scalar symbols only (N, lr, β₁, the step k: positive or
-    integer); every other symbol is an array. Decided from the symbols alone: asking SymPy
-    whether a formula is positive costs time exponential in its nesting (tanh(tanh(…))).
-    """
-    return all(s.is_positive or s.is_integer for s in factor.free_symbols)
 
 
 class ScalarCodePrinter(ExactFloats, PythonCodePrinter):
@@ -298,7 +290,7 @@ def _function_name(name: str) -> str:
     """A named function in LaTeX: a lecture name (ℓ, f_1', r) or an operator name
     (``\\operatorname{leaky\\_relu}``) for catalog entries."""
     base = name.rstrip("'")
-    parsed = names.parse(base)
+    parsed = names.lecture(base)
     if parsed[0] == "text" and len(base) > 1:
         return rf"\operatorname{{{text(name)}}}"
     return names.latex(parsed) + name[len(base) :]
@@ -306,12 +298,12 @@ def _function_name(name: str) -> str:
 
 def is_fraction_name(expr: sp.Basic) -> bool:
     """Whether ``expr`` is a symbol written as a fraction (∂ℒ/∂W₁), so a power needs parentheses."""
-    return isinstance(expr, sp.Symbol) and names.parse(expr.name)[0] == "partial"
+    return isinstance(expr, sp.Symbol) and names.lecture(expr.name)[0] == "partial"
 
 
 def latex_name(name: str) -> str:
     """The lecture-notes LaTeX for a symbol name (``delta_h1`` → ``\\delta_{h_{1}}``)."""
-    return names.latex(names.parse(name))
+    return names.latex(names.lecture(name))
 
 
 class MathLatexPrinter(LectureOrder, LatexPrinter):

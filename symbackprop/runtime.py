@@ -1,6 +1,7 @@
 """The network-independent part of every generated module: the checks of parameters, inputs,
 targets (by their domain), seeds and training settings, accuracy (by task), the validation
-split, the progress line, save/load, summary and check_gradients.
+split, the progress line, the fit loop (``train``) and the scikit-learn style ``Model``,
+save/load, summary and check_gradients.
 
 A generated module copies these functions verbatim (``source``), after the constants of its
 derived part; so they stay standalone, need NumPy alone, and are linted and tested here as
@@ -13,6 +14,8 @@ from __future__ import annotations
 import inspect
 import os
 import tempfile
+import time
+import warnings
 import zipfile
 
 import numpy as np
@@ -29,8 +32,16 @@ LAYERS = (
     ("dense_2", "identity", 1, ("W2", "b2")),
 )
 METRICS = ("loss",)
+OPTIMIZER = "SGD (lr=0.1)"
+LR = 0.1
 TASK = "regression"
 TARGETS = "real"
+TARGET_DOMAIN = {
+    "description": "any real values",
+    "low": None,
+    "high": None,
+    "values": (),
+}
 TARGETS_SUM_TO_ONE = False
 
 
@@ -44,6 +55,56 @@ def _step(W1, b1, W2, b2, X, T, scale=1.0, with_loss=True):
     """Stand-in for a module's derived step (its gradients come from SymPy, never from here):
     the functions that call it are tested through generated modules."""
     raise NotImplementedError("the derived step of a generated module")
+
+
+def init_params(seed=0):
+    """Stand-in for a module's initial parameters: small normal values."""
+    rng = np.random.default_rng(seed)
+    return {
+        name: rng.normal(scale=0.5, size=shape).astype(DTYPE)
+        for name, shape in SHAPES.items()
+    }
+
+
+def forward(params, X):
+    """Stand-in for a module's outputs."""
+    return _loss(*_check_params(params), _check_inputs(X), 0.0)[1]
+
+
+def predict(params, X):
+    """Stand-in for a module's predictions (regression: the outputs)."""
+    return forward(params, X)
+
+
+def evaluate(params, X, T):
+    """Stand-in for a module's metrics."""
+    return _evaluate(_check_params(params), *_check_data(X, T))
+
+
+def _initial_state(params):
+    """Stand-in for a module's optimiser state at the start: one counter."""
+    return [np.zeros(1)]
+
+
+def _epoch(params, state, X, T, batch_size, lr, k, metrics):
+    """Stand-in for a module's derived pass over the batches. No gradient: every parameter
+    shrinks by the factor 1 − lr per batch and the state counts batches, so the fit loop around
+    it can be tested (a generated module's pass runs its optimiser on the derived gradients).
+    """
+    total = dict.fromkeys(metrics, 0.0)
+    L = None
+    for start in range(0, X.shape[0], batch_size):
+        X_batch, T_batch = X[start : start + batch_size], T[start : start + batch_size]
+        if "loss" in metrics:
+            L = _loss(*params, X_batch, T_batch)[0]
+            if not np.isfinite(L):
+                break
+            total["loss"] += L * X_batch.shape[0]
+        for value in params:
+            value *= 1 - lr
+        state[0] += 1
+        k += 1
+    return params, state, k, total, L
 
 
 def _numbers(value, name):
@@ -204,8 +265,8 @@ def _progress(epoch, epochs, logs, elapsed):
 
 
 def _check_data(X, T, names=("X", "T")):
-    """Inputs and targets checked, targets by the loss's domain (TARGETS): integer labels
-    become one-hot rows."""
+    """Inputs and targets checked, targets by the loss's domain (TARGET_DOMAIN): integer
+    labels become one-hot rows."""
     X = _check_inputs(X, names[0])
     if X.shape[0] == 0:
         raise ValueError(
@@ -239,12 +300,13 @@ def _check_data(X, T, names=("X", "T")):
         )
     if not np.isfinite(T).all():
         raise ValueError(f"{name} holds non-finite values (nan or inf)")
-    if TARGETS == "probability" and (np.any(T < 0) or np.any(T > 1)):
-        raise ValueError(f"{name} must hold values in [0, 1]")
-    if TARGETS == "nonnegative" and np.any(T < 0):
-        raise ValueError(f"{name} must hold values ≥ 0")
-    if TARGETS == "sign" and not np.all(np.abs(T) == 1):
-        raise ValueError(f"{name} must hold values -1 or 1")
+    low, high, allowed = (TARGET_DOMAIN[key] for key in ("low", "high", "values"))
+    if (
+        (low is not None and np.any(T < low))
+        or (high is not None and np.any(T > high))
+        or (allowed and not np.all(np.isin(T, allowed)))
+    ):
+        raise ValueError(f"{name} must hold {TARGET_DOMAIN['description']}")
     if TARGETS_SUM_TO_ONE:
         # δ_y was simplified by Σ_k t_k = 1: rows within 2e-5 of 1 are accepted and scaled to
         # sum to 1, so that the loss and its gradient are exact for the targets used
@@ -401,6 +463,266 @@ def check_gradients(params, X, T, eps=1e-6, names=PARAMS):
     return worst
 
 
+def train(
+    params,
+    X,
+    T,
+    *,
+    epochs,
+    batch_size,
+    lr=None,
+    shuffle=True,
+    seed=0,
+    validation_data=None,
+    validation_split=0.0,
+    early_stopping=None,
+    restore_best=True,
+    callbacks=(),
+    verbose=1,
+    metrics=METRICS,
+):
+    """Mini-batch training with the network's optimiser (OPTIMIZER); returns (trained params,
+    history).
+
+    history holds one value per epoch of each of metrics (METRICS; () skips their work): the
+    mean over the epoch's batches (before each update), and val_… of each of METRICS on the
+    validation data (validation_data=(X_val, T_val), or the last validation_split of X, T).
+    lr replaces the optimiser's rate (LR). early_stopping=p stops once val_loss has not
+    improved for p epochs, and with restore_best the parameters of the best epoch are
+    returned. Each callback(epoch, logs) runs after an epoch; returning True stops training.
+    verbose=1 prints a line per epoch. If the loss stops being finite, training stops with a
+    warning and the last finite epoch's parameters. The optimiser's state starts afresh at
+    every call.
+    """
+    lr = LR if lr is None else lr
+    _check_training(
+        epochs,
+        batch_size,
+        lr,
+        validation_split,
+        early_stopping,
+        callbacks,
+        verbose,
+        metrics,
+        seed,
+    )
+    lr = float(lr)
+    X, T, X_val, T_val = _validation(
+        *_check_data(X, T), validation_data, validation_split
+    )
+    if X.shape[0] == 0:
+        raise ValueError("X holds no samples to train on")
+    if early_stopping is not None and X_val is None:
+        raise ValueError(
+            "early_stopping watches val_loss: give validation_data=(X_val, T_val) or validation_split"
+        )
+    # fresh copies (see _check_params), updated in place by _epoch
+    values = _check_params(params)
+    state = _initial_state(values)
+    rng = np.random.default_rng(seed)
+    metrics = tuple(metrics)
+    validated = tuple(f"val_{key}" for key in METRICS if X_val is not None)
+    history = {key: [] for key in metrics + validated}
+    last = [
+        value.copy() for value in values
+    ]  # the parameters after the last finite epoch
+    best_epoch, best_loss, best = 0, np.inf, last
+    k = 0  # updates so far
+    started = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        X_epoch, T_epoch = X, T
+        if shuffle:
+            # one gather per epoch; each batch is then a view
+            order = rng.permutation(X.shape[0])
+            X_epoch, T_epoch = X[order], T[order]
+        # a diverging run overflows on its way to inf or nan: that is caught below
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            values, state, k, total, L = _epoch(
+                values, state, X_epoch, T_epoch, batch_size, lr, k, metrics
+            )
+        lost = L is not None and not np.isfinite(L)
+        if lost or not all(np.all(np.isfinite(value)) for value in values):
+            values = last
+            cause = (
+                f"the loss became {L}"
+                if lost
+                else "the parameters stopped being finite"
+            )
+            message = (
+                f"training diverged in epoch {epoch}: {cause} with learning rate {lr}; "
+                f"returning the parameters after epoch {epoch - 1}. Try a smaller lr."
+            )
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+            break
+        last = [value.copy() for value in values]
+        logs = {key: value / X.shape[0] for key, value in total.items()}
+        if X_val is not None:
+            logs.update(
+                (f"val_{key}", value)
+                for key, value in _evaluate(values, X_val, T_val).items()
+            )
+        for key, value in logs.items():
+            history[key].append(value)
+        if verbose:
+            print(
+                _progress(epoch, epochs, logs, time.perf_counter() - started),
+                flush=True,
+            )
+        stop = False
+        for callback in callbacks:
+            stop = bool(callback(epoch, dict(logs))) or stop
+        if early_stopping is not None:
+            if logs["val_loss"] < best_loss:
+                best_epoch, best_loss, best = epoch, logs["val_loss"], last
+            elif epoch - best_epoch >= early_stopping:
+                if verbose:
+                    print(
+                        f"Early stopping: val_loss has not improved for {early_stopping} "
+                        f"epochs since epoch {best_epoch}"
+                    )
+                stop = True
+        if stop:
+            break
+    if early_stopping is not None and restore_best and best_epoch:
+        values = best
+        if verbose:
+            print(
+                f"Restored the parameters of epoch {best_epoch} (val_loss {best_loss:.4f})"
+            )
+    return dict(zip(PARAMS, values)), history
+
+
+class Model:
+    """The network as a scikit-learn style estimator: `Model(epochs=100).fit(X, T)`, then
+    `predict`, `predict_proba` (classifiers with probabilities), `score`, `evaluate`, `save`;
+    `Model.load(path)`.
+
+    fit() starts from init_params(seed) and trains with the settings given here; the trained
+    parameters are `params_`, the per-epoch metrics `history_`.
+    """
+
+    def __init__(
+        self,
+        *,
+        epochs=200,
+        batch_size=32,
+        lr=None,
+        shuffle=True,
+        seed=0,
+        validation_split=0.0,
+        early_stopping=None,
+        restore_best=True,
+        verbose=0,
+    ):
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.shuffle = shuffle
+        self.seed = seed
+        self.validation_split = validation_split
+        self.early_stopping = early_stopping
+        self.restore_best = restore_best
+        self.verbose = verbose
+        self.params_ = None
+        self.history_ = None
+
+    _SETTINGS = (
+        "epochs",
+        "batch_size",
+        "lr",
+        "shuffle",
+        "seed",
+        "validation_split",
+        "early_stopping",
+        "restore_best",
+        "verbose",
+    )
+
+    def get_params(self, deep=True):
+        """The settings given to __init__ (for scikit-learn's clone and grid search)."""
+        return {name: getattr(self, name) for name in self._SETTINGS}
+
+    def set_params(self, **settings):
+        """Change settings given to __init__; returns self."""
+        for name, value in settings.items():
+            if name not in self._SETTINGS:
+                raise ValueError(
+                    f"Model has no setting {name!r}; settings are {list(self._SETTINGS)}"
+                )
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        settings = ", ".join(
+            f"{key}={value!r}" for key, value in self.get_params().items()
+        )
+        return f"{NAME}.Model({settings})"
+
+    def fit(self, X, T, *, validation_data=None, callbacks=()):
+        """Train from init_params(seed); returns self."""
+        self.params_, self.history_ = train(
+            init_params(self.seed),
+            X,
+            T,
+            validation_data=validation_data,
+            callbacks=callbacks,
+            **self.get_params(),
+        )
+        return self
+
+    def _fitted(self):
+        if self.params_ is None:
+            raise RuntimeError(
+                "this Model is not fitted yet: call fit(X, T) or Model.load(path)"
+            )
+        return self.params_
+
+    def predict(self, X):
+        """As predict(params, X) with the fitted parameters."""
+        return predict(self._fitted(), X)
+
+    if TASK in ("binary", "multiclass"):
+
+        def predict_proba(self, X):
+            """Class probabilities, one row per sample (multiclass); for a single binary
+            output, the columns [1 - p, p] as scikit-learn lays them out; for several
+            binary outputs, the probability of 1 per output."""
+            p = forward(self._fitted(), X)  # the outputs are the probabilities
+            if TASK == "binary" and p.shape[1] == 1:
+                return np.hstack([1 - p, p])
+            return p
+
+    def score(self, X, T):
+        """Accuracy on X, T for a classifier; for regression R², the coefficient of
+        determination, averaged over the outputs (as scikit-learn)."""
+        if TASK != "regression":
+            return evaluate(self._fitted(), X, T)["accuracy"]
+        X, T = _check_data(X, T)
+        residual = np.sum((T - forward(self._fitted(), X)) ** 2, axis=0)
+        spread = np.sum((T - T.mean(axis=0)) ** 2, axis=0)
+        return float(np.mean(1 - residual / np.where(spread > 0, spread, 1)))
+
+    def evaluate(self, X, T):
+        """As evaluate(params, X, T) with the fitted parameters."""
+        return evaluate(self._fitted(), X, T)
+
+    def save(self, path):
+        """Save the fitted parameters (see save); returns the path."""
+        return save(self._fitted(), path)
+
+    @classmethod
+    def load(cls, path, **settings):
+        """A Model holding the parameters saved at `path`, with the given settings."""
+        model = cls(**settings)
+        model.params_ = load(path)
+        return model
+
+    @staticmethod
+    def summary():
+        """See summary()."""
+        return summary()
+
+
 #: what a module copies, in order
 FUNCTIONS = (
     _numbers,
@@ -414,6 +736,8 @@ FUNCTIONS = (
     _check_training,
     _validation,
     _progress,
+    train,
+    Model,
     save,
     load,
     summary,

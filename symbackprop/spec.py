@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from . import budget, catalog, domain
+from . import budget, catalog, domain, names
 from .errors import SpecError
 from .functions import Activation, Loss, Regularizer, identifier, one_of, positive_int
 from .initializers import Initializer, initializer
@@ -116,12 +116,16 @@ def _check_generated_names(layers: tuple[Dense, ...], optimizer: Optimizer) -> N
         name: f"the optimiser's setting {name}" for name, _ in optimizer.constants
     }
     for i, layer in enumerate(layers, 1):
-        params = [(f"W{i}", f"W{i}"), (f"b{i}", f"b{i}")] + [
-            (f"{symbol.name}{i}", f"learnable parameter {symbol.name!r} of layer {i}")
+        params = [(names.weight(i), f"W{i}"), (names.bias(i), f"b{i}")] + [
+            (
+                names.learnable(symbol, i),
+                f"learnable parameter {symbol.name!r} of layer {i}",
+            )
             for symbol, _ in layer.activation.learnable
         ]
-        gradients = [(f"d{name}", f"the gradient of {name}") for name, _ in params]
-        for name, owner in params + gradients:
+        gradients = [(names.gradient(p), f"the gradient of {p}") for p, _ in params]
+        for symbol, owner in params + gradients:
+            name = symbol.name
             if name in owners:
                 raise SpecError(
                     f"Network.layers: {owner} and {owners[name]} would both be named "

@@ -11,6 +11,8 @@ from autograd import grad
 from autograd.extend import defvjp, primitive
 from autograd.scipy.special import erf
 
+from symbackprop.targets import DOMAINS
+
 SELU_ALPHA = 1.6732632423543772
 SELU_SCALE = 1.0507009873554805
 
@@ -136,12 +138,6 @@ def random_batch(network, samples, rng):
         T = rng.dirichlet(np.ones(n_out), size=samples)
         if network.loss.name != "kl_divergence":
             T = np.eye(n_out)[rng.integers(0, n_out, size=samples)]
-    elif targets == "probability":
-        T = rng.integers(0, 2, size=(samples, n_out)).astype(float)
-    elif targets == "nonnegative":
-        T = rng.poisson(2.0, size=(samples, n_out)).astype(float)
-    elif targets == "sign":
-        T = rng.choice([-1.0, 1.0], size=(samples, n_out))
     else:
-        T = rng.normal(size=(samples, n_out))
+        T = DOMAINS[targets].sample(rng, samples, n_out)
     return X, T

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import symbackprop as sb
-from symbackprop.cli import exact_params
 
 from . import reference
 
@@ -65,7 +64,7 @@ def assert_matches_references(network, rng, custom=None, samples=7):
     }
     X, T = reference.random_batch(network, samples, rng)
 
-    exact = exact_params(module)
+    exact = module.EXACT_PARAMS
     assert module.check_gradients(params, X, T, names=exact) < 1e-6
 
     assert module.loss(params, X, T) == pytest.approx(
@@ -138,12 +137,21 @@ def test_threshold_is_straight_through():
     )
     module = assert_matches_references(network, rng)
     assert module.STRAIGHT_THROUGH == ("A1",)
+    assert module.EXACT_PARAMS == ("W2", "b2")
     params = module.init_params(seed=2)
     X, T = reference.random_batch(network, 6, rng)
     # the step is flat, so differences see no gradient below it; the surrogate sees one
     assert module.check_gradients(params, X, T, names=("W1",)) > 0.5
     hidden = module._forward(*(params[name] for name in module.PARAMS), X)[1]
     assert set(np.unique(hidden)) == {0.0, 1.0}
+
+
+def test_exact_parameters_are_those_above_the_topmost_straight_through_layer():
+    layers = [sb.Dense(4, "threshold"), sb.Dense(3, "tanh"), sb.Dense(3, "threshold")]
+    deep = sb.Network("deep", 2, [*layers, sb.Dense(1, bias=False)], "mse")
+    assert sb.build(deep).EXACT_PARAMS == ("W4",)
+    plain = sb.build(sb.Network("plain", 2, [sb.Dense(3, "tanh"), sb.Dense(1)], "mse"))
+    assert plain.EXACT_PARAMS == plain.PARAMS
 
 
 def test_check_gradients_detects_a_wrong_gradient():

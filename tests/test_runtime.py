@@ -9,6 +9,7 @@ import pytest
 
 import symbackprop as sb
 from symbackprop import runtime
+from symbackprop.targets import DOMAINS
 
 
 def test_every_module_carries_the_runtime_verbatim():
@@ -142,6 +143,34 @@ def test_the_progress_line_aligns_epochs_and_estimates_the_rest():
     assert line == "Epoch  5/10 - loss: 0.2500 - 2.0s elapsed, 2.0s left"
 
 
+def _domain(monkeypatch, name):
+    """Make the stand-in's targets those of domain ``name``, as a module's would be."""
+    monkeypatch.setattr(runtime, "TARGETS", name)
+    monkeypatch.setattr(runtime, "TARGET_DOMAIN", DOMAINS[name].constants())
+
+
+def test_the_stand_in_checks_targets_as_a_module_of_its_domain_does():
+    assert runtime.TARGET_DOMAIN == DOMAINS[runtime.TARGETS].constants()
+
+
+@pytest.mark.parametrize("name", sorted(set(DOMAINS) - {"labels"}))
+def test_targets_pass_exactly_when_their_domain_contains_them(monkeypatch, name):
+    _domain(monkeypatch, name)
+    rng = np.random.default_rng(7)
+    candidates = [
+        *(DOMAINS[name].sample(rng, 3, 1) for _ in range(5)),
+        *(np.array([[v]]) for v in (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 3.0)),
+    ]
+    for T in candidates:
+        inside = DOMAINS[name].contains(T)
+        try:
+            runtime._check_data(np.zeros((T.shape[0], 2)), T)
+        except ValueError as error:
+            assert not inside and DOMAINS[name].description in str(error), T
+        else:
+            assert inside, T
+
+
 @pytest.mark.parametrize(
     ("targets", "T", "words"),
     [
@@ -153,14 +182,14 @@ def test_the_progress_line_aligns_epochs_and_estimates_the_rest():
     ],
 )
 def test_targets_outside_their_domain_are_named(monkeypatch, targets, T, words):
-    monkeypatch.setattr(runtime, "TARGETS", targets)
+    _domain(monkeypatch, targets)
     with pytest.raises(ValueError, match=words):
         runtime._check_data([[0.0, 0.0]], T)
 
 
 def test_targets_inside_their_domain_pass_as_columns_of_dtype(monkeypatch):
     for targets, T in (("probability", [1.0]), ("nonnegative", [7.0]), ("sign", [-1])):
-        monkeypatch.setattr(runtime, "TARGETS", targets)
+        _domain(monkeypatch, targets)
         _, checked = runtime._check_data([[0.0, 0.0]], T)
         assert checked.shape == (1, 1) and checked.dtype == runtime.DTYPE
     with pytest.raises(ValueError, match="X holds no samples"):
@@ -168,7 +197,7 @@ def test_targets_inside_their_domain_pass_as_columns_of_dtype(monkeypatch):
 
 
 def test_labels_become_one_hot_rows_and_bad_labels_are_named(monkeypatch):
-    monkeypatch.setattr(runtime, "TARGETS", "labels")
+    _domain(monkeypatch, "labels")
     monkeypatch.setattr(runtime, "SIZES", (2, 3))
     _, T = runtime._check_data([[0.0, 0.0], [1.0, 1.0]], [2, 0])
     assert T.tolist() == [[0, 0, 1], [1, 0, 0]]
@@ -179,7 +208,7 @@ def test_labels_become_one_hot_rows_and_bad_labels_are_named(monkeypatch):
 
 
 def test_rows_that_must_sum_to_one_are_scaled_to_one(monkeypatch):
-    monkeypatch.setattr(runtime, "TARGETS", "probability")
+    _domain(monkeypatch, "probability")
     monkeypatch.setattr(runtime, "TARGETS_SUM_TO_ONE", True)
     monkeypatch.setattr(runtime, "SIZES", (2, 2))
     _, T = runtime._check_data([[0.0, 0.0]], [[0.25, 0.75 + 1e-6]])
@@ -231,3 +260,101 @@ def test_summary_counts_parameters_as_keras_does():
     assert text.splitlines()[0] == 'Model: "stand_in"'
     assert "dense_1 (Dense)" in text and "(None, 3)" in text
     assert "Total params: 13" in text  # 3·2 + 3 + 1·3 + 1
+
+
+# --- the fit loop and Model, around the stand-in pass (parameters × (1 − lr) per batch) -------
+
+
+def _data(samples=10, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(samples, 2)), rng.normal(size=(samples, 1))
+
+
+def test_train_runs_a_pass_per_epoch_and_records_its_metrics():
+    X, T = _data()
+    start = _params(W1=np.ones((3, 2)))
+    trained, history = runtime.train(
+        start, X, T, epochs=3, batch_size=4, lr=0.5, verbose=0
+    )
+    # 3 batches per epoch (4 + 4 + 2 samples), 9 in all
+    np.testing.assert_allclose(trained["W1"], 0.5**9)
+    np.testing.assert_array_equal(start["W1"], 1.0)
+    assert list(history) == ["loss"] and len(history["loss"]) == 3
+    _, bare = runtime.train(start, X, T, epochs=2, batch_size=4, verbose=0, metrics=())
+    assert bare == {}
+
+
+def test_train_reports_validation_metrics_and_stops_early_at_the_best_epoch(capsys):
+    X, T = _data(20)
+    start = _params(W1=np.ones((3, 2)))
+    # 1 − 1e-300 is 1: nothing changes, so val_loss never improves after the first epoch
+    trained, history = runtime.train(
+        start,
+        X,
+        T,
+        epochs=50,
+        batch_size=5,
+        lr=1e-300,
+        validation_split=0.25,
+        early_stopping=2,
+        verbose=1,
+    )
+    assert set(history) == {"loss", "val_loss"} and len(history["val_loss"]) == 3
+    out = capsys.readouterr().out
+    assert "Early stopping: val_loss has not improved for 2 epochs since epoch 1" in out
+    assert "Restored the parameters of epoch 1" in out
+    np.testing.assert_array_equal(trained["W1"], 1.0)
+
+
+def test_a_callback_that_returns_true_stops_training_and_sees_the_logs():
+    X, T = _data()
+    seen = []
+    _, history = runtime.train(
+        _params(),
+        X,
+        T,
+        epochs=10,
+        batch_size=5,
+        verbose=0,
+        callbacks=[lambda epoch, logs: seen.append((epoch, logs)) or epoch == 2],
+    )
+    assert [epoch for epoch, _ in seen] == [1, 2] and len(history["loss"]) == 2
+    assert seen[0][1] == {"loss": history["loss"][0]}
+
+
+def test_divergence_returns_the_last_finite_epoch_with_a_warning():
+    X, T = _data()
+    start = _params(W1=np.ones((3, 2)))
+    with pytest.warns(RuntimeWarning, match="training diverged in epoch 1"):
+        trained, _ = runtime.train(
+            start, X, T, epochs=5, batch_size=5, lr=1e300, verbose=0, metrics=()
+        )
+    np.testing.assert_array_equal(trained["W1"], 1.0)
+
+
+def test_early_stopping_needs_validation_data():
+    X, T = _data()
+    with pytest.raises(ValueError, match="early_stopping watches val_loss"):
+        runtime.train(_params(), X, T, epochs=1, batch_size=2, early_stopping=1)
+
+
+def test_model_settings_round_trip_and_name_unknown_ones():
+    model = runtime.Model(epochs=3, lr=0.1)
+    assert model.get_params()["epochs"] == 3
+    assert repr(model).startswith("stand_in.Model(epochs=3, batch_size=32, lr=0.1")
+    assert model.set_params(seed=4) is model and model.seed == 4
+    with pytest.raises(ValueError, match="Model has no setting 'rate'"):
+        model.set_params(rate=0.1)
+    with pytest.raises(RuntimeError, match="this Model is not fitted yet"):
+        model.predict(np.zeros((1, 2)))
+
+
+def test_a_regression_model_scores_r2_and_has_no_probabilities():
+    X, T = _data(12)
+    model = runtime.Model(epochs=1, batch_size=4, lr=1e-300).fit(X, T)
+    predicted = model.predict(X)
+    residual = ((T - predicted) ** 2).sum()
+    spread = ((T - T.mean()) ** 2).sum()
+    assert model.score(X, T) == pytest.approx(1 - residual / spread)
+    assert not hasattr(model, "predict_proba")
+    assert model.evaluate(X, T) == runtime.evaluate(model.params_, X, T)

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import symbackprop as sb
-from symbackprop.cli import exact_params, random_batch
+from symbackprop.cli import random_batch
 
+from .reference import random_batch as network_batch
 from .test_generated_code import EVERY_ACTIVATION, EVERY_LOSS
 
 REGRESSION = sb.Network("fit", 3, [sb.Dense(5, "tanh"), sb.Dense(2)], "mse")
@@ -538,7 +539,7 @@ def test_float32_modules_keep_float32_throughout(network):
     trained, history = module.train(params, X, T, epochs=2, batch_size=4, verbose=0)
     assert all(value.dtype == np.float32 for value in trained.values())
     assert all(np.isfinite(history["loss"]))
-    names = exact_params(module)
+    names = module.EXACT_PARAMS
     if names:  # checked in float64 whatever the module's dtype
         assert module.check_gradients(params, X, T, names=names) < 1e-6
 
@@ -723,3 +724,72 @@ def test_load_of_a_single_array_file_says_so(classes, tmp_path):
     np.save(path, np.zeros((6, 4)))
     with pytest.raises(ValueError, match="it holds one array, not an .npz archive"):
         classes.load(path)
+
+
+LOOP = sb.Network(
+    "small",
+    4,
+    [sb.Dense(6, "relu"), sb.Dense(3, "softmax")],
+    "categorical_crossentropy",
+    optimizer=sb.SGD(lr=0.1),
+)
+
+
+def test_training_leaves_the_callers_parameters_alone():
+    module = sb.build(LOOP)
+    X, T = network_batch(LOOP, 20, np.random.default_rng(0))
+    params = module.init_params()
+    before = {key: value.copy() for key, value in params.items()}
+    trained, _ = module.train(params, X, T, epochs=3, batch_size=4, verbose=0)
+    for key in params:
+        np.testing.assert_array_equal(params[key], before[key])
+        assert not np.shares_memory(trained[key], params[key])
+
+
+def test_metrics_change_the_history_not_the_training():
+    module = sb.build(LOOP)
+    X, T = network_batch(LOOP, 30, np.random.default_rng(0))
+    start = module.init_params()
+    full, history = module.train(start, X, T, epochs=4, batch_size=8, verbose=0)
+    bare, nothing = module.train(
+        start, X, T, epochs=4, batch_size=8, verbose=0, metrics=()
+    )
+    for key in full:
+        np.testing.assert_array_equal(full[key], bare[key])
+    assert set(history) == {"loss", "accuracy"} and nothing == {}
+    _, losses = module.train(
+        start, X, T, epochs=2, batch_size=8, verbose=0, metrics=["loss"]
+    )
+    assert losses["loss"] == history["loss"][:2]
+    _, logs = module.train(
+        start, X, T, epochs=2, batch_size=8, verbose=0, metrics=(), validation_split=0.2
+    )
+    assert set(logs) == {"val_loss", "val_accuracy"}
+
+
+@pytest.mark.parametrize("metrics", ["loss", ("loss", "mae"), 3])
+def test_unknown_metrics_are_refused(metrics):
+    module = sb.build(LOOP)
+    X, T = network_batch(LOOP, 10, np.random.default_rng(0))
+    with pytest.raises(
+        ValueError,
+        match=r"metrics must be a sequence of names from \('loss', 'accuracy'\)",
+    ):
+        module.train(
+            module.init_params(), X, T, epochs=1, batch_size=4, metrics=metrics
+        )
+
+
+def test_divergence_without_the_loss_is_caught_from_the_parameters():
+    module = sb.build(sb.Network("r", 2, [sb.Dense(3, "linear"), sb.Dense(1)], "mse"))
+    X = np.random.default_rng(0).normal(size=(16, 2)) * 100
+    T = X[:, :1] * 1000
+    start = module.init_params()
+    with pytest.warns(
+        RuntimeWarning,
+        match="the parameters stopped being finite with learning rate 10.0",
+    ):
+        params, _ = module.train(
+            start, X, T, epochs=50, batch_size=4, lr=10.0, verbose=0, metrics=()
+        )
+    assert all(np.all(np.isfinite(value)) for value in params.values())

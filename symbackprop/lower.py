@@ -1,0 +1,263 @@
+"""Lowering: a ``Derivation`` becomes a ``Program``, the statements a module runs.
+
+Each derived equation starts as one statement computing its right-hand side (the accurate form
+where the derivation recorded one). Small named rules then rewrite statements, phase by phase,
+in the spirit of PyTensor's rewrite database (``pytensor/tensor/rewriting``):
+
+- **canonicalise** — the training step's algebra. ``_step(…, scale)`` returns scale × every
+  gradient of the mean loss: the output error is multiplied once by ∓scale/N (an N × units
+  array) instead of dividing each product after it, so a weight gradient is one matrix product
+  and a bias gradient one sum. Backpropagation is linear in the output error, so every δ
+  inherits the factor unchanged.
+- **stabilise** — the forms that neither overflow nor cancel (``stabilise.STABILISE``).
+- **specialise** — when each rule of the optimiser uses the gradient only as η·dθ (SGD, with or
+  without momentum), scale is η itself and the rules lose their η (W1 := W1 − η·dW1 runs as
+  ``W1 -= dW1``); a rule linear in the variable it rebinds runs in place.
+
+A rule is ``rule(statement, context) -> Statement | None`` (None: it does not apply); it only
+changes how a value is computed, and records what the target then holds (``factor``, ``held``)
+so that a comment can say so. Nothing here differentiates or simplifies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sympy as sp
+
+from . import stabilise
+from .algebra import BatchMean, BatchSum, Dot, Transpose, is_scalar
+from .derive import Derivation, Equation, N, gradient_of
+from .optimizers import GRAD, LR, LR_K, Optimizer
+
+#: the factor ``_step`` multiplies every gradient by (1, or η when the optimiser folds it in)
+SCALE = sp.Symbol("scale", positive=True)
+
+#: the functions of a Program, in order: what each computes
+FUNCTIONS = ("forward", "loss", "backward", "update")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """``target`` gets the value of ``expr``, implementing the derived equation ``source``."""
+
+    target: sp.Symbol
+    expr: sp.Expr
+    source: Equation
+    #: the target holds factor × the source's variable (the scaled δ, scale·dW1)
+    factor: sp.Expr = sp.S.One
+    #: variables in ``expr`` that hold a multiple of their derived value: (dW1, η)
+    held: tuple[tuple[sp.Symbol, sp.Expr], ...] = ()
+    #: how the code computes it, when not as ``= expr``: in place, (("*=", β₁), ("+=", …))
+    in_place: tuple[tuple[str, sp.Expr], ...] = ()
+
+    @property
+    def operations(self) -> tuple[tuple[str, sp.Expr], ...]:
+        """(operator, expression) pairs the code runs: ``= expr`` or the in-place steps."""
+        return self.in_place or (("=", self.expr),)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the rules know about the network being lowered."""
+
+    #: what every δ of the step is multiplied by: ∓scale/N
+    error_scale: sp.Expr
+    #: the output error's variable (δ_y) and every δ's
+    output_error: sp.Symbol
+    errors: tuple[sp.Symbol, ...]
+    #: the rate folded into the step's gradients (η or η_k), or None
+    rate: sp.Symbol | None
+    gradients: tuple[sp.Symbol, ...]
+
+
+@dataclass(frozen=True)
+class Program:
+    """The statements of each function (``FUNCTIONS``), lowered from ``derivation``."""
+
+    derivation: Derivation
+    functions: tuple[tuple[str, tuple[Statement, ...]], ...]
+    context: Context
+
+    def function(self, name: str) -> tuple[Statement, ...]:
+        """The statements of one function, in order."""
+        return dict(self.functions)[name]
+
+
+Rule = Callable[[Statement, Context], "Statement | None"]
+
+
+# --- canonicalise: the scaled errors --------------------------------------------------------
+
+
+def _content(expr: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    """(the numeric factor common to the terms of ``expr``, the rest)."""
+    return expr.primitive() if isinstance(expr, sp.Add) else expr.as_coeff_Mul()
+
+
+def scaled_output_error(statement: Statement, context: Context) -> Statement | None:
+    """δ_y = e → δ_y = (∓scale/N)·e, its numeric content joining the scale
+    (2T − 2A → (T − A)·(2·scale/N)); only the number is pulled out, so an accurate form's
+    grouping stays."""
+    if statement.target != context.output_error or statement.factor != 1:
+        return None
+    number, rest = _content(statement.expr)
+    expr = context.error_scale * sp.Mul(number, rest, evaluate=False)
+    return dataclasses.replace(statement, expr=expr, factor=context.error_scale)
+
+
+_LINEAR = (Transpose, Dot, BatchMean, BatchSum)
+
+
+def _split(arg: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    """(scalar factor, array rest) of a product."""
+    factors = sp.Mul.make_args(arg)
+    scalars = [f for f in factors if is_scalar(f)]
+    return sp.Mul(*scalars), sp.Mul(*(f for f in factors if not is_scalar(f)))
+
+
+def _normalise(expr: sp.Expr) -> sp.Expr:
+    """Scalars pulled out of products, transposes and batch means, bottom-up; then
+    N·mean_n(u) → Σ_n(u)."""
+    if not expr.args:
+        return expr
+    expr = expr.func(*(_normalise(arg) for arg in expr.args))
+    if isinstance(expr, _LINEAR):
+        coefficient, parts = sp.S.One, []
+        for arg in expr.args:
+            scalar, rest = _split(arg)
+            coefficient *= scalar
+            parts.append(rest)
+        return coefficient * expr.func(*parts)
+    if isinstance(expr, sp.Mul) and N in expr.args:
+        means = [f for f in expr.args if isinstance(f, BatchMean)]
+        if means:
+            rest = [f for f in expr.args if f is not N and f is not means[0]]
+            return sp.Mul(*rest, BatchSum(means[0].args[0]))
+    return expr
+
+
+def scaled_gradient(statement: Statement, context: Context) -> Statement | None:
+    """dW = f(δ) → dW = scale·f(δ/error_scale), scalars pulled out of the products:
+    −δᵀX/N over scaled errors is δᵀX, −mean δ is Σ_n δ."""
+    if statement.source.step != "gradient" or statement.factor != 1:
+        return None
+    unscale = {delta: delta / context.error_scale for delta in context.errors}
+    terms = sp.Add.make_args(statement.expr)
+    expr = sp.Add(*(_normalise(SCALE * term.xreplace(unscale)) for term in terms))
+    return dataclasses.replace(statement, expr=expr, factor=SCALE)
+
+
+# --- stabilise --------------------------------------------------------------------------------
+
+
+def stable_forms(statement: Statement, context: Context) -> Statement | None:
+    """Every rule of ``stabilise.STABILISE``, bottom-up until none applies."""
+    expr = stabilise.stabilise(statement.expr)
+    return None if expr == statement.expr else dataclasses.replace(statement, expr=expr)
+
+
+# --- specialise: the folded rate, in-place updates ---------------------------------------------
+
+
+def folded_rate(optimizer: Optimizer) -> sp.Symbol | None:
+    """The rate symbol (η, or η_k under a schedule) when every rule holds the gradient only
+    as η·dθ, so that rules written in η·dθ no longer mention η; else None (Adam, RMSprop).
+    """
+    rate = LR_K if optimizer.schedule is not None else LR
+    for _, formula in optimizer.rules:
+        if formula.xreplace({GRAD: GRAD / rate}).has(rate):
+            return None
+    return rate
+
+
+def fold_rate(statement: Statement, context: Context) -> Statement | None:
+    """θ := θ − η·dθ → θ := θ − dθ where dθ holds η·dθ (``folded_rate``)."""
+    if context.rate is None or statement.source.step != "update":
+        return None
+    expr = statement.expr.xreplace({g: g / context.rate for g in context.gradients})
+    held = sorted(
+        expr.free_symbols & set(context.gradients), key=context.gradients.index
+    )
+    if expr == statement.expr and not held:
+        return None
+    return dataclasses.replace(
+        statement, expr=expr, held=tuple((g, context.rate) for g in held)
+    )
+
+
+def update_in_place(statement: Statement, context: Context) -> Statement | None:
+    """v := c·v + r (c scalar, neither holding v) → ``v *= c`` (unless c = 1), then
+    ``v += r`` or ``v -= −r``: a variable that lives on is updated without a new array.
+    """
+    target, expr = statement.target, statement.expr
+    if not statement.source.rebinds:
+        return None
+    rest, linear = expr.as_independent(target, as_Add=True)
+    coefficient, variable = linear.as_independent(target, as_Add=False)
+    if variable != target or not is_scalar(coefficient):
+        return None
+    steps = [] if coefficient == 1 else [("*=", coefficient)]
+    if rest.could_extract_minus_sign():
+        steps.append(("-=", -rest))
+    elif rest != 0:
+        steps.append(("+=", rest))
+    return dataclasses.replace(statement, in_place=tuple(steps))
+
+
+PHASES: tuple[tuple[str, tuple[Rule, ...]], ...] = (
+    ("canonicalise", (scaled_output_error, scaled_gradient)),
+    ("stabilise", (stable_forms,)),
+    ("specialise", (fold_rate, update_in_place)),
+)
+
+
+def rewrite(
+    statement: Statement,
+    context: Context,
+    phases: tuple[tuple[str, tuple[Rule, ...]], ...] = PHASES,
+) -> Statement:
+    """``statement`` after every rule of every phase, in order (each rule once)."""
+    for _, rules in phases:
+        for rule in rules:
+            statement = rule(statement, context) or statement
+    return statement
+
+
+def context(derivation: Derivation) -> Context:
+    """What the rules need to know about ``derivation``."""
+    sign = -1 if derivation.convention == "negative" else 1
+    errors = tuple(eq.lhs for eq in derivation.step("delta"))
+    return Context(
+        error_scale=sign * SCALE / N,
+        output_error=errors[0],
+        errors=errors,
+        rate=folded_rate(derivation.network.optimizer),
+        gradients=tuple(gradient_of(p) for p in derivation.params),
+    )
+
+
+def lower(derivation: Derivation) -> Program:
+    """The Program for ``derivation``: forward, loss, backward (δ and gradients) and update
+    statements, each rewritten by ``PHASES``."""
+    known = context(derivation)
+    steps = {
+        "forward": ("forward",),
+        "loss": ("loss",),
+        "backward": ("delta", "gradient"),
+        "update": ("update",),
+    }
+    functions = tuple(
+        (
+            name,
+            tuple(
+                rewrite(Statement(eq.lhs, eq.code, eq), known)
+                for step in steps[name]
+                for eq in derivation.step(step)
+            ),
+        )
+        for name in FUNCTIONS
+    )
+    return Program(derivation, functions, known)

@@ -1,0 +1,127 @@
+"""What a Derivation shows: each equation as LaTeX and plain text, the derivation's summary
+(``Derivation.latex()``, ``str(derivation)``) and its lecture as a document.
+
+``write`` is what ``derive`` calls through ``install_writer``: deriving never imports this.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from . import formats, printers
+from .derive import STEPS, Derivation, Equation
+from .lecture import lecture
+
+
+def equation_latex(eq: Equation, align: bool = False) -> str:
+    """``eq`` in LaTeX (``←`` when it rebinds); ``align`` puts ``&`` before the relation."""
+    rel = r"\leftarrow" if eq.rebinds else "="
+    amp = "&" if align else ""
+    label = f"{printers.latex(eq.label)} = " if eq.label is not None else ""
+    rhs = printers.latex(eq.rhs, hadamard=True)
+    return f"{printers.latex(eq.lhs)} {amp}{rel} {label}{rhs}"
+
+
+def equation_text(eq: Equation) -> str:
+    """``eq`` as plain text, for a code comment."""
+    rhs = printers.comment(eq.rhs)
+    label = "" if eq.label is None else printers.comment(eq.label)
+    label = f"{label} = " if label not in ("", rhs) else ""
+    return f"{printers.comment(eq.lhs)} {eq.relation} {label}{rhs}"
+
+
+def scalar_facts(derivation: Derivation) -> list[tuple[str, str, sp.Expr, str]]:
+    """The scalar calculus per unit, (LaTeX name, text name, formula, note): ℓ, ∂ℓ/∂y, r and
+    r', each layer's f' (and ∂f/∂p of learnable parameters) and the output error δ_y."""
+    out = derivation.layers[-1]
+    sign = "-" if derivation.convention == "negative" else ""
+    facts = [
+        (r"\ell(y, t)", "ℓ(y, t)", derivation.network.loss.expr, ""),
+        (r"\frac{\partial \ell}{\partial y}", "∂ℓ/∂y", derivation.loss_gradient, ""),
+    ]
+    regularizer = derivation.network.regularizer
+    if regularizer is not None:
+        facts += [
+            ("r(w)", "r(w)", regularizer.expr, regularizer.title),
+            ("r'(w)", "r'(w)", derivation.regularizer_derivative, ""),
+        ]
+    for layer in derivation.layers:
+        var = "a" if layer.derivative_in_output_form else "z"
+        note = layer.activation.title
+        if layer.activation.straight_through:
+            note += ", straight-through"
+        name = (f"f_{{{layer.index}}}'({var})", f"f{layer.index}'({var})")
+        facts.append((*name, layer.activation_derivative, note))
+        for p, derivative in layer.parameter_derivatives:
+            facts.append(
+                (
+                    rf"\frac{{\partial f_{{{layer.index}}}}}{{\partial {printers.latex(p)}}}",
+                    f"∂f{layer.index}/∂{p.name}",
+                    derivative,
+                    "learnable, one per unit",
+                )
+            )
+    facts.append(
+        (
+            rf"\delta_{{y}} = {sign}\frac{{\partial \ell}}{{\partial z_{{{out.index}}}}}",
+            f"δ_y = {sign}∂ℓ/∂z",
+            derivation.output_delta,
+            "",
+        )
+    )
+    return facts
+
+
+def derivation_latex(derivation: Derivation) -> str:
+    """Every derived formula as LaTeX: one ``align*`` environment, a titled section per step,
+    the scalar facts after the loss."""
+    rows = {
+        step: [equation_latex(eq, align=True) for eq in derivation.step(step)]
+        for step in STEPS
+    }
+    rows["loss"] += [
+        f"{name} &= {printers.latex(expr)}"
+        + (rf" && \text{{{printers.text(note)}}}" if note else "")
+        for name, _, expr, note in scalar_facts(derivation)
+    ]
+    titles = {
+        "forward": "Forward pass",
+        "loss": "Loss",
+        "delta": "Error recursion",
+        "gradient": "Gradients of the mean loss",
+        "update": "Update",
+    }
+    body = " \\\\\n".join(
+        rf"\intertext{{{titles[step]}}}" + "\n" + " \\\\\n".join(rows[step])
+        for step in STEPS
+    )
+    network = derivation.network
+    header = f"% {network.name}: {network.describe()}"
+    return f"{header}\n\\begin{{align*}}\n{body}\n\\end{{align*}}"
+
+
+def derivation_text(derivation: Derivation) -> str:
+    """The equations as plain text, one per line, grouped by step; the scalar facts after
+    the loss."""
+    network = derivation.network
+    lines = [f"{network.name}: {network.describe()}"]
+    for step in STEPS:
+        lines.append(f"{step}:")
+        lines.extend(f"  {equation_text(eq)}" for eq in derivation.step(step))
+        if step == "loss":
+            lines.extend(
+                f"  {name} = {printers.comment(expr)}"
+                + (f"    ({note})" if note else "")
+                for _, name, expr, note in scalar_facts(derivation)
+            )
+    return "\n".join(lines)
+
+
+def write(derivation: Derivation, view: str) -> str:
+    """One view of ``derivation``: "text", "latex", or a lecture document ("to_latex",
+    "to_markdown", "to_html")."""
+    if view == "text":
+        return derivation_text(derivation)
+    if view == "latex":
+        return derivation_latex(derivation)
+    return getattr(formats, view)(lecture(derivation))
