@@ -1,6 +1,11 @@
 """symbackprop: describe a network, get its backpropagation derived by SymPy and printed as code."""
 
-from .catalog import (
+from .derive.derivation import Derivation, Equation, derive, install_writer
+from .document.views import write
+from .emit.codegen import build, generate, write_module
+from .errors import SpecError
+from .expressions.symbols import a, t, w, y, z
+from .spec.catalog import (
     ACTIVATIONS,
     L1,
     L2,
@@ -11,13 +16,10 @@ from .catalog import (
     prelu,
     stop_gradient,
 )
-from .codegen import build, generate, write_module
-from .derive import Derivation, Equation, derive, install_writer
-from .errors import SpecError
-from .functions import Activation, Loss, Regularizer
-from .initializers import INITIALIZERS, Initializer
-from .lecture import lecture  # noqa: F401
-from .optimizers import (
+from .spec.functions import Activation, Loss, Regularizer
+from .spec.initializers import INITIALIZERS, Initializer
+from .spec.network import Dense, Network
+from .spec.optimizers import (
     OPTIMIZERS,
     SGD,
     Adagrad,
@@ -29,9 +31,6 @@ from .optimizers import (
     step_decay,
     time_decay,
 )
-from .spec import Dense, Network
-from .symbols import a, t, w, y, z
-from .views import write
 
 # a Derivation shows itself (str, latex(), to_latex(), …) through the printing layer, which
 # deriving never imports

@@ -13,15 +13,15 @@ from types import ModuleType
 
 import numpy as np
 
-from . import formats
-from .codegen import generate
-from .derive import CONVENTIONS, derive
-from .document import combine
+from .derive.derivation import CONVENTIONS, derive
+from .document import formats
+from .document.lecture import lecture
+from .document.model import combine
+from .emit.codegen import generate
 from .errors import SpecError, printable
-from .lecture import lecture
 from .output import status, write_all, write_atomic
-from .specfile import check_distinct, load_networks
-from .targets import DOMAINS
+from .spec.files import check_distinct, load_networks
+from .spec.targets import DOMAINS
 
 
 def _compile(args: argparse.Namespace) -> int:
@@ -110,7 +110,9 @@ def random_batch(
     rng = np.random.default_rng(seed)
     n_in, n_out = module.SIZES[0], module.SIZES[-1]
     X = rng.normal(size=(samples, n_in))
-    if module.TARGETS_SUM_TO_ONE or module.TASK == "multiclass":
+    if module.TARGETS != "labels" and (
+        module.TARGETS_SUM_TO_ONE or module.TASK == "multiclass"
+    ):
         # one-hot rows, one class per sample
         return X, np.eye(n_out)[DOMAINS["labels"].sample(rng, samples, n_out)]
     return X, DOMAINS[module.TARGETS].sample(rng, samples, n_out)

@@ -11,7 +11,7 @@ from autograd import grad
 from autograd.extend import defvjp, primitive
 from autograd.scipy.special import erf
 
-from symbackprop.targets import DOMAINS
+from symbackprop.spec.targets import DOMAINS
 
 SELU_ALPHA = 1.6732632423543772
 SELU_SCALE = 1.0507009873554805

@@ -22,9 +22,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symbackprop as sb
-from symbackprop import calculus, domain
-from symbackprop.algebra import value
-from symbackprop.symbols import t, y, z
+from symbackprop.derive import calculus
+from symbackprop.expressions.algebra import value
+from symbackprop.expressions.symbols import t, y, z
+from symbackprop.spec import domain
 
 BOUND = {"float64": 1e-12, "float32": 1e-5}
 #: logits log-spaced from 1e-9 to 1000 on both sides, exact in float32 (so one reference)

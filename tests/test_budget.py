@@ -20,8 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symbackprop as sb
-from symbackprop import accuracy, budget, calculus, domain
-from symbackprop.symbols import a, t, y
+from symbackprop import budget
+from symbackprop.derive import accuracy, calculus
+from symbackprop.expressions.symbols import a, t, y
+from symbackprop.spec import domain
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,8 +8,8 @@ import pytest
 import sympy as sp
 
 import symbackprop as sb
-from symbackprop.calculus import derivative_in_output_form
-from symbackprop.specfile import load_networks
+from symbackprop.derive.calculus import derivative_in_output_form
+from symbackprop.spec.files import load_networks
 
 from .test_gradients import assert_matches_references
 

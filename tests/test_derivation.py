@@ -4,8 +4,8 @@ import pytest
 import sympy as sp
 
 import symbackprop as sb
-from symbackprop.algebra import RowSum
-from symbackprop.symbols import a, t, y, z
+from symbackprop.expressions.algebra import RowSum
+from symbackprop.expressions.symbols import a, t, w, y, z
 
 
 def _same(left, right) -> bool:
@@ -165,6 +165,23 @@ def test_derivation_prints_as_plain_text_equations():
     text = str(sb.derive(circles))
     assert "  δ_y = T - A2\n" in text
     assert "  δ_h1 = [A1 > 0]*(δ_y·W2)\n" in text
+
+
+def test_the_derivation_records_every_fact_the_documents_show():
+    network = sb.Network(
+        "facts",
+        3,
+        [sb.Dense(4, "tanh"), sb.Dense(3, "softmax")],
+        "categorical_crossentropy",
+        regularizer=sb.L2(0.01),
+    )
+    derivation = sb.derive(network)
+    hidden, output = derivation.layers
+    assert hidden.derivative_in_z == 1 - sp.tanh(z) ** 2 and hidden.jacobian is None
+    assert output.derivative_in_z is None
+    assert _same(output.jacobian.diagonal, a * (1 - a))
+    assert derivation.output_error_steps[-1] == t - y
+    assert _same(derivation.regularizer_derivative, 0.02 * w)
 
 
 def test_an_unknown_convention_is_named():

@@ -19,12 +19,12 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 import symbackprop as sb
-from symbackprop import formats
-from symbackprop.algebra import RowSum, expand_rows
-from symbackprop.document import combine
-from symbackprop.lecture import lecture
-from symbackprop.notation import Partial
-from symbackprop.specfile import load_networks
+from symbackprop.document import formats
+from symbackprop.document.lecture import lecture
+from symbackprop.document.model import combine
+from symbackprop.expressions.algebra import RowSum, expand_rows
+from symbackprop.expressions.notation import Partial
+from symbackprop.spec.files import load_networks
 
 from .test_generated_code import EVERY_ACTIVATION, EVERY_LOSS, EVERY_OPTIMIZER
 

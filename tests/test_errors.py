@@ -4,7 +4,7 @@ import pytest
 import sympy as sp
 
 import symbackprop as sb
-from symbackprop.specfile import load_networks
+from symbackprop.spec.files import load_networks
 
 
 def _net(**overrides):

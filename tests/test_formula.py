@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symbackprop as sb
-from symbackprop import formula
-from symbackprop.catalog import ACTIVATIONS, LOSSES
-from symbackprop.symbols import t, w, y, z
+from symbackprop.expressions.symbols import t, w, y, z
+from symbackprop.spec import formula
+from symbackprop.spec.catalog import ACTIVATIONS, LOSSES
 
 from .reference import random_batch
 

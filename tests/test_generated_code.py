@@ -15,8 +15,9 @@ import pytest
 import sympy as sp
 
 import symbackprop as sb
-from symbackprop import algebra, rowwise
-from symbackprop.specfile import load_networks
+from symbackprop.expressions import algebra, rowwise
+from symbackprop.spec import catalog
+from symbackprop.spec.files import load_networks
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(
@@ -307,7 +308,7 @@ def test_non_finite_data_is_refused():
 def test_float_constants_print_as_the_exact_double():
     source = sb.generate(sb.Network("selu", 2, [sb.Dense(3, "selu")], "mse"))
     assert "1.0507009873554805 * Z1" in source
-    assert float("1.0507009873554805") == sb.catalog.SELU_SCALE
+    assert float("1.0507009873554805") == catalog.SELU_SCALE
 
 
 @pytest.mark.parametrize(

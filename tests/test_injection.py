@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symbackprop as sb
-from symbackprop.codegen import one_line
-from symbackprop.initializers import FAN_IN, Initializer
-from symbackprop.optimizers import THETA, Optimizer, Schedule
+from symbackprop.emit.codegen import one_line
+from symbackprop.spec import optimizers
+from symbackprop.spec.initializers import FAN_IN, Initializer
+from symbackprop.spec.optimizers import THETA, Optimizer, Schedule
 
 from .reference import random_batch
 
@@ -169,11 +170,11 @@ def test_escaped_text_stays_inside_its_comment_or_docstring(text):
             "Initializer 'mine': scale must be a SymPy expression in fan_in and fan_out",
         ),
         (
-            lambda: Schedule("x = 1; y", sb.optimizers.LR, ()),
+            lambda: Schedule("x = 1; y", optimizers.LR, ()),
             "Schedule.name must be a Python identifier",
         ),
         (
-            lambda: Schedule("s", sb.optimizers.LR, (("a, os", 1.0),)),
+            lambda: Schedule("s", optimizers.LR, (("a, os", 1.0),)),
             "Schedule 's': setting name must be a Python identifier, got 'a, os'",
         ),
         (
@@ -279,7 +280,7 @@ def _payload_free(network, tmp_path, monkeypatch):
             optimizer=Optimizer(
                 "plain",
                 _EvilFloat(0.1),
-                ((THETA, THETA - sb.optimizers.LR * sb.optimizers.GRAD),),
+                ((THETA, THETA - optimizers.LR * optimizers.GRAD),),
             ),
         ),
         lambda: sb.Network(
@@ -326,14 +327,14 @@ def test_a_learnable_name_that_is_a_letter_but_no_identifier_is_refused():
     ],
 )
 def test_the_template_refuses_a_value_that_is_not_plain(value):
-    from symbackprop.codegen import literal
+    from symbackprop.emit.codegen import literal
 
     with pytest.raises(TypeError, match="not a plain value"):
         literal(value)
 
 
 def test_plain_values_print_as_python_reads_them():
-    from symbackprop.codegen import literal
+    from symbackprop.emit.codegen import literal
 
     value = {"W1": (3, 2), "name": "n'\"x", "flags": [True, None, 0.1, -2]}
     assert eval(literal(value)) == value  # the literal under test

@@ -10,11 +10,11 @@ import pytest
 import sympy as sp
 
 import symbackprop as sb
-from symbackprop import lower
-from symbackprop.algebra import BatchMean, BatchSum, Dot, Transpose
-from symbackprop.derive import Equation, N, X
-from symbackprop.lower import SCALE, Context, Statement
-from symbackprop.optimizers import LR, LR_K
+from symbackprop.derive.derivation import Equation, N, X
+from symbackprop.expressions.algebra import BatchMean, BatchSum, Dot, Transpose
+from symbackprop.lower import rules as lower
+from symbackprop.lower.program import FUNCTIONS, SCALE, Context, Statement
+from symbackprop.spec.optimizers import LR, LR_K
 
 from .reference import random_batch
 
@@ -226,5 +226,5 @@ def test_a_program_has_every_derived_equation_once_in_its_function():
     program = lower.lower(derivation)
     sources = [s.source for _, statements in program.functions for s in statements]
     assert sources == list(derivation.equations)
-    assert [name for name, _ in program.functions] == list(lower.FUNCTIONS)
+    assert [name for name, _ in program.functions] == list(FUNCTIONS)
     assert [s.target.name for s in program.function("loss")] == ["L"]

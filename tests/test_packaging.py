@@ -61,7 +61,7 @@ def wheel(tmp_path_factory) -> Path:
 def test_the_wheel_ships_the_templates_and_no_tests(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "symbackprop/templates/module.py.j2" in names
-    assert "symbackprop/formula.py" in names
+    assert "symbackprop/spec/formula.py" in names
     assert not any(
         name.startswith(("tests/", "examples/", "generated/")) for name in names
     )
@@ -99,7 +99,7 @@ def test_the_installed_wheel_compiles_and_checks_the_examples(wheel, tmp_path):
     where = _run(
         python,
         "-c",
-        "import symbackprop, symbackprop.codegen as c; print(symbackprop.__file__); "
+        "import symbackprop, symbackprop.emit.codegen as c; print(symbackprop.__file__); "
         "print(c.template_dir())",
         cwd=tmp_path,
     ).split()

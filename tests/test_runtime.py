@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import symbackprop as sb
-from symbackprop import runtime
-from symbackprop.targets import DOMAINS
+from symbackprop.emit import runtime
+from symbackprop.spec.targets import DOMAINS
 
 
 def test_every_module_carries_the_runtime_verbatim():

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symbackprop as sb
-from symbackprop.specfile import load_networks
+from symbackprop.spec.files import load_networks
 
 ROOT = Path(__file__).resolve().parent.parent
 

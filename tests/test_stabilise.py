@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symbackprop import numeric, stabilise
-from symbackprop.algebra import (
+from symbackprop.derive import stabilise
+from symbackprop.expressions import numeric
+from symbackprop.expressions.algebra import (
     Erfc,
     Expm1,
     Log1p,

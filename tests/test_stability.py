@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import symbackprop as sb
-from symbackprop import domain
+from symbackprop.spec import domain
 
 LOGIT = {"exponential": 300.0}
 #: a compatible output for every loss

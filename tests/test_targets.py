@@ -5,7 +5,7 @@ import pytest
 import sympy as sp
 
 import symbackprop as sb
-from symbackprop.targets import DOMAINS
+from symbackprop.spec.targets import DOMAINS
 
 
 @pytest.mark.parametrize("name", sorted(set(DOMAINS) - {"labels"}))

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from . import budget, catalog, domain, names
-from .errors import SpecError
+from .. import budget
+from ..errors import SpecError
+from ..expressions import names
+from . import catalog, domain
 from .functions import Activation, Loss, Regularizer, identifier, one_of, positive_int
 from .initializers import Initializer, initializer
 from .optimizers import SGD, Optimizer, optimizer

@@ -6,7 +6,7 @@ Each follows SymPy's printer design: a subclass with one ``_print_<Node>`` per a
 from __future__ import annotations
 
 import re
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import sympy as sp
 from sympy.core.function import AppliedUndef
@@ -509,3 +509,31 @@ def latex(expr: sp.Basic, hadamard: bool = False) -> str:
 def comment(expr: sp.Basic) -> str:
     """Plain-text formula for a code comment."""
     return CommentPrinter().doprint(expr)
+
+
+class Relation(Protocol):
+    """An equation as shown: ``lhs = label = rhs`` (``:=``/``←`` when it rebinds a variable
+    that lives on); the derivation's ``Equation`` is one."""
+
+    lhs: sp.Expr
+    rhs: sp.Expr
+    label: sp.Expr | None
+    rebinds: bool
+
+
+def equation_latex(eq: Relation, align: bool = False) -> str:
+    """``eq`` in LaTeX (``←`` when it rebinds); ``align`` puts ``&`` before the relation."""
+    rel = r"\leftarrow" if eq.rebinds else "="
+    amp = "&" if align else ""
+    label = f"{latex(eq.label)} = " if eq.label is not None else ""
+    rhs = latex(eq.rhs, hadamard=True)
+    return f"{latex(eq.lhs)} {amp}{rel} {label}{rhs}"
+
+
+def equation_text(eq: Relation) -> str:
+    """``eq`` as plain text, for a code comment."""
+    rhs = comment(eq.rhs)
+    label = "" if eq.label is None else comment(eq.label)
+    label = f"{label} = " if label not in ("", rhs) else ""
+    relation = ":=" if eq.rebinds else "="
+    return f"{comment(eq.lhs)} {relation} {label}{rhs}"

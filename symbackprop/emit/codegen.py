@@ -13,14 +13,16 @@ from pathlib import Path
 import black
 import jinja2
 
-from . import budget, printers, rowwise, runtime
-from .derive import Derivation, derive, gradient_of, state_name
-from .initializers import FAN_IN, FAN_OUT
-from .lower import Program, Statement, lower
-from .output import sign, write_atomic
-from .spec import Network
-from .targets import DOMAINS
-from .views import equation_text
+from .. import budget
+from ..derive.derivation import Derivation, derive, gradient_of, state_name
+from ..expressions import printers, rowwise
+from ..lower.program import Program, Statement
+from ..lower.rules import lower
+from ..output import sign, write_atomic
+from ..spec.initializers import FAN_IN, FAN_OUT
+from ..spec.network import Network
+from ..spec.targets import DOMAINS
+from . import runtime
 
 TEMPLATE = "module.py.j2"
 #: Unicode categories never copied into generated text: controls, format characters, line and
@@ -34,7 +36,7 @@ CONVENTION_TEXT = {
 
 def template_dir() -> Path:
     """The templates folder: beside the package in a checkout, inside it in a wheel."""
-    checkout = Path(__file__).resolve().parent.parent / "templates"
+    checkout = Path(__file__).resolve().parents[2] / "templates"
     if (checkout / TEMPLATE).is_file():
         return checkout
     return Path(str(resources.files("symbackprop") / "templates"))
@@ -99,7 +101,7 @@ def _statement(
     formula = printers.comment(statement.expr)
     source = statement.source
     own = f"{target} {source.relation} {formula}"
-    text = equation_text(source)
+    text = printers.equation_text(source)
     lecture = text
     if statement.factor != 1:
         lecture += f", times {printers.comment(statement.factor)}"
@@ -223,7 +225,7 @@ def render(derivation: Derivation) -> str:
 
 
 def _render(derivation: Derivation) -> str:
-    from . import __version__
+    from .. import __version__
 
     network = derivation.network
     params = _params(derivation)
@@ -271,8 +273,6 @@ def _render(derivation: Derivation) -> str:
             for layer in derivation.layers
         ),
         "task": task,
-        "classifier": task != "regression",
-        "probabilities": task in ("binary", "multiclass"),
         "metrics": ("loss", "accuracy") if task != "regression" else ("loss",),
         "targets_sum_to_one": derivation.targets_sum_to_one,
         "args": ", ".join(names),

@@ -8,8 +8,9 @@ import html
 
 import sympy as sp
 
-from . import mathml, output, printers
-from .document import Document, Math, Row, Section, Text
+from .. import output
+from ..expressions import mathml, printers
+from .model import Document, Math, Row, Section, Text
 
 FORMATS = ("tex", "md", "html")
 #: the format a file's suffix asks for (``-o notes.html`` without --format)

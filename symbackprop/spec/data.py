@@ -23,10 +23,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from ..errors import SpecError
 from . import catalog, optimizers
-from .errors import SpecError
 from .functions import Activation, Loss, Regularizer
-from .spec import Dense, Network
+from .network import Dense, Network
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import sympy as sp
 
+from ..errors import SpecError
+from ..expressions.algebra import RowSum, StopGradient
+from ..expressions.symbols import t, w, y, z
 from . import formula
-from .algebra import RowSum, StopGradient
-from .errors import SpecError
 from .functions import Activation, Loss, Regularizer, number, positive
-from .symbols import t, w, y, z
 
 #: PReLU's learnable slope (one per unit)
 alpha = sp.Symbol("alpha", real=True)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import sympy as sp
 
-from .algebra import (
+from ..expressions.algebra import (
     Erfc,
     Expm1,
     Log1p,
@@ -26,8 +26,8 @@ from .algebra import (
     Softplus,
     value,
 )
-from .functions import Activation, Loss
-from .symbols import t, y, z
+from ..expressions.symbols import t, y, z
+from ..spec.functions import Activation, Loss
 
 Rule = Callable[[sp.Basic], "sp.Basic | None"]
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 import sympy as sp
 from sympy.calculus.util import continuous_domain
 
-from . import budget, numeric
-from .algebra import expand_rows, indexed, value
+from .. import budget
+from ..expressions import numeric
+from ..expressions.algebra import expand_rows, indexed, value
+from ..expressions.symbols import t, y, z
 from .functions import Activation, Loss
-from .symbols import t, y, z
 from .targets import DOMAINS
 
 #: pre-activations the output is probed at (exact rationals: no rounding reaches 0 or 1)

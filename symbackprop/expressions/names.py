@@ -119,6 +119,12 @@ def _word(word: str) -> Name:
     return ("glyph", word) if word in GREEK else ("text", word)
 
 
+def function(layer: int, derivative: bool = False) -> sp.FunctionClass:
+    """f_l, the activation of layer ``layer`` as a function in the documents (f_l' with
+    ``derivative``)."""
+    return sp.Function(f"f_{layer}" + "'" * derivative)
+
+
 def word(name: str) -> Name:
     """The lecture form of a name no builder made: trailing digits as a subscript
     (beta1 → β₁), a glyph (ell → ℓ, lr → η), ``x_y`` with a one-letter or aliased base as x

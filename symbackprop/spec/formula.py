@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable
 
 import sympy as sp
 
-from .algebra import RowSum, StopGradient
-from .errors import SpecError, shorten
+from ..errors import SpecError, shorten
+from ..expressions.algebra import RowSum, StopGradient
 
 #: longest formula accepted (characters), and most AST nodes: bounds the parser's own work
 MAX_LENGTH = 1000

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .errors import SpecError
+from ..errors import SpecError
 from .functions import identifier, one_of
 
 FAN_IN = sp.Symbol("fan_in", positive=True)

@@ -11,13 +11,22 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from . import budget, calculus, names
-from .algebra import BatchLoss, BatchMean, Dot, ElementSum, Transpose, value
-from .errors import SpecError
-from .functions import Activation
-from .optimizers import GRAD, LR_K, THETA, Optimizer
-from .spec import Network
-from .symbols import a, g, t, w, y, z
+from .. import budget
+from ..errors import SpecError
+from ..expressions import names
+from ..expressions.algebra import (
+    BatchLoss,
+    BatchMean,
+    Dot,
+    ElementSum,
+    Transpose,
+    value,
+)
+from ..expressions.symbols import a, g, t, w, y, z
+from ..spec.functions import Activation
+from ..spec.network import Network
+from ..spec.optimizers import GRAD, LR_K, THETA, Optimizer
+from . import calculus
 
 #: δ = −∂ℓ/∂net (Rumelhart, Hinton & Williams' error signal, so δ_y = t − y) or δ = ∂ℓ/∂Z (Nielsen's δ, so δ_y = y − t)
 CONVENTIONS = ("negative", "gradient")

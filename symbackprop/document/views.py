@@ -1,5 +1,5 @@
-"""What a Derivation shows: each equation as LaTeX and plain text, the derivation's summary
-(``Derivation.latex()``, ``str(derivation)``) and its lecture as a document.
+"""What a Derivation shows: its summary (``Derivation.latex()``, ``str(derivation)``, every
+equation and the scalar facts) and its lecture as a document.
 
 ``write`` is what ``derive`` calls through ``install_writer``: deriving never imports this.
 """
@@ -8,26 +8,10 @@ from __future__ import annotations
 
 import sympy as sp
 
-from . import formats, printers
-from .derive import STEPS, Derivation, Equation
+from ..derive.derivation import STEPS, Derivation
+from ..expressions import printers
+from . import formats
 from .lecture import lecture
-
-
-def equation_latex(eq: Equation, align: bool = False) -> str:
-    """``eq`` in LaTeX (``←`` when it rebinds); ``align`` puts ``&`` before the relation."""
-    rel = r"\leftarrow" if eq.rebinds else "="
-    amp = "&" if align else ""
-    label = f"{printers.latex(eq.label)} = " if eq.label is not None else ""
-    rhs = printers.latex(eq.rhs, hadamard=True)
-    return f"{printers.latex(eq.lhs)} {amp}{rel} {label}{rhs}"
-
-
-def equation_text(eq: Equation) -> str:
-    """``eq`` as plain text, for a code comment."""
-    rhs = printers.comment(eq.rhs)
-    label = "" if eq.label is None else printers.comment(eq.label)
-    label = f"{label} = " if label not in ("", rhs) else ""
-    return f"{printers.comment(eq.lhs)} {eq.relation} {label}{rhs}"
 
 
 def scalar_facts(derivation: Derivation) -> list[tuple[str, str, sp.Expr, str]]:
@@ -76,7 +60,7 @@ def derivation_latex(derivation: Derivation) -> str:
     """Every derived formula as LaTeX: one ``align*`` environment, a titled section per step,
     the scalar facts after the loss."""
     rows = {
-        step: [equation_latex(eq, align=True) for eq in derivation.step(step)]
+        step: [printers.equation_latex(eq, align=True) for eq in derivation.step(step)]
         for step in STEPS
     }
     rows["loss"] += [
@@ -107,7 +91,7 @@ def derivation_text(derivation: Derivation) -> str:
     lines = [f"{network.name}: {network.describe()}"]
     for step in STEPS:
         lines.append(f"{step}:")
-        lines.extend(f"  {equation_text(eq)}" for eq in derivation.step(step))
+        lines.extend(f"  {printers.equation_text(eq)}" for eq in derivation.step(step))
         if step == "loss":
             lines.extend(
                 f"  {name} = {printers.comment(expr)}"

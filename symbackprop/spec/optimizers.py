@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .errors import SpecError
+from ..errors import SpecError
 from .functions import identifier, number, plain, positive, positive_int
 
 #: the generic parameter, its gradient, the base and the scheduled learning rate

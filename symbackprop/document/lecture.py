@@ -12,17 +12,18 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from . import budget, names
-from .algebra import RowSum, value
-from .derive import N
-from .document import Document, Math, Row, Section, Text
-from .initializers import FAN_IN, FAN_OUT
-from .notation import Partial, Space, colored
-from .optimizers import K
-from .symbols import a, t, w, y, z
+from .. import budget
+from ..derive.derivation import N
+from ..expressions import names
+from ..expressions.algebra import RowSum, value
+from ..expressions.notation import Partial, Space, colored
+from ..expressions.symbols import a, t, w, y, z
+from ..spec.initializers import FAN_IN, FAN_OUT
+from ..spec.optimizers import K
+from .model import Document, Math, Row, Section, Text
 
 if TYPE_CHECKING:
-    from .derive import Derivation, LayerDerivation
+    from ..derive.derivation import Derivation, LayerDerivation
 
 ELL = sp.Symbol("ell")
 
@@ -168,12 +169,12 @@ def _derivative_rows(layer: LayerDerivation, output: bool) -> list[Row]:
         steps.append(layer.activation_derivative.xreplace({a: out}))
         given = ((out, value(f)),)
         note += f", with {name} = f(z)"
-    lhs = Partial(out, z) if output else sp.Function(f"f_{layer.index}'")(z)
+    lhs = Partial(out, z) if output else names.function(layer.index, derivative=True)(z)
     rows = [Row(lhs, tuple(steps), note=note, given=given)]
     for p, derivative in layer.parameter_derivatives:
         rows.append(
             Row(
-                Partial(sp.Function(f"f_{layer.index}")(z), p),
+                Partial(names.function(layer.index)(z), p),
                 (sp.Derivative(f, p), derivative),
                 note="learnable, one per unit",
             )

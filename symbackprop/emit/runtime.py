@@ -45,9 +45,17 @@ TARGET_DOMAIN = {
 TARGETS_SUM_TO_ONE = False
 
 
+def _forward(W1, b1, W2, b2, X):
+    """Stand-in for a module's derived forward pass: Z1, A1, Z2, A2."""
+    Z1 = X @ W1.T + b1
+    A1 = np.tanh(Z1)
+    Z2 = A1 @ W2.T + b2
+    return Z1, A1, Z2, Z2
+
+
 def _loss(W1, b1, W2, b2, X, T):
     """Stand-in for a module's derived mean loss: (L, the outputs)."""
-    Y = np.tanh(X @ W1.T + b1) @ W2.T + b2
+    Y = _forward(W1, b1, W2, b2, X)[-1]
     return float(((Y - T) ** 2).sum() / X.shape[0]), Y
 
 
@@ -64,21 +72,6 @@ def init_params(seed=0):
         name: rng.normal(scale=0.5, size=shape).astype(DTYPE)
         for name, shape in SHAPES.items()
     }
-
-
-def forward(params, X):
-    """Stand-in for a module's outputs."""
-    return _loss(*_check_params(params), _check_inputs(X), 0.0)[1]
-
-
-def predict(params, X):
-    """Stand-in for a module's predictions (regression: the outputs)."""
-    return forward(params, X)
-
-
-def evaluate(params, X, T):
-    """Stand-in for a module's metrics."""
-    return _evaluate(_check_params(params), *_check_data(X, T))
 
 
 def _initial_state(params):
@@ -463,6 +456,55 @@ def check_gradients(params, X, T, eps=1e-6, names=PARAMS):
     return worst
 
 
+def forward(params, X):
+    """The network's outputs for inputs X of shape (N, SIZES[0])."""
+    return _finite(_forward(*_check_params(params), _check_inputs(X))[-1], "the output")
+
+
+def loss(params, X, T):
+    """Mean loss over the batch."""
+    return _finite(_loss(*_check_params(params), *_check_data(X, T))[0], "the loss")
+
+
+def gradients(params, X, T):
+    """Gradient of `loss` with respect to every parameter, keyed like PARAMS."""
+    found = _step(*_check_params(params), *_check_data(X, T))[2:]
+    return {
+        name: _finite(value, f"the gradient of {name}")
+        for name, value in zip(PARAMS, found)
+    }
+
+
+def evaluate(params, X, T):
+    """{"loss": mean loss, and for a classifier "accuracy": fraction correct} of params on
+    X, T."""
+    metrics = _evaluate(_check_params(params), *_check_data(X, T))
+    _finite(metrics["loss"], "the loss")
+    return metrics
+
+
+def predict(params, X):
+    """By the task (TASK): class labels, the index of the largest output (multiclass);
+    labels 0 or 1 per output, whether it exceeds 0.5 (binary); -1 or 1 per output, its sign
+    (sign); the outputs themselves (regression)."""
+    Y = forward(params, X)
+    if TASK == "multiclass":
+        return np.argmax(Y, axis=1)
+    if TASK == "binary":
+        return (Y > 0.5).astype(np.int64)
+    if TASK == "sign":
+        return np.where(Y > 0, 1, -1)
+    return Y
+
+
+def predict_proba(params, X):
+    """Class probabilities: one row per sample, summing to 1 (multiclass); the probability of
+    class 1 for each output (binary). Other tasks have none."""
+    if TASK not in ("binary", "multiclass"):
+        raise TypeError(f"{NAME} is a {TASK} network: it has no class probabilities")
+    return forward(params, X)
+
+
 def train(
     params,
     X,
@@ -687,7 +729,7 @@ class Model:
             """Class probabilities, one row per sample (multiclass); for a single binary
             output, the columns [1 - p, p] as scikit-learn lays them out; for several
             binary outputs, the probability of 1 per output."""
-            p = forward(self._fitted(), X)  # the outputs are the probabilities
+            p = predict_proba(self._fitted(), X)
             if TASK == "binary" and p.shape[1] == 1:
                 return np.hstack([1 - p, p])
             return p
@@ -736,6 +778,12 @@ FUNCTIONS = (
     _check_training,
     _validation,
     _progress,
+    forward,
+    loss,
+    gradients,
+    evaluate,
+    predict,
+    predict_proba,
     train,
     Model,
     save,

@@ -16,8 +16,10 @@ import numpy as np
 import sympy as sp
 from sympy.core.relational import Relational
 
-from . import accuracy, budget, names, numeric, stabilise
-from .algebra import (
+from .. import budget
+from ..errors import SpecError, shorten
+from ..expressions import names, numeric
+from ..expressions.algebra import (
     Log1mSoftmax,
     LogSoftmax,
     RowSum,
@@ -28,10 +30,10 @@ from .algebra import (
     indexed,
     value,
 )
-from .errors import SpecError, shorten
-from .functions import Activation, Loss
-from .symbols import a, g, t, y, z
-from .targets import DOMAINS
+from ..expressions.symbols import a, g, t, y, z
+from ..spec.functions import Activation, Loss
+from ..spec.targets import DOMAINS
+from . import accuracy, stabilise
 
 #: sample points for the output-form search; irrational-looking so that no identity holds by accident
 Result = TypeVar("Result")

@@ -1,5 +1,5 @@
 """Loading networks from a spec file: a Python file that builds ``Network`` objects, or the
-same as data in TOML or JSON (``specdata``), which is read and never run."""
+same as data in TOML or JSON (``spec.data``), which is read and never run."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import os
 import runpy
 from pathlib import Path
 
-from . import specdata
-from .errors import SpecError
-from .spec import Network
+from ..errors import SpecError
+from . import data
+from .network import Network
 
 #: the only suffix of a spec file that is ever executed
 PYTHON = ".py"
@@ -18,7 +18,7 @@ PYTHON = ".py"
 def load_networks(path: str | os.PathLike) -> list[Network]:
     """Every ``Network`` a spec file defines, in definition order.
 
-    A ``.toml`` or ``.json`` file is data (see ``specdata``), read and never run; only a ``.py``
+    A ``.toml`` or ``.json`` file is data (see ``spec.data``), read and never run; only a ``.py``
     file is code, run as a module that is not ``__main__`` (so an example's own demo does not
     run). Suffixes compare ignoring case (``model.JSON`` is data); any other file is refused.
     """
@@ -26,9 +26,9 @@ def load_networks(path: str | os.PathLike) -> list[Network]:
     if not path.is_file():
         raise SpecError(f"spec file {str(path)!r} does not exist")
     kind = path.suffix.lower()
-    if kind in specdata.SUFFIXES:
+    if kind in data.SUFFIXES:
         try:
-            networks = specdata.networks(specdata.read(path))
+            networks = data.networks(data.read(path))
         except SpecError as error:
             raise SpecError(f"spec file {str(path)!r}: {error}") from None
     elif kind == PYTHON:
@@ -36,7 +36,7 @@ def load_networks(path: str | os.PathLike) -> list[Network]:
     else:
         raise SpecError(
             f"spec file {str(path)!r}: unknown kind {path.suffix or '(no suffix)'!r}; a spec "
-            f"is Python ({PYTHON}, run) or data ({', '.join(specdata.SUFFIXES)}, read and never "
+            f"is Python ({PYTHON}, run) or data ({', '.join(data.SUFFIXES)}, read and never "
             "run)"
         )
     check_distinct(networks, f"spec file {str(path)!r}")

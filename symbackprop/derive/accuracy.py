@@ -24,10 +24,11 @@ import numpy as np
 import sympy as sp
 from sympy.core.relational import Relational
 
-from . import budget, numeric
-from .algebra import Expm1, Grouped, value
+from .. import budget
+from ..expressions import numeric
+from ..expressions.algebra import Expm1, Grouped, value
+from ..expressions.symbols import a, t, z
 from .stabilise import stabilise
-from .symbols import a, t, z
 
 #: logits the forms are compared at: exact in float32 too, so one reference serves both dtypes
 MAGNITUDES = (

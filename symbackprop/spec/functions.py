@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from . import budget, formula, numeric
-from .algebra import RowSum, expand_rows, indexed, value
-from .errors import SpecError, shorten
-from .symbols import t, w, y, z
+from .. import budget
+from ..errors import SpecError, shorten
+from ..expressions import numeric
+from ..expressions.algebra import RowSum, expand_rows, indexed, value
+from ..expressions.symbols import t, w, y, z
+from . import formula
 from .targets import DOMAINS
 
 #: where custom activations are evaluated to check they are real and finite on the real line
