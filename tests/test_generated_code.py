@@ -15,7 +15,7 @@ import pytest
 import sympy as sp
 
 import symbackprop as sb
-from symbackprop.expressions import algebra, rowwise
+from symbackprop.expressions import algebra, helpers
 from symbackprop.spec import catalog
 from symbackprop.spec.files import load_networks
 
@@ -408,7 +408,7 @@ _DEFINITIONS = {
 #: what comments call, as NumPy: the row-wise helpers by their printed names (softmax_minus),
 #: the stable forms from their plain definitions, and NumPy's functions by SymPy's names
 _FUNCTIONS = {
-    **{name.lstrip("_"): helper for name, helper in rowwise.HELPERS.items()},
+    **{name.lstrip("_"): helper for name, helper in helpers.HELPERS.items()},
     **_DEFINITIONS,
     **{name: getattr(np, name) for name in ("exp", "log", "sqrt", "tanh", "sinh")},
     **{name: getattr(np, name) for name in ("cosh", "sin", "cos", "sign", "log1p")},

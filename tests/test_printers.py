@@ -5,8 +5,16 @@ what it needs, lecture names in LaTeX from the naming module, comment text, equa
 import sympy as sp
 
 from symbackprop.derive.derivation import Equation
-from symbackprop.expressions import names, printers
-from symbackprop.expressions.algebra import BatchMean, Dot, RowSum, Softmax, Transpose
+from symbackprop.expressions import layout, names, printers
+from symbackprop.expressions.algebra import (
+    BatchMean,
+    Dot,
+    ElementSum,
+    RowSum,
+    Softmax,
+    Transpose,
+)
+from symbackprop.expressions.mathml import to_mathml
 
 Z1, A1 = names.net(1), names.activation(1)
 W2 = names.weight(2)
@@ -78,3 +86,38 @@ def test_an_equation_prints_with_its_relation():
     )
     labelled = Equation(A1, sp.tanh(Z1), "forward", 1, label=sp.Function("tanh")(Z1))
     assert printers.equation_text(labelled) == "A1 = tanh(Z1)"
+
+
+def test_latex_and_mathml_follow_one_layout_for_a_product_of_arrays():
+    n = sp.Symbol("N", positive=True)
+    expr = -Dot(Transpose(DELTA), A1) * A1 / n
+    product = layout.hadamard(expr)
+    assert product.negative and product.bottom == n and product.top == 1
+    assert product.arrays[0] == Dot(Transpose(DELTA), A1)  # matrix products first
+    tex = printers.latex(expr, hadamard=True)
+    assert tex.startswith(r"- \frac{") and r"\odot" in tex
+    markup = to_mathml(expr, hadamard=True)
+    assert markup.startswith("<mrow><mo>−</mo><mfrac>") and "⊙" in markup
+    # without an array to lay out, both print SymPy's plain product
+    assert layout.hadamard(2 * n) is None
+
+
+def test_latex_and_mathml_write_the_same_norms():
+    W1 = names.weight(1)
+    assert layout.norm(W1**2) == ("F", W1) and layout.norm(sp.Abs(W1)) == ("1", W1)
+    assert layout.norm(W1**3) is None
+    squared = ElementSum(W1**2)
+    assert printers.latex(squared) == r"\left\lVert W_{1} \right\rVert_{F}^{2}"
+    assert "<msubsup>" in to_mathml(squared) and "‖" in to_mathml(squared)
+
+
+def test_a_lone_matrix_product_has_no_parentheses_in_either_document():
+    n = sp.Symbol("N", positive=True)
+    gradient = -Dot(Transpose(DELTA), A1) / n
+    assert layout.hadamard(gradient).bare
+    assert printers.latex(gradient, hadamard=True) == (
+        r"- \frac{\delta_{y}^{\top} A_{1}}{N}"
+    )
+    assert "<mo>(</mo>" not in to_mathml(gradient, hadamard=True)
+    # a sum keeps its parentheses: 2·(T − A1)/N
+    assert not layout.hadamard(2 * (sp.Symbol("T") - A1) / n).bare

@@ -15,7 +15,7 @@ import jinja2
 
 from .. import budget
 from ..derive.derivation import Derivation, derive, gradient_of, state_name
-from ..expressions import printers, rowwise
+from ..expressions import helpers, printers
 from ..lower.program import Program, Statement
 from ..lower.rules import lower
 from ..output import sign, write_atomic
@@ -289,7 +289,7 @@ def _render(derivation: Derivation) -> str:
     }
     # everything is printed now: the helpers and modules the code needs are known
     context["needs"] = printer.needs
-    context["helpers"] = rowwise.source(printer.needs)
+    context["helpers"] = helpers.source(printer.needs)
     context["runtime"] = runtime.source()
     source = _environment().get_template(TEMPLATE).render(context)
     return sign(black.format_str(source, mode=black.Mode()), "py")

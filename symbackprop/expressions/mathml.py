@@ -11,8 +11,7 @@ from sympy.core.function import AppliedUndef
 from sympy.printing.mathml import MathMLPresentationPrinter
 from sympy.printing.precedence import PRECEDENCE
 
-from . import names
-from .algebra import Dot, is_scalar
+from . import layout, names
 from .printers import ExactFloats, LectureOrder, is_fraction_name
 
 #: relations of a document row, as MathML operators
@@ -139,19 +138,19 @@ class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
 
     def _print_ElementSum(self, expr: sp.Expr):
         (arg,) = expr.args
-        bars = self.op("‖")
-        if arg.is_Pow and arg.exp == 2 and arg.base.is_Symbol:
-            norm = self.row(bars, self._print(arg.base), self.op("‖"))
+        found = layout.norm(arg)
+        if found is None:
+            return self._sum("i,j", self._print(arg), "ij")
+        kind, base = found
+        norm = self.row(self.op("‖"), self._print(base), self.op("‖"))
+        if kind == "F":
             return self.element(
                 "msubsup",
                 norm,
                 self.element("mi", text="F"),
                 self.element("mn", text="2"),
             )
-        if isinstance(arg, sp.Abs) and arg.args[0].is_Symbol:
-            norm = self.row(bars, self._print(arg.args[0]), self.op("‖"))
-            return self.element("msub", norm, self.element("mn", text="1"))
-        return self._sum("i,j", self._print(arg), "ij")
+        return self.element("msub", norm, self.element("mn", text="1"))
 
     def _named(self, name: str, expr: sp.Expr):
         head = self.element("mi", text=name, mathvariant="normal")
@@ -205,27 +204,23 @@ class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
         return self.row(self._print(expr.lhs), self.op(symbol), self._print(expr.rhs))
 
     def _print_Mul(self, expr: sp.Expr):
-        if not isinstance(expr, sp.Mul) or not self._settings["hadamard"]:
+        hadamard = self._settings["hadamard"] and isinstance(expr, sp.Mul)
+        product = layout.hadamard(expr) if hadamard else None
+        if product is None:
             return super()._print_Mul(expr)
-        scalars = [f for f in expr.args if is_scalar(f)]
-        arrays = sorted(
-            (f for f in expr.args if not is_scalar(f)), key=lambda f: not f.has(Dot)
-        )
-        divides = any(f.is_Pow and f.exp.is_negative for f in arrays)
-        if not arrays or divides or (len(arrays) < 2 and not scalars):
-            return super()._print_Mul(expr)
-        parts = _interleave(
-            [self.parenthesize(f, PRECEDENCE["Mul"]) for f in arrays], self.op("⊙")
-        )
-        scale = sp.Mul(*scalars)
-        negative = scale.as_coeff_Mul()[0] < 0
-        top, bottom = sp.fraction(-scale if negative else scale)
-        if top != 1:
-            parts = [self.parenthesize(top, PRECEDENCE["Mul"]), *parts]
+        if product.bare:
+            parts = [self._print(product.arrays[0])]
+        else:
+            parts = _interleave(
+                [self.parenthesize(f, PRECEDENCE["Mul"]) for f in product.arrays],
+                self.op("⊙"),
+            )
+        if product.top != 1:
+            parts = [self.parenthesize(product.top, PRECEDENCE["Mul"]), *parts]
         body = self.row(*parts)
-        if bottom != 1:
-            body = self.element("mfrac", body, self._print(bottom))
-        return self.row(self.op("-"), body) if negative else body
+        if product.bottom != 1:
+            body = self.element("mfrac", body, self._print(product.bottom))
+        return self.row(self.op("-"), body) if product.negative else body
 
 
 def _interleave(items: list, separator) -> list:

@@ -13,20 +13,14 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import sympy as sp
 
-from . import rowwise
+from . import helpers
 from .printers import NumPyCodePrinter
-
-_ERF = np.vectorize(math.erf, otypes=[float])
-_ERFC = np.vectorize(math.erfc, otypes=[float])
-
 
 #: what printed code refers to besides NumPy: the template's DTYPE and helpers, as numbers
 _NAMESPACE = {
     "np": np,
     "math": math,
-    "erf": lambda x: _ERF(x).astype(np.asarray(x).dtype, copy=False),
-    "erfc": lambda x: _ERFC(x).astype(np.asarray(x).dtype, copy=False),
-    **rowwise.HELPERS,
+    **helpers.HELPERS,
 }
 
 

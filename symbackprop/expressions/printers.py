@@ -16,7 +16,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 from sympy.printing.str import StrPrinter
 
-from . import names
+from . import layout, names
 from .algebra import BatchLoss, Defined, Dot, is_scalar
 
 
@@ -365,11 +365,12 @@ class MathLatexPrinter(LectureOrder, LatexPrinter):
 
     def _print_ElementSum(self, expr: sp.Expr) -> str:
         (arg,) = expr.args
-        if arg.is_Pow and arg.exp == 2 and arg.base.is_Symbol:
-            return rf"\left\lVert {self._print(arg.base)} \right\rVert_{{F}}^{{2}}"
-        if isinstance(arg, sp.Abs) and arg.args[0].is_Symbol:
-            return rf"\left\lVert {self._print(arg.args[0])} \right\rVert_{{1}}"
-        return rf"\sum_{{i,j}} \left({self._print(arg)}\right)_{{ij}}"
+        found = layout.norm(arg)
+        if found is None:
+            return rf"\sum_{{i,j}} \left({self._print(arg)}\right)_{{ij}}"
+        kind, base = found
+        power = "^{2}" if kind == "F" else ""
+        return rf"\left\lVert {self._print(base)} \right\rVert_{{{kind}}}{power}"
 
     def _print_LogSumExp(self, expr: sp.Expr) -> str:
         return rf"\operatorname{{logsumexp}}\left({self._print(expr.args[0])}\right)"
@@ -387,32 +388,20 @@ class MathLatexPrinter(LectureOrder, LatexPrinter):
     def _print_Mul(self, expr: sp.Mul) -> str:
         if not isinstance(expr, sp.Mul):  # LatexPrinter prints 1/u through _print_Mul
             return super()._print_Mul(expr)
-        scalars = [f for f in expr.args if is_scalar(f)]
-        arrays = sorted(
-            (f for f in expr.args if not is_scalar(f)), key=lambda f: not f.has(Dot)
-        )
-        divides = any(f.is_Pow and f.exp.is_negative for f in arrays)
-        if (
-            not self._settings["hadamard"]
-            or not arrays
-            or divides
-            or (len(arrays) < 2 and not scalars)
-        ):
+        product = layout.hadamard(expr) if self._settings["hadamard"] else None
+        if product is None:
             return super()._print_Mul(expr)
-        if len(arrays) == 1 and isinstance(arrays[0], Dot):
-            body = self._print(arrays[0])
+        if product.bare:
+            body = self._print(product.arrays[0])
         else:
             body = r" \odot ".join(
-                self.parenthesize(f, PRECEDENCE["Mul"]) for f in arrays
+                self.parenthesize(f, PRECEDENCE["Mul"]) for f in product.arrays
             )
-        scale = sp.Mul(*scalars)
-        sign = "- " if scale.as_coeff_Mul()[0] < 0 else ""
-        top, bottom = sp.fraction(-scale if sign else scale)
-        if top != 1:
-            body = f"{self.parenthesize(top, PRECEDENCE['Mul'])} {body}"
-        if bottom != 1:
-            body = rf"\frac{{{body}}}{{{self._print(bottom)}}}"
-        return f"{sign}{body}"
+        if product.top != 1:
+            body = f"{self.parenthesize(product.top, PRECEDENCE['Mul'])} {body}"
+        if product.bottom != 1:
+            body = rf"\frac{{{body}}}{{{self._print(product.bottom)}}}"
+        return f"- {body}" if product.negative else body
 
 
 class CommentPrinter(ExactFloats, LectureOrder, StrPrinter):

@@ -1,5 +1,6 @@
-"""The row-wise helpers a generated module defines: softmax and its relatives over the units of
-each row (axis 1), written so that they neither overflow nor lose the digits of an output near 1.
+"""The helpers a generated module defines: the error functions NumPy lacks (element-wise, from
+``math``), and softmax and its relatives over the units of each row (axis 1), written so that
+they neither overflow nor lose the digits of an output near 1.
 
 This file is their one source. A generated module copies the source of each helper it calls
 (``source``), and ``numeric`` evaluates formulas with these very functions, so what the
@@ -9,8 +10,22 @@ compiler measures is what the module runs. They use NumPy alone and keep the arr
 from __future__ import annotations
 
 import inspect
+import math
 
 import numpy as np
+
+
+def erf(x):
+    """The error function, element-wise, in x's dtype (NumPy has none)."""
+    x = np.asarray(x)
+    return np.vectorize(math.erf, otypes=[float])(x).astype(x.dtype, copy=False)
+
+
+def erfc(x):
+    """The complementary error function 1 − erf(x), element-wise, in x's dtype: accurate where
+    erf(x) is close to 1."""
+    x = np.asarray(x)
+    return np.vectorize(math.erfc, otypes=[float])(x).astype(x.dtype, copy=False)
 
 
 def _logsumexp(Z):
@@ -116,6 +131,8 @@ def _softmax_minus(A, T):
 HELPERS = {
     fn.__name__: fn
     for fn in (
+        erf,
+        erfc,
         _logsumexp,
         _softmax,
         _log_softmax,
