@@ -190,3 +190,32 @@ def test_an_unknown_convention_is_named():
         sb.SpecError, match="convention must be one of negative, gradient, got 'upside'"
     ):
         sb.derive(net, convention="upside")
+
+
+@pytest.mark.parametrize("activation", sorted(sb.ACTIVATIONS))
+def test_a_derivation_shows_itself_in_sympys_own_text(activation):
+    # repr() of a Derivation (a notebook cell ending in it) and str() of each SymPy formula
+    # go through SymPy's printers, which know array nodes only by their names
+    output = "sigmoid" if activation == "softmax" else "softmax"
+    loss = "binary_crossentropy" if output == "sigmoid" else "categorical_crossentropy"
+    network = sb.Network(
+        "shown",
+        3,
+        [sb.Dense(4, activation), sb.Dense(3, output)],
+        loss,
+        optimizer="adam",
+        regularizer=sb.L2(0.01),
+    )
+    derivation = sb.derive(network)
+    assert repr(derivation).startswith("Derivation(network=Network(name='shown'")
+    for eq in derivation.equations:
+        assert str(eq.rhs) and str(eq.code) and sp.srepr(eq.code)
+
+
+def test_a_derivation_with_a_fused_softmax_pole_shows_itself_too():
+    network = sb.Network(
+        "pole", 3, [sb.Dense(3, "softmax")], "binary_crossentropy", optimizer="sgd"
+    )
+    derivation = sb.derive(network)
+    assert "SoftmaxBackwardPole" in repr(derivation)
+    assert all(str(eq.code) for eq in derivation.equations)

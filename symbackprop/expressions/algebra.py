@@ -29,6 +29,12 @@ class Transpose(sp.Function):
 
     nargs = 1
 
+    @property
+    def arg(self) -> sp.Expr:
+        """The matrix transposed: SymPy's own printers (``str``, ``repr``) print a transpose
+        as ``arg.T`` by this name."""
+        return self.args[0]
+
 
 class RowSum(sp.Function):
     """Sum over the units of a layer (one row of the batch), kept as a column."""
