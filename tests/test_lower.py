@@ -139,7 +139,6 @@ A2, T = sp.Symbol("A2", real=True), sp.Symbol("T")
 #: the context of a network with δ_y and δ_h1 under δ = −∂ℓ/∂Z, plain SGD
 CONTEXT = Context(
     error_scale=-SCALE / N,
-    output_error=DELTA_Y,
     errors=(DELTA_Y, DELTA_H),
     rate=LR,
     gradients=(dW1,),

@@ -286,7 +286,7 @@ def _deltas(
     for layer, above in zip(reversed(layers[:-1]), reversed(layers[1:])):
         signal = Dot(_delta(above, layers), above.W)
         if layer.backward.count(g) > 1 or layer.parameter_derivatives:
-            name = _signal(layer)
+            name = names.signal(layer.index)
             equations.append(Equation(name, signal, "delta", layer.index))
             signal = name
         rule = layer.at(layer.backward.xreplace({g: signal}))
@@ -301,11 +301,6 @@ def _equation(lhs: sp.Symbol, rhs: sp.Expr, computed: sp.Expr, layer: int) -> Eq
     return Equation(
         lhs, rhs, "delta", layer, computed=None if computed == rhs else computed
     )
-
-
-def _signal(layer: LayerDerivation) -> sp.Symbol:
-    """E_l = δ_{l+1} W_{l+1}, the error arriving at A_l (named when used more than once)."""
-    return names.signal(layer.index)
 
 
 def _gradients(
@@ -324,34 +319,24 @@ def _gradients(
         if penalty_derivative is not None:
             grad_w += penalty_derivative.xreplace({w: layer.W})
         equations.append(
-            Equation(gradient_of(layer.W), grad_w, "gradient", layer.index)
+            Equation(names.gradient(layer.W), grad_w, "gradient", layer.index)
         )
         if layer.bias:
             grad_b = sign * BatchMean(delta)
             equations.append(
-                Equation(gradient_of(layer.b), grad_b, "gradient", layer.index)
+                Equation(names.gradient(layer.b), grad_b, "gradient", layer.index)
             )
         if layer is layers[-1]:
             upstream = loss_gradient.xreplace({y: layer.A, t: T})
         else:
-            upstream = sign * _signal(layer)
+            upstream = sign * names.signal(layer.index)
         for p, derivative in layer.parameter_derivatives:
             param = layer.learnable[p]
             grad_p = BatchMean(upstream * layer.at(derivative))
             equations.append(
-                Equation(gradient_of(param), grad_p, "gradient", layer.index)
+                Equation(names.gradient(param), grad_p, "gradient", layer.index)
             )
     return equations
-
-
-def gradient_of(param: sp.Symbol) -> sp.Symbol:
-    """The variable holding a parameter's gradient: W1 → ``dW1`` (∂ℒ/∂W₁)."""
-    return names.gradient(param)
-
-
-def state_name(state: sp.Symbol, param: sp.Symbol) -> sp.Symbol:
-    """An optimiser variable of one parameter: velocity v of W1 → ``v_W1``."""
-    return names.state(state, param)
 
 
 def _updates(
@@ -364,15 +349,15 @@ def _updates(
         equations.append(Equation(LR_K, optimizer.schedule.expr, "update", 0))
     for layer in layers:
         for param in layer.params:
-            names = {THETA: param, GRAD: gradient_of(param)}
+            variables = {THETA: param, GRAD: names.gradient(param)}
             for target, _ in optimizer.rules:
                 if target != THETA:
-                    names[target] = state_name(target, param)
+                    variables[target] = names.state(target, param)
             for target, formula in optimizer.rules:
                 equations.append(
                     Equation(
-                        names[target],
-                        formula.xreplace(names),
+                        variables[target],
+                        formula.xreplace(variables),
                         "update",
                         layer.index,
                         rebinds=target == THETA or target in optimizer.state,

@@ -14,8 +14,8 @@ import black
 import jinja2
 
 from .. import budget
-from ..derive.derivation import Derivation, derive, gradient_of, state_name
-from ..expressions import helpers, printers
+from ..derive.derivation import Derivation, derive
+from ..expressions import helpers, names, printers
 from ..lower.program import Program, Statement
 from ..lower.rules import lower
 from ..output import sign, write_atomic
@@ -121,10 +121,10 @@ def _statement(
     }
 
 
-def _unpacking(names: list[str], lines: list[dict[str, object]]) -> str:
+def _unpacking(variables: list[str], lines: list[dict[str, object]]) -> str:
     """Targets for unpacking the forward pass: names the lines use, ``_`` for the rest."""
     used = set().union(*(line["uses"] for line in lines))
-    return ", ".join(name if name in used else "_" for name in names)
+    return ", ".join(name if name in used else "_" for name in variables)
 
 
 def _params(derivation: Derivation) -> list[dict[str, object]]:
@@ -194,7 +194,7 @@ def _training(
     optimizer = derivation.network.optimizer
     rate = program.context.rate
     state = [
-        {"name": state_name(s, param).name, "param": param.name}
+        {"name": names.state(s, param).name, "param": param.name}
         for param in derivation.params
         for s in optimizer.state
     ]
@@ -229,15 +229,14 @@ def _render(derivation: Derivation) -> str:
 
     network = derivation.network
     params = _params(derivation)
-    names = [p["name"] for p in params]
+    param_names = tuple(p["name"] for p in params)
     forward = [
         name for layer in derivation.layers for name in (layer.Z.name, layer.A.name)
     ]
     output = derivation.layers[-1].A.name
     program = lower(derivation)
-    printer = (
-        printers.NumPyCodePrinter()
-    )  # one for the module: it records what code needs
+    # one printer for the module: it records what the code needs
+    printer = printers.NumPyCodePrinter()
     # the loss as computed: from the logits where that is stable (calculus.accurate_loss)
     (loss,) = (_statement(printer, s) for s in program.function("loss"))
     forward_lines = [_statement(printer, s) for s in program.function("forward")]
@@ -261,7 +260,7 @@ def _render(derivation: Derivation) -> str:
         "sizes": network.sizes,
         "params": params,
         "initializers": _initializers(printer, derivation),
-        "param_names": tuple(names),
+        "param_names": param_names,
         "shapes": {p["name"]: p["shape"] for p in params},
         "layers": tuple(
             (
@@ -275,7 +274,7 @@ def _render(derivation: Derivation) -> str:
         "task": task,
         "metrics": ("loss", "accuracy") if task != "regression" else ("loss",),
         "targets_sum_to_one": derivation.targets_sum_to_one,
-        "args": ", ".join(names),
+        "args": ", ".join(param_names),
         "activations": ", ".join(forward),
         "output": output,
         "loss_unpacking": _unpacking(forward, [loss, {"uses": {output}}]),
@@ -284,7 +283,7 @@ def _render(derivation: Derivation) -> str:
         "loss": loss,
         "backward": backward,
         "error_scale": printers.comment(program.context.error_scale),
-        "grads": ", ".join(gradient_of(p).name for p in derivation.params),
+        "grads": ", ".join(names.gradient(p).name for p in derivation.params),
         **_training(printer, program),
     }
     # everything is printed now: the helpers and modules the code needs are known

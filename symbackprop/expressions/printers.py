@@ -508,6 +508,8 @@ class Relation(Protocol):
     rhs: sp.Expr
     label: sp.Expr | None
     rebinds: bool
+    #: the relation in text: ``=``, or ``:=`` when it rebinds
+    relation: str
 
 
 def equation_latex(eq: Relation, align: bool = False) -> str:
@@ -524,5 +526,4 @@ def equation_text(eq: Relation) -> str:
     rhs = comment(eq.rhs)
     label = "" if eq.label is None else comment(eq.label)
     label = f"{label} = " if label not in ("", rhs) else ""
-    relation = ":=" if eq.rebinds else "="
-    return f"{comment(eq.lhs)} {relation} {label}{rhs}"
+    return f"{comment(eq.lhs)} {eq.relation} {label}{rhs}"

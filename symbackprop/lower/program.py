@@ -13,8 +13,13 @@ from ..derive.derivation import Derivation, Equation
 #: the factor ``_step`` multiplies every gradient by (1, or η when the optimiser folds it in)
 SCALE = sp.Symbol("scale", positive=True)
 
-#: the functions of a Program, in order: what each computes
-FUNCTIONS = ("forward", "loss", "backward", "update")
+#: the functions of a Program, in order, each with the derivation's steps it computes
+FUNCTIONS = {
+    "forward": ("forward",),
+    "loss": ("loss",),
+    "backward": ("delta", "gradient"),
+    "update": ("update",),
+}
 
 
 @dataclass(frozen=True)
@@ -43,8 +48,7 @@ class Context:
 
     #: what every δ of the step is multiplied by: ∓scale/N
     error_scale: sp.Expr
-    #: the output error's variable (δ_y) and every δ's
-    output_error: sp.Symbol
+    #: every δ's variable (δ_y first)
     errors: tuple[sp.Symbol, ...]
     #: the rate folded into the step's gradients (η or η_k), or None
     rate: sp.Symbol | None

@@ -27,7 +27,8 @@ from collections.abc import Callable
 import sympy as sp
 
 from ..derive import stabilise
-from ..derive.derivation import Derivation, N, gradient_of
+from ..derive.derivation import Derivation, N
+from ..expressions import names
 from ..expressions.algebra import BatchMean, BatchSum, Dot, Transpose, is_scalar
 from ..spec.optimizers import GRAD, LR, LR_K, Optimizer
 from .program import FUNCTIONS, SCALE, Context, Program, Statement
@@ -47,7 +48,7 @@ def scaled_output_error(statement: Statement, context: Context) -> Statement | N
     """δ_y = e → δ_y = (∓scale/N)·e, its numeric content joining the scale
     (2T − 2A → (T − A)·(2·scale/N)); only the number is pulled out, so an accurate form's
     grouping stays."""
-    if statement.target != context.output_error or statement.factor != 1:
+    if statement.target != names.output_error() or statement.factor != 1:
         return None
     number, rest = _content(statement.expr)
     expr = context.error_scale * sp.Mul(number, rest, evaluate=False)
@@ -127,7 +128,7 @@ def fold_rate(statement: Statement, context: Context) -> Statement | None:
     held = sorted(
         expr.free_symbols & set(context.gradients), key=context.gradients.index
     )
-    if expr == statement.expr and not held:
+    if expr == statement.expr:
         return None
     return dataclasses.replace(
         statement, expr=expr, held=tuple((g, context.rate) for g in held)
@@ -178,10 +179,9 @@ def context(derivation: Derivation) -> Context:
     errors = tuple(eq.lhs for eq in derivation.step("delta"))
     return Context(
         error_scale=sign * SCALE / N,
-        output_error=errors[0],
         errors=errors,
         rate=folded_rate(derivation.network.optimizer),
-        gradients=tuple(gradient_of(p) for p in derivation.params),
+        gradients=tuple(names.gradient(p) for p in derivation.params),
     )
 
 
@@ -189,21 +189,15 @@ def lower(derivation: Derivation) -> Program:
     """The Program for ``derivation``: forward, loss, backward (δ and gradients) and update
     statements, each rewritten by ``PHASES``."""
     known = context(derivation)
-    steps = {
-        "forward": ("forward",),
-        "loss": ("loss",),
-        "backward": ("delta", "gradient"),
-        "update": ("update",),
-    }
     functions = tuple(
         (
             name,
             tuple(
                 rewrite(Statement(eq.lhs, eq.code, eq), known)
-                for step in steps[name]
+                for step in steps
                 for eq in derivation.step(step)
             ),
         )
-        for name in FUNCTIONS
+        for name, steps in FUNCTIONS.items()
     )
     return Program(derivation, functions, known)
