@@ -16,10 +16,9 @@ import numpy as np
 from .derive.derivation import CONVENTIONS, derive
 from .document import formats
 from .document.lecture import lecture
-from .document.model import combine
 from .emit.codegen import generate
 from .errors import SpecError, printable
-from .output import status, write_all, write_atomic
+from .output import status, write_all
 from .spec.files import check_distinct, load_networks
 from .spec.targets import DOMAINS
 
@@ -48,19 +47,45 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _latex(args: argparse.Namespace) -> int:
-    form = args.format or formats.FORMAT_OF_SUFFIX.get(
-        Path(args.output or "").suffix.lower(), "tex"
-    )
+    """One document per network: to standard output or ``-o FILE`` for one network, into
+    ``-o FOLDER`` as ``<network>.<format>`` for several; all written or none."""
+    networks = load_networks(args.spec)
+    if args.network is not None:
+        networks = [n for n in networks if n.name == args.network]
+        if not networks:
+            found = ", ".join(n.name for n in load_networks(args.spec))
+            raise SpecError(
+                f"--network {args.network!r}: {args.spec} defines no such network "
+                f"(it defines: {found})"
+            )
+    target = Path(args.output) if args.output else None
+    several = len(networks) > 1
+    if several and (target is None or target.suffix or target.is_file()):
+        listed = ", ".join(n.name for n in networks)
+        raise SpecError(
+            f"{args.spec} defines {len(networks)} networks ({listed}): choose one with "
+            "--network NAME, or give -o FOLDER to write one document for each"
+        )
+    suffix = target.suffix.lower() if target is not None and not several else ""
+    form = args.format or formats.FORMAT_OF_SUFFIX.get(suffix, "tex")
+    if form == "pdf" and (target is None or (not several and suffix != ".pdf")):
+        raise SpecError(
+            "--format pdf writes a binary file: give -o NAME.pdf (or -o FOLDER)"
+        )
     documents = [
-        lecture(derive(network, args.convention))
-        for network in load_networks(args.spec)
+        (
+            network,
+            formats.write(lecture(derive(network, args.convention), args.values), form),
+        )
+        for network in networks
     ]
-    title = f"Backpropagation for {Path(args.spec).stem}"
-    text = formats.write(combine(documents, title), form)
-    if args.output:
-        write_atomic(args.output, text, args.force)
-    else:
-        sys.stdout.write(text)
+    if target is None:
+        sys.stdout.write(documents[0][1])
+        return 0
+    paths = [target / f"{n.name}.{form}" if several else target for n, _ in documents]
+    write_all([(path, text) for path, (_, text) in zip(paths, documents)], args.force)
+    for path in paths:
+        print(printable(f"{args.spec}: wrote {path}"))
     return 0
 
 
@@ -213,12 +238,25 @@ def parser() -> argparse.ArgumentParser:
         "--format",
         choices=formats.FORMATS,
         help="tex: standalone LaTeX (pdflatex); md: Markdown with $$ math; "
-        "html: one self-contained file, formulas as MathML (default: from the suffix of "
-        "-o, else tex)",
+        "html: one self-contained file, formulas as MathML; pdf: the LaTeX compiled by "
+        "pdflatex (default: from the suffix of -o, else tex)",
     )
     tex.add_argument(
-        "-o", "--output", help="write to this file instead of standard output"
+        "-o",
+        "--output",
+        help="write to this file instead of standard output; with several networks, to "
+        "this folder, one document each",
     )
+    tex.add_argument(
+        "--network", metavar="NAME", help="only the network of this name in SPEC"
+    )
+    tex.add_argument(
+        "--values",
+        action="store_true",
+        help="print the hyperparameters' numbers in the formulas, not their symbols "
+        "(η, λ, β₁, …; by default their values are listed once)",
+    )
+
     tex.add_argument("--convention", choices=CONVENTIONS, default="negative")
     tex.add_argument("--force", action="store_true", help=_FORCE)
     tex.set_defaults(run=_latex)

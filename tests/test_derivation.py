@@ -121,7 +121,7 @@ def test_latex_holds_every_derived_formula():
     assert r"f_{2}'(a) &= a \left(1 - a\right)" in text
     assert r"\delta_{h_{1}} &= \left(\delta_{y} W_{2}\right) \odot" in text
     assert r"Z_{1} &= X W_{1}^{\top} + b_{1}" in text
-    assert sb.derive(circles)._repr_latex_().startswith("$$")
+    assert sb.derive(circles)._repr_mimebundle_()["text/latex"].startswith("$$")
 
 
 def test_latex_shows_the_regulariser_learnable_slopes_and_catalog_names():
@@ -142,7 +142,7 @@ def test_latex_shows_the_regulariser_learnable_slopes_and_catalog_names():
         in text
     )
     assert r"A_{1} &= \operatorname{leaky\_relu}\left(Z_{1}\right)" in text
-    assert r"\text{leaky\_relu(alpha=0.2)}" in text
+    assert r"\text{leaky}\_\text{relu(alpha=0.2)}" in text
     assert (
         r"\alpha_{2} &\leftarrow \alpha_{2} - \eta \frac{\partial \mathcal{L}}{\partial \alpha_{2}}"
         in text

@@ -137,8 +137,8 @@ def test_every_displayed_equality_holds_at_random_points(network, convention):
 def test_output_error_shows_the_factors_and_the_simplification_of_seed_002():
     multilabel = next(n for n in EXAMPLES if n.name == "multilabel")
     text = sb.derive(multilabel, "gradient").to_latex()
-    assert r"{\color{blue} \frac{\partial \ell}{\partial y}}" in text
-    assert r"{\color{red} \frac{\partial y}{\partial z}}" in text
+    assert r"\textcolor{blue}{\frac{\partial \ell}{\partial y}}" in text
+    assert r"\textcolor{red}{\frac{\partial y}{\partial z}}" in text
     assert r"&= y \left(1 - y\right)" in text  # σ' in output form
     # seed 002: (1 − Y)·A − Y·(1 − A) = A − Y, term by term
     assert r"&= t \left(y - 1\right) + y \left(1 - t\right) \\" in text
@@ -162,9 +162,11 @@ def test_convention_changes_every_formula_consistently():
 def test_document_has_shapes_summary_regulariser_and_updates():
     seed001 = next(n for n in EXAMPLES if n.name == "seed001")
     text = sb.derive(seed001).to_latex()
-    assert r"\fbox{" in text and r"\textbf{Backpropagation for seed001}" in text
+    assert (
+        r"\rule{\linewidth}" in text and r"\textbf{Backpropagation for seed001}" in text
+    )
     assert r"W_{1} &\in \mathbb{R}^{6 \times 4}" in text
-    assert r"r\left(w\right) &= 0.01 w^{2}" in text
+    assert r"r\left(w\right) &= \lambda w^{2}" in text and r"\lambda = 0.01" in text
     assert (
         r"W_{2} &\leftarrow W_{2} - \eta \frac{\partial \mathcal{L}}{\partial W_{2}}"
         in text
@@ -179,7 +181,7 @@ def test_markdown_renders_math_blocks_for_github_and_jupyter():
     assert text.startswith("# Backpropagation for circles\n")
     assert text.count("$$") % 2 == 0 and text.count(r"\begin{aligned}") >= 6
     assert "> **Backpropagation for circles**" in text
-    assert derivation._repr_markdown_() == text
+    assert derivation._repr_mimebundle_()["text/markdown"] == text
     assert "\\section" not in text and "\\documentclass" not in text
 
 

@@ -201,7 +201,32 @@ def _fitted(f: sp.Expr, fprime: sp.Expr) -> list[sp.Expr]:
         fit = _fit(ds, basis, columns, constants)
         if fit is not None:
             candidates.append(fit)
-    return candidates
+    return candidates + _powers(fs, ds, constants)
+
+
+#: polynomials P(a) for which f'(z) is sought as c·P(a)^p (ISRU: f' = (1 − a²)^{3/2})
+_POWER_BASES = (1 - a**2, 1 - a, 1 + a, a, 1 + a**2)
+
+
+def _powers(fs: np.ndarray, ds: np.ndarray, constants) -> list[sp.Expr]:
+    """Candidates c·P(a)^p, p a fraction of denominator ≤ 4, fitted in logarithms at the
+    sample points where P(a) > 0 at all of them and f' keeps one sign."""
+    if not (numeric.finite(fs) and numeric.finite(ds)) or not (
+        np.all(ds > 0) or np.all(ds < 0)
+    ):
+        return []
+    found = []
+    for base in _POWER_BASES:
+        bs = _numeric(base, (a,), [(v,) for v in fs])
+        if not numeric.finite(bs) or np.any(bs <= 0) or np.ptp(np.log(bs)) < 1e-6:
+            continue
+        slope, intercept = np.polyfit(np.log(bs), np.log(np.abs(ds)), 1)
+        power = sp.Rational(round(slope * 4), 4)
+        if power == 0 or abs(slope - float(power)) > 1e-7:
+            continue
+        scale = _snap(float(np.sign(ds[0]) * np.exp(intercept)), constants)
+        found.append(scale * base**power)
+    return found
 
 
 def _candidates(f: sp.Expr, fprime: sp.Expr) -> list[sp.Expr]:

@@ -155,6 +155,9 @@ class Derivation:
     #: r'(w), the regulariser's derivative per weight (None without a regulariser)
     regularizer_derivative: sp.Expr | None
     equations: tuple[Equation, ...]
+    #: (r(w), r'(w)) with the regulariser's strength as the symbol λ, where it has one
+    #: (``L1``, ``L2``): the documents show λ and list its value once
+    regularizer_in_symbols: tuple[sp.Expr, sp.Expr] | None = None
 
     def step(self, name: str) -> tuple[Equation, ...]:
         """The equations of one step (see STEPS), in order."""
@@ -195,15 +198,30 @@ class Derivation:
             f"Network {self.network.name!r}: writing its derivation document",
         )
 
-    def _repr_markdown_(self) -> str:
-        return self.to_markdown()
-
-    def _repr_latex_(self) -> str:
-        return (
-            "$$"
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        """What Jupyter shows for a cell ending in a Derivation: the lecture as Markdown, LaTeX
+        and HTML, and the equations as text. Never raises: a view that fails is left out, and
+        the text says why."""
+        bundle = {}
+        views = {
+            "text/markdown": self.to_markdown,
+            "text/html": self.to_html,
+            # MathJax has no \intertext
+            "text/latex": lambda: "$$"
             + self.latex().split("\n", 1)[1].replace(r"\intertext", r"\text")
-            + "$$"
-        )
+            + "$$",
+            "text/plain": self.__str__,
+        }
+        failures = []
+        for mime, view in views.items():
+            try:
+                bundle[mime] = view()
+            except Exception as error:  # noqa: BLE001 - a display never raises
+                failures.append(f"{mime}: {type(error).__name__}: {error}")
+        if failures or "text/plain" not in bundle:
+            plain = bundle.get("text/plain", f"Derivation of {self.network.name!r}")
+            bundle["text/plain"] = "\n".join([plain, "Views that failed:", *failures])
+        return bundle
 
 
 def _layer(index: int, inputs: int, dense) -> LayerDerivation:
@@ -366,6 +384,23 @@ def _updates(
     return equations
 
 
+#: the strength of an L1 or L2 regulariser, as the documents write it
+LAMBDA = sp.Symbol("lambda", positive=True)
+
+
+def _in_symbols(regularizer) -> tuple[sp.Expr, sp.Expr] | None:
+    """(r(w), r'(w)) with the strength λ as a symbol, where r is λ times a formula."""
+    strength = dict(regularizer.settings).get("lam") if regularizer else None
+    if strength is None or strength == 0:
+        return None
+    shape = regularizer.expr.xreplace({sp.Float(strength): LAMBDA})
+    if shape.xreplace(
+        {LAMBDA: sp.Float(strength)}
+    ) != regularizer.expr or not shape.has(LAMBDA):
+        return None
+    return shape, sp.diff(shape, w)
+
+
 def derive(network: Network, convention: str = "negative") -> Derivation:
     """Derive forward pass, loss, δ recursion, gradients and the optimiser's updates (within
     ``budget.TOTAL``)."""
@@ -391,6 +426,7 @@ def _derive(network: Network, convention: str) -> Derivation:
     output_delta = calculus.output_error(out.activation, loss, convention)
     penalty = network.regularizer.expr if network.regularizer else None
     penalty_derivative = None if penalty is None else sp.diff(penalty, w)
+    in_symbols = _in_symbols(network.regularizer)
     regularization = _regularization(layers, penalty)
     computed_loss = calculus.accurate_loss(out.activation, loss)
     loss_equation = Equation(
@@ -416,6 +452,7 @@ def _derive(network: Network, convention: str) -> Derivation:
         ),
         targets_sum_to_one=calculus.uses_target_sum(out.activation, loss, convention),
         regularizer_derivative=penalty_derivative,
+        regularizer_in_symbols=in_symbols,
         equations=(
             *_forward(layers),
             loss_equation,

@@ -5,14 +5,20 @@ one self-contained HTML file whose formulas are MathML (rendered by the browser,
 from __future__ import annotations
 
 import html
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 
 import sympy as sp
 
 from .. import output
+from ..errors import SpecError
 from ..expressions import mathml, printers
 from .model import Document, Math, Row, Section, Text
 
-FORMATS = ("tex", "md", "html")
+FORMATS = ("tex", "md", "html", "pdf")
 #: the format a file's suffix asks for (``-o notes.html`` without --format)
 FORMAT_OF_SUFFIX = {
     ".tex": "tex",
@@ -20,7 +26,10 @@ FORMAT_OF_SUFFIX = {
     ".markdown": "md",
     ".html": "html",
     ".htm": "html",
+    ".pdf": "pdf",
 }
+#: seconds pdflatex may take for one document
+PDFLATEX_SECONDS = 120
 _LATEX_RELATIONS = {"=": "=", "←": r"\leftarrow", "∈": r"\in", "∼": r"\sim"}
 
 #: characters of our prose that pdflatex's text mode does not know, as LaTeX
@@ -60,7 +69,7 @@ def latex_text(words: str) -> str:
 
 def _note_latex(note: str | sp.Basic) -> str:
     if isinstance(note, str):
-        return rf"\text{{{printers.text(note)}}}"
+        return printers.math_text(note)
     return printers.latex(note)
 
 
@@ -99,10 +108,12 @@ def _section_latex(section: Section) -> str:
     )
     title = latex_text(section.title)
     if section.boxed:
+        # ruled above and below, not boxed: a box cannot break across pages, and the summary
+        # of a deep network or an Adam one is longer than a page
+        rule = "\\noindent\\rule{\\linewidth}{0.8pt}"
         return (
-            "\\begin{center}\\fbox{\\begin{minipage}{0.95\\linewidth}\n"
-            f"\\textbf{{{title}}}\n{body}\n"
-            "\\end{minipage}}\\end{center}"
+            f"\\bigskip\n{rule}\\par\\nopagebreak\n\\noindent\\textbf{{{title}}}\n"
+            f"{body}\n{rule}\\par\\bigskip"
         )
     return f"\\section*{{{title}}}\n{body}"
 
@@ -116,6 +127,7 @@ def to_latex(document: Document) -> str:
         "\\usepackage{amsmath,amssymb}\n"
         "\\usepackage{color}\n"
         "\\usepackage[margin=2cm]{geometry}\n"
+        "\\setcounter{MaxMatrixCols}{16}\n"
         "\\allowdisplaybreaks\n"
         f"\\title{{{latex_text(document.title)}}}\n"
         "\\date{}\n"
@@ -152,9 +164,60 @@ def to_markdown(document: Document) -> str:
 
 
 def write(document: Document, form: str) -> str:
-    """``document`` in one of ``FORMATS``, under symbackprop's header (``output.sign``)."""
+    """``document`` in one of ``FORMATS``, under symbackprop's header (``output.sign``); a
+    PDF as Latin-1 text (its bytes), signed in its Subject."""
+    if form == "pdf":
+        return to_pdf(document)
     writers = {"tex": to_latex, "md": to_markdown, "html": to_html}
     return output.sign(writers[form](document), form)
+
+
+def to_pdf(document: Document) -> str:
+    """The LaTeX document compiled by pdflatex (run twice, with a fixed date so that the same
+    document gives the same bytes), as Latin-1 text. ``SpecError`` names what is missing
+    when pdflatex is not installed, and quotes its log when it fails."""
+    tex = to_latex(document)
+    subject = output.PDF_SUBJECT.format(output.digest(tex))
+    tex = tex.replace(
+        "\\begin{document}",
+        f"\\pdfinfo{{/Subject ({subject}) /Creator (symbackprop)}}\n\\begin{{document}}",
+        1,
+    )
+    pdflatex = shutil.which("pdflatex")
+    if pdflatex is None:
+        raise SpecError(
+            "--format pdf needs pdflatex, which is not installed: install TeX Live "
+            "(Debian/Ubuntu: apt install texlive-latex-base), or write --format tex and "
+            "compile it elsewhere"
+        )
+    environment = {**os.environ, "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}
+    with tempfile.TemporaryDirectory(prefix="symbackprop-pdf-") as folder:
+        (Path(folder) / "notes.tex").write_text(tex, encoding="utf-8")
+        for _ in range(2):
+            try:
+                run = subprocess.run(
+                    [
+                        pdflatex,
+                        "-interaction=nonstopmode",
+                        "-halt-on-error",
+                        "notes.tex",
+                    ],
+                    cwd=folder,
+                    capture_output=True,
+                    env=environment,
+                    timeout=PDFLATEX_SECONDS,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                raise SpecError(
+                    f"pdflatex took longer than {PDFLATEX_SECONDS} s on {document.title!r}"
+                ) from None
+            if run.returncode != 0:
+                log = run.stdout.decode("utf-8", "replace")
+                raise SpecError(
+                    f"pdflatex failed on {document.title!r}:\n{log[log.find('!'):][:1500]}"
+                )
+        return (Path(folder) / "notes.pdf").read_bytes().decode("latin-1")
 
 
 _STYLE = """
@@ -187,7 +250,11 @@ def _display_html(block: Math) -> str:
                 f"{mathml.to_mathml(step, row.arrays)}</mrow></mtd>"
                 f'<mtd class="note">{note}</mtd></mtr>'
             )
-    return f'<math display="block"><mtable>{"".join(rows)}</mtable></math>'
+    # displaystyle: a table's cells are set compact (script-size fractions) unless asked
+    return (
+        '<math display="block"><mtable displaystyle="true">'
+        f'{"".join(rows)}</mtable></math>'
+    )
 
 
 def _section_html(section: Section) -> str:
@@ -235,5 +302,6 @@ __all__ = [
     "to_html",
     "to_latex",
     "to_markdown",
+    "to_pdf",
     "write",
 ]

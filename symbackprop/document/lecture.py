@@ -8,18 +8,20 @@ Everything shown comes from the ``Derivation``: nothing here differentiates or s
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import sympy as sp
 
 from .. import budget
-from ..derive.derivation import N
+from ..derive.derivation import LAMBDA, N
 from ..expressions import names
-from ..expressions.algebra import RowSum, value
+from ..expressions.algebra import ElementSum, RowSum, value
 from ..expressions.notation import Partial, Space, colored
 from ..expressions.symbols import a, t, w, y, z
 from ..spec.initializers import FAN_IN, FAN_OUT
-from ..spec.optimizers import K
+from ..spec.optimizers import LR, K
+from .example import worked_example
 from .model import Document, Math, Row, Section, Text
 
 if TYPE_CHECKING:
@@ -62,11 +64,52 @@ def _activation(layer: LayerDerivation, at: sp.Basic = z) -> sp.Expr:
     return sp.Function(layer.activation.name)(at)
 
 
+def _in_symbols(derivation: Derivation) -> dict[sp.Expr, sp.Expr]:
+    """What to write in place of numbers: the regulariser's strength as λ, in the loss's
+    λ Σ r(W_l) and in each r'(W_l) of the gradients."""
+    if derivation.regularizer_in_symbols is None:
+        return {}
+    strength = sp.Float(dict(derivation.network.regularizer.settings)["lam"])
+    numeric, symbolic = (
+        derivation.regularizer_derivative,
+        derivation.regularizer_in_symbols[1],
+    )
+    found = {
+        numeric.xreplace({w: layer.W}): symbolic.xreplace({w: layer.W})
+        for layer in derivation.layers
+    }
+    (loss,) = derivation.step("loss")
+    for term in sp.Add.make_args(loss.rhs):
+        factors = sp.Mul.make_args(term)
+        if strength in factors and term.has(ElementSum):
+            found[term] = term.xreplace({strength: LAMBDA})
+    return found
+
+
+def hyperparameters(derivation: Derivation) -> tuple[tuple[sp.Symbol, sp.Expr], ...]:
+    """The symbols the documents write for settings, with their values: η, the optimiser's
+    (β₁, β₂, ε, …) and the regulariser's λ."""
+    network = derivation.network
+    optimizer = network.optimizer
+    pairs = [(LR, optimizer.lr)]
+    pairs += [
+        (sp.Symbol(name, positive=True), value) for name, value in optimizer.constants
+    ]
+    if derivation.regularizer_in_symbols is not None:
+        pairs.append((LAMBDA, dict(network.regularizer.settings)["lam"]))
+    return tuple((symbol, sp.sympify(value)) for symbol, value in pairs)
+
+
 def _equation_rows(derivation: Derivation, step: str) -> list[Row]:
+    symbols = _in_symbols(derivation)
     return [
         Row(
             eq.lhs,
-            (eq.rhs,) if eq.label is None else (eq.label, eq.rhs),
+            (
+                (eq.rhs.xreplace(symbols),)
+                if eq.label is None
+                else (eq.label, eq.rhs.xreplace(symbols))
+            ),
             arrays=True,
             relation="←" if eq.rebinds else "=",
         )
@@ -135,17 +178,22 @@ def _loss(derivation: Derivation) -> Section:
     ]
     if network.regularizer is not None:
         r = network.regularizer
+        shape, derivative = derivation.regularizer_in_symbols or (
+            r.expr,
+            derivation.regularizer_derivative,
+        )
         blocks += [
             Text(
                 ("plus the regulariser, summed over every weight (biases excluded):",)
             ),
             Math(
                 (
-                    Row(sp.Function("r")(w), (r.expr,), note=r.title),
                     Row(
-                        sp.Function("r'")(w),
-                        (sp.Derivative(r.expr, w), derivation.regularizer_derivative),
+                        sp.Function("r")(w),
+                        (shape,),
+                        note=r.name if derivation.regularizer_in_symbols else r.title,
                     ),
+                    Row(sp.Function("r'")(w), (sp.Derivative(shape, w), derivative)),
                 )
             ),
         ]
@@ -274,7 +322,7 @@ def _hidden_errors(derivation: Derivation) -> Section | None:
         form = (
             "in its output A, so Z need not be kept"
             if layer.derivative_in_output_form
-            else "in Z (no output form exists)"
+            else "in Z: the search for a form in its output A found none"
         )
         blocks += [
             Text((f"Layer {layer.index}: f' is written {form}.",)),
@@ -324,34 +372,56 @@ def _update(derivation: Derivation) -> Section:
                 "and squares, roots and quotients act element-wise"
             ),
         ]
-    constants = [
-        _eq(sp.Symbol(name, positive=True), sp.sympify(value))
-        for name, value in optimizer.constants
-    ]
-    if constants:
-        parts.append(", with ")
-        for i, constant in enumerate(constants):
-            parts += [", "] * (i > 0) + [constant]
     parts.append(":")
     math = Math(tuple(_equation_rows(derivation, "update")))
     return Section(f"Update ({optimizer.name})", (Text(tuple(parts)), math))
 
 
-def lecture(derivation: Derivation) -> Document:
-    """The document that explains ``derivation`` step by step (within ``budget.TOTAL``)."""
+def lecture(derivation: Derivation, values: bool = False) -> Document:
+    """The document that explains ``derivation`` step by step (within ``budget.TOTAL``).
+
+    Settings are written as symbols (η, λ, β₁, …) and their values listed once; ``values``
+    writes the numbers in the formulas instead."""
     return budget.bounded(
-        lambda: _lecture(derivation),
+        lambda: _lecture(derivation, values),
         f"Network {derivation.network.name!r}: writing its derivation document",
     )
 
 
-def _lecture(derivation: Derivation) -> Document:
+def _settings(derivation: Derivation) -> Text:
+    """The settings' symbols with their values, listed once."""
+    parts: list[str | sp.Basic] = ["Settings: "]
+    for i, (symbol, number) in enumerate(hyperparameters(derivation)):
+        parts += [", "] * (i > 0) + [_eq(symbol, number)]
+    return Text((*parts, "."))
+
+
+def _with_values(document: Document, derivation: Derivation) -> Document:
+    """``document`` with every setting's symbol replaced by its value in the formulas."""
+    numbers = dict(hyperparameters(derivation))
+
+    def row(r: Row) -> Row:
+        steps = tuple(step.xreplace(numbers) for step in r.steps)
+        return replace(r, steps=steps)
+
+    def block(b: Math | Text) -> Math | Text:
+        return Math(tuple(map(row, b.rows))) if isinstance(b, Math) else b
+
+    sections = tuple(
+        replace(section, blocks=tuple(map(block, section.blocks)))
+        for section in document.sections
+    )
+    return replace(document, sections=sections)
+
+
+def _lecture(derivation: Derivation, values: bool) -> Document:
     network = derivation.network
     intro = Section(
         "Network",
         (
             Text((f"{network.describe()}.",)),
             _convention(derivation.convention),
+            _settings(derivation),
         ),
     )
     sections = [
@@ -367,8 +437,10 @@ def _lecture(derivation: Derivation) -> Document:
         _hidden_errors(derivation),
         _gradients(derivation),
         _update(derivation),
+        worked_example(derivation),
     ]
-    return Document(
+    document = Document(
         f"Backpropagation for {network.name}",
         tuple(s for s in sections if s is not None),
     )
+    return _with_values(document, derivation) if values else document

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from ..expressions import printers
+
 
 @dataclass(frozen=True)
 class Row:
@@ -27,6 +29,37 @@ class Row:
     arrays: bool = False
     relation: str = "="
     given: tuple[tuple[sp.Symbol, sp.Expr], ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "steps", _without_loops(self.lhs, self.steps, self.arrays)
+        )
+
+
+def _without_loops(
+    lhs: sp.Basic, steps: tuple[sp.Basic, ...], arrays: bool
+) -> tuple[sp.Basic, ...]:
+    """``steps`` with every detour cut out: a step shown as an earlier one was (or as the left
+    side) returns there, dropping the steps between (``y(1−y)(y−t) = … = y(1−y)(y−t)``).
+    """
+
+    def seen(expr: sp.Basic) -> tuple[str, str]:
+        # as LaTeX, and as plain text (a function by name prints as the function itself)
+        return printers.latex(expr, hadamard=arrays), str(expr)
+
+    shown = [seen(lhs)]
+    kept: list[sp.Basic] = []
+    for step in steps:
+        text = seen(step)
+        found = [i for i, old in enumerate(shown) if set(old) & set(text)]
+        if found:
+            back = found[0]
+            del shown[back + 1 :]
+            del kept[back:]
+            continue
+        shown.append(text)
+        kept.append(step)
+    return tuple(kept) or steps[-1:]
 
 
 @dataclass(frozen=True)

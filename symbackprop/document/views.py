@@ -65,7 +65,7 @@ def derivation_latex(derivation: Derivation) -> str:
     }
     rows["loss"] += [
         f"{name} &= {printers.latex(expr)}"
-        + (rf" && \text{{{printers.text(note)}}}" if note else "")
+        + (f" && {printers.math_text(note)}" if note else "")
         for name, _, expr, note in scalar_facts(derivation)
     ]
     titles = {

@@ -77,6 +77,10 @@ class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
             )
         return super()._print_Pow(expr)
 
+    def _print_Exp1(self, expr: sp.Expr):
+        # e as the LaTeX printer writes it, not MathML's double-struck ⅇ
+        return self.element("mi", text="e")
+
     def _print_Float(self, expr: sp.Float):
         return self.element("mn", text=super()._print_Float(expr))
 
@@ -176,6 +180,9 @@ class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
             "mstyle", self._print(expr.args[0]), mathcolor=expr.args[1].name
         )
 
+    def _print_Dots(self, expr: sp.Expr):
+        return self.op("⋯")
+
     def _print_Space(self, expr: sp.Expr):
         dims = _interleave([self._print(arg) for arg in expr.args], self.op("×"))
         return self.element("msup", self.element("mi", text="ℝ"), self.row(*dims))
@@ -216,7 +223,10 @@ class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
                 self.op("⊙"),
             )
         if product.top != 1:
-            parts = [self.parenthesize(product.top, PRECEDENCE["Mul"]), *parts]
+            parts = [
+                self.parenthesize(product.top, PRECEDENCE["Mul"], strict=True),
+                *parts,
+            ]
         body = self.row(*parts)
         if product.bottom != 1:
             body = self.element("mfrac", body, self._print(product.bottom))

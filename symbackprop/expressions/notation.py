@@ -30,3 +30,15 @@ class Space(sp.Function):
 def colored(expr: sp.Expr, color: str) -> sp.Expr:
     """``expr`` in ``color`` (one of LaTeX's base colours: blue, red, magenta, cyan)."""
     return Colored(expr, sp.Symbol(color))
+
+
+class Dots(sp.Expr):
+    """The columns of a matrix left out of a display (⋯)."""
+
+    is_Atom = True
+
+    def _latex(self, printer) -> str:
+        return r"\cdots"
+
+    def _sympystr(self, printer) -> str:
+        return "..."

@@ -85,9 +85,23 @@ def _values(
     return np.broadcast_to(result, shape).copy()
 
 
+def on_arrays(expr: sp.Expr, values: dict[sp.Symbol, object]) -> np.ndarray:
+    """A formula over whole arrays (``Dot``, ``BatchMean``, …) at ``values``, computed in
+    float64 by the code the generated module would run for it."""
+    symbols = list(values)
+    fn = sp.lambdify(
+        symbols,
+        expr,
+        modules=[{**_NAMESPACE, "DTYPE": np.float64}],
+        printer=NumPyCodePrinter(),
+    )
+    with np.errstate(all="ignore"):
+        return np.asarray(fn(*(values[s] for s in symbols)), dtype=np.float64)
+
+
 def finite(values: np.ndarray) -> bool:
     """Whether every value is a finite number."""
     return bool(np.isfinite(values).all())
 
 
-__all__ = ["evaluate", "finite"]
+__all__ = ["evaluate", "finite", "on_arrays"]

@@ -357,7 +357,8 @@ class MathLatexPrinter(LectureOrder, LatexPrinter):
         return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
 
     def _print_Colored(self, expr: sp.Expr) -> str:
-        return rf"{{\color{{{expr.args[1].name}}} {self._print(expr.args[0])}}}"
+        # \textcolor, not {\color …}: MathJax 2 reads \color with two arguments
+        return rf"\textcolor{{{expr.args[1].name}}}{{{self._print(expr.args[0])}}}"
 
     def _print_Space(self, expr: sp.Expr) -> str:
         dims = r" \times ".join(self._print(arg) for arg in expr.args)
@@ -398,7 +399,7 @@ class MathLatexPrinter(LectureOrder, LatexPrinter):
                 self.parenthesize(f, PRECEDENCE["Mul"]) for f in product.arrays
             )
         if product.top != 1:
-            body = f"{self.parenthesize(product.top, PRECEDENCE['Mul'])} {body}"
+            body = f"{self.parenthesize(product.top, PRECEDENCE['Mul'], strict=True)} {body}"
         if product.bottom != 1:
             body = rf"\frac{{{body}}}{{{self._print(product.bottom)}}}"
         return f"- {body}" if product.negative else body
@@ -478,11 +479,29 @@ class CommentPrinter(ExactFloats, LectureOrder, StrPrinter):
 
 
 _TEXT_ESCAPES = {c: "\\" + c for c in "_&%#$"}
+_MATH_ESCAPES = {
+    **{c: "\\" + c for c in "_&%#${}"},
+    "~": r"\sim",
+    "^": r"\wedge",
+    "\\": r"\backslash",
+}
 
 
 def text(words: str) -> str:
     """Plain words for LaTeX text mode (``leaky_relu`` → ``leaky\\_relu``)."""
     return "".join(_TEXT_ESCAPES.get(c, c) for c in words)
+
+
+def math_text(words: str) -> str:
+    """Plain words inside math: ``\\text{…}`` runs, with the characters text mode would need
+    escaped set in math instead (``leaky_relu`` → ``\\text{leaky}\\_\\text{relu}``), since
+    MathJax shows a ``\\text`` verbatim, backslashes and all."""
+    runs = re.split(r"([_&%#${}~^\\])", words)
+    return "".join(
+        (rf"\text{{{run}}}" if i % 2 == 0 else _MATH_ESCAPES[run])
+        for i, run in enumerate(runs)
+        if run
+    )
 
 
 def numpy_code(expr: sp.Expr, printer: NumPyCodePrinter | None = None) -> str:
