@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 EXAMPLES := $(filter-out examples/_load.py,$(wildcard examples/*.py)) $(wildcard examples/*.toml examples/*.json)
 
 BENCH_STAMP := $(VENV)/.bench
+# the math renderers the document tests load in headless Chromium, from npm, pinned
+NPM_STAMP := $(VENV)/.npm
+NPM_PACKAGES := mathjax@3.2.2 mathjax2@npm:mathjax@2.7.9 katex@0.16.11
 
 .PHONY: demo test bench env clean
 
@@ -27,8 +30,15 @@ demo: $(STAMP)
 	$(PY) examples/custom.py
 	$(PY) examples/digits.py
 
-test: $(STAMP)
+test: $(STAMP) $(NPM_STAMP)
 	$(PY) -m pytest -q
+
+# without npm the renderer tests say what is missing (and fail where .ci/run requires tools)
+$(NPM_STAMP): $(STAMP)
+	if command -v npm >/dev/null; then \
+	  npm install --prefix $(VENV)/npm --no-save --no-audit --no-fund --silent $(NPM_PACKAGES) \
+	  && touch $(NPM_STAMP); \
+	else echo "npm is not installed: the MathJax and KaTeX rendering tests will say so"; fi
 
 # per-epoch time against the peers and compile cost; refreshes the README's benchmark table
 bench: $(BENCH_STAMP)

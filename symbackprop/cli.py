@@ -75,7 +75,10 @@ def _latex(args: argparse.Namespace) -> int:
     documents = [
         (
             network,
-            formats.write(lecture(derive(network, args.convention), args.values), form),
+            formats.write(
+                lecture(derive(network, args.convention), args.values, args.exercises),
+                form,
+            ),
         )
         for network in networks
     ]
@@ -255,6 +258,11 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the hyperparameters' numbers in the formulas, not their symbols "
         "(η, λ, β₁, …; by default their values are listed once)",
+    )
+    tex.add_argument(
+        "--exercises",
+        action="store_true",
+        help="add questions on this network before the worked example, answers at the end",
     )
 
     tex.add_argument("--convention", choices=CONVENTIONS, default="negative")

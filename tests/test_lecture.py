@@ -9,14 +9,17 @@ import shutil
 import numpy as np
 import pytest
 import sympy as sp
+from pypdf import PdfReader
 
 import symbackprop as sb
 from symbackprop import cli
 from symbackprop.derive.calculus import derivative_in_output_form
+from symbackprop.derive.derivation import N as N_SYMBOL
 from symbackprop.document import example, formats
 from symbackprop.document.lecture import lecture
+from symbackprop.document.settings import hyperparameters as hyper
 from symbackprop.expressions import printers
-from symbackprop.expressions.notation import Dots
+from symbackprop.expressions.notation import Colored, Dots, Partial
 from symbackprop.expressions.symbols import z
 from symbackprop.output import status
 
@@ -169,7 +172,7 @@ def test_mathjax_2_reads_every_formula():
         "categorical_crossentropy",
     )
     text = sb.derive(network).to_markdown()
-    assert r"{\color" not in text and r"\textcolor{blue}{" in text
+    assert r"{\color{blue} \frac" not in text and r"{\color{blue}{\frac" in text
     for body in re.findall(r"\\text\{([^}]*)\}", text):
         assert "\\" not in body, body
 
@@ -224,6 +227,17 @@ def test_long_documents_break_across_pages_with_nothing_cut_off(network, tmp_pat
     assert "Overfull \\vbox" not in log
     pages = int(re.search(r"\((\d+) pages?", log).group(1))
     assert pages >= 3
+    # every numbered equation of the summary, and every BP label, is in the PDF's text
+    text = "".join(
+        page.extract_text() for page in PdfReader(tmp_path / "doc.pdf").pages
+    )
+    document = lecture(sb.derive(network))
+    summary = next(s for s in document.sections if s.boxed)
+    (display,) = summary.blocks
+    for number in range(1, len(display.rows) + 1):
+        assert f"({number})" in text, number
+    for label in ("BP1", "BP2", "BP3", "BP4"):
+        assert label in text
 
 
 def _two_networks(tmp_path):
@@ -248,9 +262,8 @@ def test_one_clean_document_per_network(tmp_path, capsys):
         == 0
     )
     html = (tmp_path / "s.html").read_text(encoding="utf-8")
-    assert (
-        html.count("<h1>Backpropagation for second</h1>") == 1 and "first" not in html
-    )
+    assert html.count("<h1>") == 1 and "<h1>Backpropagation for second</h1>" in html
+    assert "Backpropagation for first" not in html
     assert "<math" in html and "\\begin" not in html
     assert (
         cli.main(["latex", str(spec), "-o", str(tmp_path / "notes"), "--format", "md"])
@@ -335,3 +348,140 @@ def test_mimebundle_survives_a_real_kernel(tmp_path):
     (output,) = notebook.cells[0].outputs
     assert output.output_type == "execute_result"
     assert output.data["text/markdown"].startswith("# Backpropagation for nb")
+
+
+def _section(document, title):
+    return next(s for s in document.sections if s.title == title)
+
+
+@pytest.mark.parametrize("convention", ["negative", "gradient"])
+@pytest.mark.parametrize("network", WORKED[:4], ids=lambda n: n.name)
+def test_index_form_entries_equal_the_generated_module(network, convention):
+    """BP1–BP4, evaluated entry by entry on the worked example, give the module's δ and
+    gradients."""
+    derivation = sb.derive(network, convention)
+    values = {
+        s.name: np.asarray(v, dtype=float)
+        for s, v in example.computed(derivation).items()
+    }
+    module = sb.build(network, convention)
+    given = {s.name: v for s, v in example.inputs(derivation).items()}
+    T = given["T"].argmax(axis=1) if module.TARGETS == "labels" else given["T"]
+    gradients = module.gradients({p: given[p] for p in module.PARAMS}, given["X"], T)
+    (display,) = [
+        b
+        for b in _section(lecture(derivation), "Index form").blocks
+        if hasattr(b, "rows")
+    ]
+    checked = 0
+    for row in display.rows:
+        (formula,) = row.steps
+        name = str(row.lhs.base)
+        target = values[name] if name in values else gradients[name[1:]]
+        target = np.atleast_2d(target)
+        for index in np.ndindex(*target.shape):
+            at = dict(zip(row.lhs.indices, (i + 1 for i in index)))
+            if len(row.lhs.indices) == 1:  # a bias gradient, (∂ℒ/∂b)_j
+                at = {row.lhs.indices[0]: index[-1] + 1}
+            exact = formula.subs({**at, N_SYMBOL: 2}).doit()
+            number = exact.replace(
+                lambda e: isinstance(e, sp.Indexed),
+                lambda e: sp.Float(_entry(values, e)),
+            )
+            number = number.subs(dict(hyper(derivation)))
+            assert abs(float(number) - target[index]) <= 1e-9 * max(
+                1, abs(target[index])
+            ), (
+                row.note,
+                index,
+            )
+            checked += 1
+    assert checked > 0
+
+
+def _entry(values, indexed):
+    array = np.atleast_2d(values[str(indexed.base)])
+    indices = [int(i) - 1 for i in indexed.indices]
+    if len(indices) == 1:
+        return float(array[0][indices[0]])
+    return float(array[indices[0]][indices[1]])
+
+
+def test_every_layer_is_derived_by_a_coloured_chain():
+    network = sb.Network(
+        "deep3",
+        2,
+        [sb.Dense(3, "tanh"), sb.Dense(3, "relu"), sb.Dense(1, "sigmoid")],
+        "binary_crossentropy",
+    )
+    document = lecture(sb.derive(network))
+    blocks = _section(document, "The chain rule, layer by layer").blocks
+    chains = [
+        row
+        for block in blocks
+        for row in getattr(block, "rows", ())
+        if row.lhs.func is Partial
+        and row.lhs.args[0] == sp.Symbol("L")
+        and str(row.lhs.args[1]).startswith("W")
+    ]
+    assert [str(r.lhs.args[1]) for r in chains] == ["W3", "W2", "W1"]
+    for row, layers_above in zip(chains, (0, 1, 2)):
+        colours = row.steps[0].atoms(Colored)
+        assert len(colours) == 2 + 2 * layers_above
+    unit = _section(document, "One unit")
+    (display,) = [b for b in unit.blocks if hasattr(b, "rows")]
+    facts = {str(r.lhs): r.steps[-1] for r in display.rows}
+    assert facts["Partial(z, w_2)"] == sp.Symbol("a_2", real=True)
+    assert facts["Partial(z, b)"] == 1
+    assert facts["Partial(z, a_2)"] == sp.Symbol("w_2", real=True)
+
+
+def test_softmax_output_error_sums_over_the_outputs_with_indices():
+    network = sb.Network("sm", 2, [sb.Dense(3, "softmax")], "categorical_crossentropy")
+    text = sb.derive(network).to_latex()
+    assert (
+        r"- \sum_{k=1}^{3} {\color{blue}{\frac{\partial \ell}{\partial y_{k}}}}" in text
+    )
+    assert r"\frac{\partial y_{i}}{\partial z_{i}}}} &= y_{i} - y_{i}^{2}" in text
+    assert r"\left(\delta_{y}\right)_{i} &= t_{i} - y_{i}" in text
+
+
+def test_computational_graph_is_drawn_in_every_format(tmp_path):
+    network = WORKED[-3]  # softmax with L2
+    derivation = sb.derive(network)
+    html = derivation.to_html()
+    svg = html[html.index("<svg") : html.index("</svg>")]
+    # forward: X, W₁, b₁ → Z₁ → A₁; A₁, W₂, b₂ → Z₂ → A₂; A₂, T → ℒ
+    assert svg.count('stroke="blue"') == 10 and "∂Z₁/∂W₁" in svg and "∂ℒ/∂A₂" in svg
+    # backward, each labelled: ℒ → A₂ → Z₂ → W₂, b₂, A₁ → Z₁ → W₁, b₁
+    assert svg.count('stroke="red"') == 8 == svg.count('font-size="12" fill="red"')
+    assert "<svg" in derivation.to_markdown()
+    tex = derivation.to_latex()
+    assert r"\begin{picture}" in tex and r"\partial Z_{1}/\partial W_{1}" in tex
+    _compile(tex, tmp_path)
+
+
+def test_exercises_come_before_the_worked_example_and_answers_at_the_end(
+    tmp_path, capsys
+):
+    network = WORKED[-3]
+    document = lecture(sb.derive(network), exercises=True)
+    titles = [s.title for s in document.sections]
+    assert titles[-3:] == ["Exercises", "Worked example", "Answers"]
+    questions, answers = _section(document, "Exercises"), _section(document, "Answers")
+    assert len(questions.blocks) == len(answers.blocks) >= 8
+    text = formats.to_markdown(document)
+    assert r"What is the shape of $\delta_{h_{1}}$?" in text
+    assert r"$\mathbb{R}^{N \times 4}$" in text.split("## Answers")[1]
+    worked = example.computed(sb.derive(network))
+    first = float(np.asarray(worked[sp.Symbol("A1", real=True)])[0][0])
+    assert f"{first:.4g}, f of the same entry" in text
+    assert "Exercises" not in formats.to_markdown(lecture(sb.derive(network)))
+    spec = _two_networks(tmp_path)
+    assert (
+        cli.main(
+            ["latex", str(spec), "--network", "first", "--exercises", "--format", "md"]
+        )
+        == 0
+    )
+    assert "## Answers" in capsys.readouterr().out

@@ -158,6 +158,9 @@ class Derivation:
     #: (r(w), r'(w)) with the regulariser's strength as the symbol λ, where it has one
     #: (``L1``, ``L2``): the documents show λ and list its value once
     regularizer_in_symbols: tuple[sp.Expr, sp.Expr] | None = None
+    #: one unit's weighted input z = Σ_k w_k a_k + b (on ``NEURON_INPUTS`` inputs) and its
+    #: partial derivatives by SymPy: ((w_2, a_2), (b, 1), (a_2, w_2)) — ∂z/∂w_k, ∂z/∂b, ∂z/∂a_k
+    neuron: tuple[sp.Expr, tuple[tuple[sp.Symbol, sp.Expr], ...]] | None = None
 
     def step(self, name: str) -> tuple[Equation, ...]:
         """The equations of one step (see STEPS), in order."""
@@ -384,6 +387,19 @@ def _updates(
     return equations
 
 
+#: inputs of the unit whose scalar derivatives the documents show
+NEURON_INPUTS = 3
+
+
+def _neuron() -> tuple[sp.Expr, tuple[tuple[sp.Symbol, sp.Expr], ...]]:
+    """z = w_1 a_1 + … + b and SymPy's ∂z/∂w_k, ∂z/∂b, ∂z/∂a_k (for k = 2)."""
+    weights = sp.symbols(f"w_1:{NEURON_INPUTS + 1}", real=True)
+    inputs = sp.symbols(f"a_1:{NEURON_INPUTS + 1}", real=True)
+    bias = sp.Symbol("b", real=True)
+    net = sp.Add(*(w_k * a_k for w_k, a_k in zip(weights, inputs))) + bias
+    return net, tuple((v, sp.diff(net, v)) for v in (weights[1], bias, inputs[1]))
+
+
 #: the strength of an L1 or L2 regulariser, as the documents write it
 LAMBDA = sp.Symbol("lambda", positive=True)
 
@@ -453,6 +469,7 @@ def _derive(network: Network, convention: str) -> Derivation:
         targets_sum_to_one=calculus.uses_target_sum(out.activation, loss, convention),
         regularizer_derivative=penalty_derivative,
         regularizer_in_symbols=in_symbols,
+        neuron=_neuron(),
         equations=(
             *_forward(layers),
             loss_equation,

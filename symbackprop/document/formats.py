@@ -15,8 +15,9 @@ import sympy as sp
 
 from .. import output
 from ..errors import SpecError
-from ..expressions import mathml, printers
-from .model import Document, Math, Row, Section, Text
+from ..expressions import mathml, names, printers
+from ..expressions.notation import Partial
+from .model import Document, Figure, Math, Row, Section, Text
 
 FORMATS = ("tex", "md", "html", "pdf")
 #: the format a file's suffix asks for (``-o notes.html`` without --format)
@@ -37,6 +38,7 @@ _LATEX_TEXT = {
     "δ": r"$\delta$",
     "∂": r"$\partial$",
     "ℓ": r"$\ell$",
+    "ℒ": r"$\mathcal{L}$",
     "η": r"$\eta$",
     "λ": r"$\lambda$",
     "α": r"$\alpha$",
@@ -54,6 +56,7 @@ _LATEX_TEXT = {
     "⊙": r"$\odot$",
     "ℝ": r"$\mathbb{R}$",
     "∈": r"$\in$",
+    "←": r"$\leftarrow$",
     "\\": r"\textbackslash{}",
     "{": r"\{",
     "}": r"\}",
@@ -97,12 +100,154 @@ def _paragraph(block: Text, math: str, words) -> str:
     )
 
 
+#: centimetres per unit of a figure's coordinates in LaTeX, pixels per unit in SVG
+_CM, _PX = 1.9, 72
+#: the widest figure, in centimetres, before it is scaled down to the text width
+_TEXT_WIDTH_CM = 17.0
+#: gap between a node's centre and the ends of its edges, and between an edge pair
+_GAP, _PAIR = 0.27, 0.07
+_FORWARD, _BACKWARD = "blue", "red"
+
+
+def _label_latex(expr: sp.Basic) -> str:
+    if isinstance(expr, Partial):
+        top, bottom = (printers.latex(arg) for arg in expr.args)
+        return rf"\partial {top}/\partial {bottom}"
+    return printers.latex(expr)
+
+
+def _label_text(expr: sp.Basic) -> str:
+    if isinstance(expr, Partial):
+        top, bottom = (_label_text(arg) for arg in expr.args)
+        return f"∂{top}/∂{bottom}"
+    return names.unicode(names.lecture(str(expr)))
+
+
+def _edge_geometry(figure: Figure):
+    """Each edge as (x0, y0, x1, y1, colour, label, label_x, label_y): the two edges between
+    a pair of nodes side by side, the backward one below (or right of) the forward one.
+    """
+    at = {name: (x, y) for name, x, y in figure.nodes}
+    for source, target, backward, label in figure.edges:
+        (x0, y0), (x1, y1) = at[source], at[target]
+        dx, dy = x1 - x0, y1 - y0
+        length = (dx * dx + dy * dy) ** 0.5
+        ux, uy = dx / length, dy / length
+        # a pair side by side: on a line, forward above and backward below; upright,
+        # forward on the left and backward on the right
+        shift = -_PAIR if backward else _PAIR
+        lateral = (0.0, shift) if dy == 0 else (-shift, 0.0)
+        start = (x0 + ux * _GAP + lateral[0], y0 + uy * _GAP + lateral[1])
+        end = (x1 - ux * _GAP + lateral[0], y1 - uy * _GAP + lateral[1])
+        middle = ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2)
+        if dy == 0:  # a horizontal pair: the backward label under the line
+            label_at = (middle[0], middle[1] - 0.22)
+        else:  # a vertical pair: the label to the right
+            label_at = (middle[0] + 0.12, middle[1])
+        colour = _BACKWARD if backward else _FORWARD
+        yield (*start, *end, colour, label, *label_at)
+
+
+def _bounds(figure: Figure) -> tuple[float, float, float, float]:
+    xs = [x for _, x, _ in figure.nodes]
+    ys = [y for _, _, y in figure.nodes]
+    return min(xs) - 0.5, min(ys) - 0.4, max(xs) + 0.5, max(ys) + 0.4
+
+
+def _figure_latex(figure: Figure) -> str:
+    """The figure in LaTeX's own picture environment (no package: texlive-latex-base has
+    neither TikZ nor pict2e), edges horizontal or vertical."""
+    left, bottom, right, top = _bounds(figure)
+    lines = [
+        r"\setlength{\unitlength}{" + f"{_CM}cm}}",
+        (
+            f"\\begin{{picture}}({right - left:.2f},{top - bottom:.2f})"
+            f"({left:.2f},{bottom:.2f})"
+        ),
+    ]
+    for name, x, y in figure.nodes:
+        lines.append(
+            f"\\put({x:.2f},{y:.2f}){{\\makebox(0,0){{${printers.latex(name)}$}}}}"
+        )
+    for x0, y0, x1, y1, colour, label, lx, ly in _edge_geometry(figure):
+        dx, dy = x1 - x0, y1 - y0
+        direction = (
+            f"{round(dx / abs(dx)) if dx else 0},{round(dy / abs(dy)) if dy else 0}"
+        )
+        length = abs(dx) if dx else abs(dy)
+        lines.append(
+            f"\\put({x0:.2f},{y0:.2f}){{\\color{{{colour}}}\\vector({direction}){{{length:.2f}}}}}"
+        )
+        if label is not None:
+            anchor = "" if dy == 0 else "[l]"
+            lines.append(
+                f"\\put({lx:.2f},{ly:.2f}){{\\makebox(0,0){anchor}"
+                f"{{\\scriptsize\\color{{{colour}}}${_label_latex(label)}$}}}}"
+            )
+    lines.append(r"\end{picture}")
+    picture = "\n".join(lines)
+    if (right - left) * _CM > _TEXT_WIDTH_CM:
+        picture = f"\\resizebox{{\\linewidth}}{{!}}{{%\n{picture}}}"
+    caption = latex_text(figure.caption)
+    return f"\\begin{{center}}\n{picture}\n\\end{{center}}\n\n{caption}"
+
+
+def _figure_svg(figure: Figure) -> str:
+    """The figure as one inline SVG element (one line: Markdown keeps it as HTML)."""
+    left, bottom, right, top = _bounds(figure)
+    width, height = (right - left) * _PX, (top - bottom) * _PX
+
+    def px(x: float, y: float) -> tuple[float, float]:
+        return (x - left) * _PX, (top - y) * _PX
+
+    parts = [
+        (
+            f'<svg role="img" width="{width:.0f}" '
+            f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
+            'font-family="Georgia, serif">'
+        ),
+        "<defs>",
+        *(
+            f'<marker id="sb-{colour}" viewBox="0 0 10 10" refX="9" refY="5" '
+            f'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+            f'<path d="M 0 0 L 10 5 L 0 10 z" fill="{colour}"/></marker>'
+            for colour in (_FORWARD, _BACKWARD)
+        ),
+        "</defs>",
+    ]
+    for x0, y0, x1, y1, colour, label, lx, ly in _edge_geometry(figure):
+        (a, b), (c, d) = px(x0, y0), px(x1, y1)
+        parts.append(
+            f'<line x1="{a:.1f}" y1="{b:.1f}" x2="{c:.1f}" y2="{d:.1f}" stroke="{colour}" '
+            f'stroke-width="1.5" marker-end="url(#sb-{colour})"/>'
+        )
+        if label is not None:
+            a, b = px(lx, ly)
+            anchor = "middle" if y0 == y1 else "start"
+            parts.append(
+                f'<text x="{a:.1f}" y="{b + 4:.1f}" font-size="12" fill="{colour}" '
+                f'text-anchor="{anchor}">{html.escape(_label_text(label))}</text>'
+            )
+    for name, x, y in figure.nodes:
+        a, b = px(x, y)
+        parts.append(
+            f'<text x="{a:.1f}" y="{b + 6:.1f}" font-size="17" font-style="italic" '
+            f'text-anchor="middle">{html.escape(_label_text(name))}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def _section_latex(section: Section) -> str:
     body = "\n\n".join(
         (
             _display_latex(block, "align*")
             if isinstance(block, Math)
-            else _paragraph(block, "$", latex_text)
+            else (
+                _figure_latex(block)
+                if isinstance(block, Figure)
+                else _paragraph(block, "$", latex_text)
+            )
         )
         for block in section.blocks
     )
@@ -125,7 +270,7 @@ def to_latex(document: Document) -> str:
         "\\documentclass[11pt]{article}\n"
         "\\usepackage[utf8]{inputenc}\n"
         "\\usepackage{amsmath,amssymb}\n"
-        "\\usepackage{color}\n"
+        "\\usepackage{color,graphicx}\n"
         "\\usepackage[margin=2cm]{geometry}\n"
         "\\setcounter{MaxMatrixCols}{16}\n"
         "\\allowdisplaybreaks\n"
@@ -147,7 +292,11 @@ def _section_markdown(section: Section) -> str:
         (
             _display_markdown(block)
             if isinstance(block, Math)
-            else _paragraph(block, "$", str)
+            else (
+                f"{_figure_svg(block)}\n\n{block.caption}"
+                if isinstance(block, Figure)
+                else _paragraph(block, "$", str)
+            )
         )
         for block in section.blocks
     ]
@@ -262,16 +411,23 @@ def _section_html(section: Section) -> str:
         (
             _display_html(block)
             if isinstance(block, Math)
-            else "<p>"
-            + "".join(
+            else (
                 (
-                    html.escape(part)
-                    if isinstance(part, str)
-                    else f"<math>{mathml.to_mathml(part)}</math>"
+                    f"<figure>{_figure_svg(block)}"
+                    f"<figcaption>{html.escape(block.caption)}</figcaption></figure>"
                 )
-                for part in block.parts
+                if isinstance(block, Figure)
+                else "<p>"
+                + "".join(
+                    (
+                        html.escape(part)
+                        if isinstance(part, str)
+                        else f"<math>{mathml.to_mathml(part)}</math>"
+                    )
+                    for part in block.parts
+                )
+                + "</p>"
             )
-            + "</p>"
         )
         for block in section.blocks
     ]

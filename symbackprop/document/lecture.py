@@ -14,15 +14,19 @@ from typing import TYPE_CHECKING
 import sympy as sp
 
 from .. import budget
-from ..derive.derivation import LAMBDA, N
+from ..derive.derivation import N
 from ..expressions import names
-from ..expressions.algebra import ElementSum, RowSum, value
+from ..expressions.algebra import RowSum, value
 from ..expressions.notation import Partial, Space, colored
 from ..expressions.symbols import a, t, w, y, z
 from ..spec.initializers import FAN_IN, FAN_OUT
-from ..spec.optimizers import LR, K
+from ..spec.optimizers import K
+from .chain import index_form, layer_by_layer, one_unit
 from .example import worked_example
+from .exercises import exercises as questions_and_answers
+from .graph import computational_graph
 from .model import Document, Math, Row, Section, Text
+from .settings import hyperparameters, in_symbols
 
 if TYPE_CHECKING:
     from ..derive.derivation import Derivation, LayerDerivation
@@ -64,44 +68,8 @@ def _activation(layer: LayerDerivation, at: sp.Basic = z) -> sp.Expr:
     return sp.Function(layer.activation.name)(at)
 
 
-def _in_symbols(derivation: Derivation) -> dict[sp.Expr, sp.Expr]:
-    """What to write in place of numbers: the regulariser's strength as λ, in the loss's
-    λ Σ r(W_l) and in each r'(W_l) of the gradients."""
-    if derivation.regularizer_in_symbols is None:
-        return {}
-    strength = sp.Float(dict(derivation.network.regularizer.settings)["lam"])
-    numeric, symbolic = (
-        derivation.regularizer_derivative,
-        derivation.regularizer_in_symbols[1],
-    )
-    found = {
-        numeric.xreplace({w: layer.W}): symbolic.xreplace({w: layer.W})
-        for layer in derivation.layers
-    }
-    (loss,) = derivation.step("loss")
-    for term in sp.Add.make_args(loss.rhs):
-        factors = sp.Mul.make_args(term)
-        if strength in factors and term.has(ElementSum):
-            found[term] = term.xreplace({strength: LAMBDA})
-    return found
-
-
-def hyperparameters(derivation: Derivation) -> tuple[tuple[sp.Symbol, sp.Expr], ...]:
-    """The symbols the documents write for settings, with their values: η, the optimiser's
-    (β₁, β₂, ε, …) and the regulariser's λ."""
-    network = derivation.network
-    optimizer = network.optimizer
-    pairs = [(LR, optimizer.lr)]
-    pairs += [
-        (sp.Symbol(name, positive=True), value) for name, value in optimizer.constants
-    ]
-    if derivation.regularizer_in_symbols is not None:
-        pairs.append((LAMBDA, dict(network.regularizer.settings)["lam"]))
-    return tuple((symbol, sp.sympify(value)) for symbol, value in pairs)
-
-
 def _equation_rows(derivation: Derivation, step: str) -> list[Row]:
-    symbols = _in_symbols(derivation)
+    symbols = in_symbols(derivation)
     return [
         Row(
             eq.lhs,
@@ -117,28 +85,46 @@ def _equation_rows(derivation: Derivation, step: str) -> list[Row]:
     ]
 
 
+def _shape(layer: LayerDerivation, param: sp.Symbol) -> sp.Expr:
+    """The space of a parameter (and of its gradient)."""
+    return Space(layer.units, layer.inputs) if param == layer.W else Space(layer.units)
+
+
 def _shapes(derivation: Derivation) -> Section:
     X = sp.Symbol("X")
     rows = [Row(X, (Space(N, derivation.network.inputs),), relation="∈")]
     for layer in derivation.layers:
         for param in layer.params:
-            shape = (
-                Space(layer.units, layer.inputs)
-                if param == layer.W
-                else Space(layer.units)
-            )
-            rows.append(Row(param, (shape,), relation="∈"))
+            rows.append(Row(param, (_shape(layer, param),), relation="∈"))
         for array in (layer.Z, layer.A):
             rows.append(Row(array, (Space(N, layer.units),), relation="∈"))
+    for layer in reversed(derivation.layers):
+        delta = (
+            names.output_error()
+            if layer is derivation.layers[-1]
+            else names.error(layer.index)
+        )
+        rows.append(Row(delta, (Space(N, layer.units),), relation="∈"))
+    for layer in derivation.layers:
+        for param in layer.params:
+            rows.append(
+                Row(names.gradient(param), (_shape(layer, param),), relation="∈")
+            )
     text = Text(
         (
             (
-                "Each row of X is one sample, so every Z and A has one row per sample; "
-                "W has one row per unit of its layer, as in W x + b."
+                "Layer l has n_l units; A_0 = X is the input. W_l has one row per unit of "
+                "layer l: its entry (W_l)_jk is the weight from unit k of layer l − 1 to unit j "
+                "of layer l, so a unit computes w·a + b as in W x + b. Each row of X is one "
+                "sample n, so every Z, A and δ has one row per sample; b_l is added to every "
+                "row. A gradient has the shape of its parameter. ⊙ is the element-wise "
+                "(Hadamard) product, and (M)_nk the entry in row n, column k."
             ),
         )
     )
-    return Section("Shapes", (text, Math(tuple(rows)), *_initialisation(derivation)))
+    return Section(
+        "Notation and shapes", (text, Math(tuple(rows)), *_initialisation(derivation))
+    )
 
 
 def _initialisation(derivation: Derivation) -> tuple[Text, Math]:
@@ -233,24 +219,96 @@ def _derivative_rows(layer: LayerDerivation, output: bool) -> list[Row]:
 def _jacobian_rows(layer: LayerDerivation, out: sp.Symbol) -> list[Row]:
     """A row-wise activation (softmax): the Jacobian's diagonal and off-diagonal entries."""
     jac = layer.jacobian
-    other = names.other(out)
     i, k = sp.Symbol("i"), sp.Symbol("k")
+    out_i, out_k, z_i = sp.symbols(f"{out.name}_i {out.name}_k z_i")
     return [
         Row(
-            Partial(sp.Indexed(out.name, i), sp.Indexed("z", i)),
-            (jac.diagonal.xreplace({a: out}),),
+            Partial(out_i, z_i),
+            (jac.diagonal.xreplace({a: out_i}),),
             note=f"{layer.activation.title}, found and proved on rows of 3 and 4 units",
         ),
         Row(
-            Partial(sp.Indexed(out.name, k), sp.Indexed("z", i)),
-            (jac.off.xreplace({a: out, names.other(a): other}),),
+            Partial(out_k, z_i),
+            (jac.off.xreplace({a: out_k, names.other(a): out_i}),),
             note=sp.Ne(k, i),
         ),
     ]
 
 
+def _row_wise_output_error(derivation: Derivation) -> Section:
+    """δ_y of a row-wise output (softmax): the chain rule sums over every output k of the row,
+    with the Jacobian's entries indexed."""
+    out = derivation.layers[-1]
+    loss = derivation.network.loss
+    negative = derivation.convention == "negative"
+    i, k = sp.Symbol("i"), sp.Symbol("k")
+    y_i, y_k, z_i, t_i, t_k = sp.symbols("y_i y_k z_i t_i t_k")
+    delta = sp.Indexed(names.output_error().name, i)
+    blue, red = colored(Partial(ELL, y_k), "blue"), colored(Partial(y_k, z_i), "red")
+    chain = sp.Sum(sp.Mul(blue, red, evaluate=False), (k, 1, out.units))
+    at_k = {y: y_k, t: t_k}
+    jac = out.jacobian
+    rows = [
+        Row(
+            delta,
+            (-Partial(ELL, z_i), -chain) if negative else (Partial(ELL, z_i), chain),
+        ),
+        Row(
+            blue,
+            (
+                sp.Derivative(loss.expr.xreplace(at_k), y_k),
+                derivation.loss_gradient.xreplace(at_k),
+            ),
+        ),
+        Row(
+            colored(Partial(y_i, z_i), "red"),
+            (jac.diagonal.xreplace({a: y_i}),),
+            note=f"{out.activation.title}, found and proved on rows of 3 and 4 units",
+        ),
+        Row(
+            red,
+            (jac.off.xreplace({a: y_k, names.other(a): y_i}),),
+            note=sp.Ne(k, i),
+        ),
+    ]
+    hidden = sp.Dummy()
+    steps = tuple(
+        step.xreplace({RowSum(t): hidden})
+        .xreplace({y: y_i, t: t_i})
+        .xreplace({hidden: RowSum(t)})
+        for step in derivation.output_error_steps
+    )
+    note = _eq(RowSum(t), 1) if derivation.targets_sum_to_one else ""
+    rows.append(Row(delta, steps, note=note))
+    text = (
+        "Each output of the row depends on every logit of the row, so the chain rule sums "
+        "over the outputs k; its factors are coloured, each derived by SymPy (the "
+        "Jacobian's diagonal and off-diagonal entries), then the sum is simplified step "
+        "by step:"
+    )
+    return _output_error_section(derivation, text, rows)
+
+
+def _output_error_section(
+    derivation: Derivation, text: str, rows: list[Row]
+) -> Section:
+    """The output error's derivation per unit, then its equation for the whole batch."""
+    (array,) = (eq for eq in derivation.step("delta") if eq.lhs == names.output_error())
+    return Section(
+        "Output error",
+        (
+            Text((text,)),
+            Math(tuple(rows)),
+            Text(("For the whole batch:",)),
+            Math((Row(array.lhs, (array.rhs,), arrays=True),)),
+        ),
+    )
+
+
 def _output_error(derivation: Derivation) -> Section:
     out = derivation.layers[-1]
+    if out.activation.is_vector:
+        return _row_wise_output_error(derivation)
     loss = derivation.network.loss
     negative = derivation.convention == "negative"
     delta_name = names.output_error()
@@ -279,22 +337,11 @@ def _output_error(derivation: Derivation) -> Section:
     rows.append(
         Row(delta_name, steps, note=note, given=((y, value(out.activation.expr)),))
     )
-    (array,) = (eq for eq in derivation.step("delta") if eq.lhs == delta_name)
     text = (
-        (
-            "By the chain rule, with its two factors coloured; each factor is derived by SymPy, "
-            "then the product is simplified step by step:"
-        ),
+        "By the chain rule, with its two factors coloured; each factor is derived by SymPy, "
+        "then the product is simplified step by step:"
     )
-    return Section(
-        "Output error",
-        (
-            Text(text),
-            Math(tuple(rows)),
-            Text(("For the whole batch:",)),
-            Math((Row(array.lhs, (array.rhs,), arrays=True),)),
-        ),
-    )
+    return _output_error_section(derivation, text, rows)
 
 
 def _hidden_errors(derivation: Derivation) -> Section | None:
@@ -331,18 +378,6 @@ def _hidden_errors(derivation: Derivation) -> Section | None:
     return Section("Hidden errors", tuple(blocks))
 
 
-def _gradients(derivation: Derivation) -> Section:
-    penalty = ", plus r'(W) for every weight" if derivation.network.regularizer else ""
-    text = (
-        (
-            "Gradients of the mean loss: each weight gets the errors of its layer times the "
-            f"activations feeding it, averaged over the batch{penalty}:"
-        ),
-    )
-    rows = _equation_rows(derivation, "gradient")
-    return Section("Gradients", (Text(text), Math(tuple(rows))))
-
-
 def _summary(derivation: Derivation) -> Section:
     rows = [
         *_equation_rows(derivation, "forward"),
@@ -351,7 +386,14 @@ def _summary(derivation: Derivation) -> Section:
         *_equation_rows(derivation, "update"),
     ]
     rows = [
-        Row(row.lhs, row.steps[-1:], arrays=True, relation=row.relation) for row in rows
+        Row(
+            row.lhs,
+            row.steps[-1:],
+            arrays=True,
+            relation=row.relation,
+            note=f"({number})",
+        )
+        for number, row in enumerate(rows, 1)
     ]
     title = f"Backpropagation for {derivation.network.name}"
     return Section(title, (Math(tuple(rows)),), boxed=True)
@@ -377,13 +419,16 @@ def _update(derivation: Derivation) -> Section:
     return Section(f"Update ({optimizer.name})", (Text(tuple(parts)), math))
 
 
-def lecture(derivation: Derivation, values: bool = False) -> Document:
+def lecture(
+    derivation: Derivation, values: bool = False, exercises: bool = False
+) -> Document:
     """The document that explains ``derivation`` step by step (within ``budget.TOTAL``).
 
     Settings are written as symbols (η, λ, β₁, …) and their values listed once; ``values``
-    writes the numbers in the formulas instead."""
+    writes the numbers in the formulas instead. ``exercises`` adds questions on this
+    network before the worked example, and their answers at the end."""
     return budget.bounded(
-        lambda: _lecture(derivation, values),
+        lambda: _lecture(derivation, values, exercises),
         f"Network {derivation.network.name!r}: writing its derivation document",
     )
 
@@ -414,7 +459,7 @@ def _with_values(document: Document, derivation: Derivation) -> Document:
     return replace(document, sections=sections)
 
 
-def _lecture(derivation: Derivation, values: bool) -> Document:
+def _lecture(derivation: Derivation, values: bool, exercises: bool) -> Document:
     network = derivation.network
     intro = Section(
         "Network",
@@ -433,12 +478,18 @@ def _lecture(derivation: Derivation, values: bool) -> Document:
             (Math(tuple(_equation_rows(derivation, "forward"))),),
         ),
         _loss(derivation),
+        Section("Computational graph", (computational_graph(derivation),)),
+        one_unit(derivation),
         _output_error(derivation),
         _hidden_errors(derivation),
-        _gradients(derivation),
+        layer_by_layer(derivation),
+        index_form(derivation),
         _update(derivation),
-        worked_example(derivation),
     ]
+    questions, answers = (
+        questions_and_answers(derivation) if exercises else (None, None)
+    )
+    sections += [questions, worked_example(derivation), answers]
     document = Document(
         f"Backpropagation for {network.name}",
         tuple(s for s in sections if s is not None),

@@ -70,6 +70,18 @@ class Math:
 
 
 @dataclass(frozen=True)
+class Figure:
+    """A graph drawn by the writers themselves (picture in LaTeX, SVG in HTML and Markdown):
+    ``nodes`` are (name, x, y) in units of the node spacing, ``edges`` (source, target,
+    backward, label) — forward edges in one colour, backward ones in another, labelled.
+    """
+
+    nodes: tuple[tuple[sp.Symbol, float, float], ...]
+    edges: tuple[tuple[sp.Symbol, sp.Symbol, bool, sp.Basic | None], ...]
+    caption: str = ""
+
+
+@dataclass(frozen=True)
 class Text:
     """A paragraph: strings of prose and SymPy expressions shown as inline math."""
 
@@ -81,7 +93,7 @@ class Section:
     """A titled section; ``boxed`` frames it (the summary box)."""
 
     title: str
-    blocks: tuple[Math | Text, ...]
+    blocks: tuple[Math | Text | Figure, ...]
     boxed: bool = False
 
 

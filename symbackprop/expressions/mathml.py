@@ -188,8 +188,13 @@ class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
         return self.element("msup", self.element("mi", text="ℝ"), self.row(*dims))
 
     def _print_Indexed(self, expr: sp.Indexed):
-        base = self._name(names.lecture(str(expr.base)))
-        return self.element("msub", base, self._print(expr.indices[0]))
+        """An entry: y_i, or (W₂)_{kj} where the name has a subscript of its own."""
+        name = names.lecture(str(expr.base))
+        base = self._name(name)
+        if names.is_compound(name):
+            base = self.fenced(base)
+        indices = self.row(*(self._print(i) for i in expr.indices))
+        return self.element("msub", base, indices)
 
     def _print_Piecewise(self, expr: sp.Piecewise):
         rows = []

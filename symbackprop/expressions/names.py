@@ -49,6 +49,12 @@ def _indexed(base: str, index: int) -> Name:
     return ("sub", _word(base), ("text", str(index)))
 
 
+def is_compound(name: Name) -> bool:
+    """Whether a lecture name has a subscript or a fraction of its own (W₂, δ_{h₁}, ∂ℒ/∂W₁),
+    so that an index needs parentheses around it."""
+    return name[0] in ("sub", "partial")
+
+
 def net(layer: int) -> sp.Symbol:
     """Z_l, the weighted inputs of layer ``layer`` (1-based)."""
     return _made(f"Z{layer}", _indexed("Z", layer), real=True)
@@ -145,6 +151,25 @@ def word(name: str) -> Name:
 def lecture(name: str) -> Name:
     """How lecture notes write the symbol named ``name``."""
     return _LECTURE.get(name) or word(name)
+
+
+_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def unicode(name: Name) -> str:
+    """A lecture name in plain Unicode text, for figures: W₁, δ_y, δ_h₁, ∂ℒ/∂W₁."""
+    kind, *parts = name
+    if kind == "glyph":
+        return GLYPHS[parts[0]][1]
+    if kind == "text":
+        return parts[0]
+    if kind == "sub":
+        base, sub = unicode(parts[0]), unicode(parts[1])
+        return base + (sub.translate(_SUBSCRIPTS) if sub.isdigit() else f"_{sub}")
+    if kind == "hat":
+        return unicode(parts[0]) + "\u0302"
+    top, bottom = parts
+    return f"∂{unicode(top)}/∂{unicode(bottom)}"
 
 
 def latex(name: Name) -> str:

@@ -356,9 +356,19 @@ class MathLatexPrinter(LectureOrder, LatexPrinter):
         top, bottom = (self._print(arg) for arg in expr.args)
         return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
 
+    def _print_Indexed(self, expr: sp.Indexed) -> str:
+        """An entry: y_{i}, or (W_{2})_{kj} where the name has a subscript of its own."""
+        name = names.lecture(str(expr.base))
+        base = names.latex(name)
+        if names.is_compound(name):
+            base = rf"\left({base}\right)"
+        indices = "".join(self._print(i) for i in expr.indices)
+        return f"{base}_{{{indices}}}"
+
     def _print_Colored(self, expr: sp.Expr) -> str:
-        # \textcolor, not {\color …}: MathJax 2 reads \color with two arguments
-        return rf"\textcolor{{{expr.args[1].name}}}{{{self._print(expr.args[0])}}}"
+        # {\color{c}{x}} reads the same in LaTeX, KaTeX, MathJax 3 (a colour switch, then a
+        # group) and MathJax 2 (where \color takes two arguments, and \textcolor is unknown)
+        return rf"{{\color{{{expr.args[1].name}}}{{{self._print(expr.args[0])}}}}}"
 
     def _print_Space(self, expr: sp.Expr) -> str:
         dims = r" \times ".join(self._print(arg) for arg in expr.args)

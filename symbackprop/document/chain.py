@@ -1,0 +1,289 @@
+"""The chain rule written out: one unit first, then every layer with its factors coloured, then
+the four backpropagation equations index by index (Nielsen, Neural Networks and Deep Learning,
+ch. 2, equations BP1–BP4).
+
+The scalar derivatives come from the ``Derivation`` (SymPy took them); the matrix factors are
+their array reading — ∂Z/∂W = A because ∂z/∂w_k = a_k — and are named, not differentiated.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import sympy as sp
+
+from ..derive.derivation import LOSS, N, X
+from ..expressions import names
+from ..expressions.algebra import Dot, Transpose
+from ..expressions.notation import Partial, colored
+from ..expressions.symbols import a, t, w, y, z
+from .model import Math, Row, Section, Text
+from .settings import in_symbols
+
+if TYPE_CHECKING:
+    from ..derive.derivation import Derivation, LayerDerivation
+
+ELL = sp.Symbol("ell")
+ONE = sp.Symbol("1")
+#: colours of the chain's factors, as the lecture notes colour them: the output's two, then a
+#: pair per hidden layer
+OUTPUT_COLORS = ("blue", "red")
+HIDDEN_COLORS = ("cyan", "magenta")
+
+
+def _sign(derivation: Derivation) -> int:
+    return -1 if derivation.convention == "negative" else 1
+
+
+def _delta(derivation: Derivation, layer: LayerDerivation) -> sp.Symbol:
+    last = layer.index == len(derivation.layers)
+    return names.output_error() if last else names.error(layer.index)
+
+
+def _below(derivation: Derivation, layer: LayerDerivation) -> sp.Symbol:
+    """A_{l−1}: the layer's inputs (X for the first)."""
+    return X if layer.index == 1 else derivation.layers[layer.index - 2].A
+
+
+def one_unit(derivation: Derivation) -> Section | None:
+    """∂z/∂w_k, ∂z/∂b and ∂z/∂a_k of one unit by SymPy, and the chain rule for one sample."""
+    if derivation.neuron is None:
+        return None
+    net, partials = derivation.neuron
+    (weight, by_weight), (bias, by_bias), (inputs, by_input) = partials
+    sign = _sign(derivation)
+    delta = sp.Symbol("delta")
+    blue = colored(Partial(ELL, z), "blue")
+    rows = [
+        Row(z, (net,)),
+        *(
+            Row(Partial(z, v), (sp.Derivative(net, v), d))
+            for v, d in ((weight, by_weight), (bias, by_bias), (inputs, by_input))
+        ),
+        Row(
+            Partial(ELL, weight),
+            (blue * Partial(z, weight), sign * delta * by_weight),
+            note=sp.Eq(delta, sign * Partial(ELL, z), evaluate=False),
+        ),
+        Row(Partial(ELL, bias), (blue * Partial(z, bias), sign * delta * by_bias)),
+    ]
+    text = (
+        (
+            "One unit and one sample first: the unit weighs its inputs a_k with weights w_k "
+            "and adds its bias b (three inputs shown; k = 2 stands for any of them). SymPy "
+            "differentiates z; the chain rule through z then gives every weight's gradient "
+            "from one number per unit, its error δ:"
+        ),
+    )
+    after = (
+        (
+            "So each weight's gradient is its unit's error times the input it weighs, the "
+            "bias's is the error itself, and ∂z/∂a_k = w_k is how an error travels back to "
+            "the unit below. The sections below do the same for whole layers and batches."
+        ),
+    )
+    return Section("One unit", (Text(text), Math(tuple(rows)), Text(after)))
+
+
+def _as(top: str, bottom: str, value: str | int) -> sp.Basic:
+    """The scalar fact a matrix factor reads: ∂z/∂w_k = a_k, shown beside it."""
+    return sp.Eq(
+        Partial(sp.Symbol(top), sp.Symbol(bottom)), sp.sympify(value), evaluate=False
+    )
+
+
+def _factors(derivation: Derivation, layer: LayerDerivation) -> list[sp.Expr]:
+    """∂ℒ/∂A_L, ∂A_L/∂Z_L, then ∂Z_{m+1}/∂A_m, ∂A_m/∂Z_m down to this layer, coloured."""
+    out = derivation.layers[-1]
+    factors = [
+        colored(Partial(LOSS, out.A), OUTPUT_COLORS[0]),
+        colored(Partial(out.A, out.Z), OUTPUT_COLORS[1]),
+    ]
+    for below in reversed(derivation.layers[layer.index - 1 : -1]):
+        above = derivation.layers[below.index]
+        factors += [
+            colored(Partial(above.Z, below.A), HIDDEN_COLORS[0]),
+            colored(Partial(below.A, below.Z), HIDDEN_COLORS[1]),
+        ]
+    return factors
+
+
+def _product(factors: list[sp.Expr]) -> sp.Expr:
+    return sp.Mul(*factors, evaluate=False)
+
+
+def layer_by_layer(derivation: Derivation) -> Section:
+    """Each layer's gradients by the chain rule from the loss down, the shared factor named δ."""
+    sign = _sign(derivation)
+    symbols = in_symbols(derivation)
+    blocks: list[Math | Text] = [
+        Text(
+            (
+                (
+                    "Every gradient is a chain of factors from the loss down to the parameter. "
+                    "The chains of one layer share all factors but the last, and a layer's chain "
+                    "begins with the whole chain of the layer above: their product is named "
+                    "the layer's error δ (per sample, so ∂ℒ/∂Z = "
+                ),
+                sp.Integer(sign) * sp.Symbol("delta") / N,
+                " for the mean loss ℒ), and is computed once, from the output down.",
+            )
+        )
+    ]
+    for layer in reversed(derivation.layers):
+        factors = _factors(derivation, layer)
+        delta = _delta(derivation, layer)
+        below = _below(derivation, layer)
+        rows = [
+            Row(
+                Partial(LOSS, layer.W),
+                (
+                    _product([*factors, Partial(layer.Z, layer.W)]),
+                    _product([Partial(LOSS, layer.Z), Partial(layer.Z, layer.W)]),
+                ),
+            ),
+            Row(
+                Partial(LOSS, layer.Z),
+                (_product(factors), sign * delta / N),
+                note=f"shared by every chain of layer {layer.index} and below",
+            ),
+        ]
+        if layer.index < len(derivation.layers):
+            above = derivation.layers[layer.index]
+            forward = _net(layer.A, above)
+            rows.append(
+                Row(
+                    colored(Partial(above.Z, layer.A), HIDDEN_COLORS[0]),
+                    (sp.Derivative(forward, layer.A), above.W),
+                    arrays=True,
+                    note=_as("z", "a_k", "w_k"),
+                )
+            )
+            rows.append(
+                Row(
+                    colored(Partial(layer.A, layer.Z), HIDDEN_COLORS[1]),
+                    (_local_derivative(layer),),
+                    arrays=True,
+                    note=_local_note(layer),
+                )
+            )
+        net = _net(below, layer)
+        rows.append(
+            Row(
+                Partial(layer.Z, layer.W),
+                (sp.Derivative(net, layer.W), below),
+                arrays=True,
+                note=_as("z", "w_k", "a_k"),
+            )
+        )
+        if layer.bias:
+            rows.append(
+                Row(
+                    Partial(layer.Z, layer.b),
+                    (sp.Derivative(net, layer.b), ONE),
+                    arrays=True,
+                    note=_as("z", "b", 1),
+                )
+            )
+        rows += [
+            Row(eq.lhs, (eq.rhs.xreplace(symbols),), arrays=True)
+            for eq in derivation.step("gradient")
+            if eq.layer == layer.index
+        ]
+        blocks += [
+            Text((f"Layer {layer.index}:",)),
+            Math(tuple(rows)),
+        ]
+    blocks.append(
+        Text(
+            (
+                (
+                    "The bias is added to every row, Z = A Wᵀ + 1bᵀ with 1 the column of N ones "
+                    "(NumPy's broadcasting); so ∂Z/∂b = 1 and the chain multiplies δ by 1ᵀ: "
+                    "the bias gradient sums δ over the samples of the batch, and ∂Z/∂W = A makes "
+                    "the weight gradient δᵀA, one product over the batch."
+                ),
+            )
+        )
+    )
+    return Section("The chain rule, layer by layer", tuple(blocks))
+
+
+def _net(inputs: sp.Symbol, layer: LayerDerivation) -> sp.Expr:
+    """Z = A Wᵀ + 1bᵀ, with 1 the column of N ones (no bias term for a layer without one)."""
+    bias = Dot(ONE, Transpose(layer.b)) if layer.bias else 0
+    return Dot(inputs, Transpose(layer.W)) + bias
+
+
+def _local_derivative(layer: LayerDerivation) -> sp.Expr:
+    if layer.activation.is_vector:
+        return sp.Function(f"J_{layer.activation.name}")(layer.Z)
+    return layer.at(layer.activation_derivative)
+
+
+def _local_note(layer: LayerDerivation) -> str:
+    if layer.activation.is_vector:
+        return "row-wise: its Jacobian, entry by entry in the output error"
+    return "element-wise: f' of each entry, a Hadamard product in the chain"
+
+
+def index_form(derivation: Derivation) -> Section:
+    """BP1–BP4 entry by entry: sample n, unit j of the layer, unit k of the layer below."""
+    n, j, k = (sp.Symbol(s) for s in "njk")
+    sign = _sign(derivation)
+    out = derivation.layers[-1]
+    rows = []
+    entry = {y: sp.Indexed(out.A.name, n, j), t: sp.Indexed("T", n, j)}
+    rows.append(
+        Row(
+            sp.Indexed(names.output_error().name, n, j),
+            (derivation.output_delta.xreplace({**entry, a: entry[y]}),),
+            note="BP1",
+        )
+    )
+    for layer in reversed(derivation.layers[:-1]):
+        if layer.activation.is_vector:
+            continue  # row-wise: its Jacobian mixes the units (see the output error)
+        above = derivation.layers[layer.index]
+        back = sp.Sum(
+            sp.Indexed(_delta(derivation, above).name, n, k)
+            * sp.Indexed(above.W.name, k, j),
+            (k, 1, above.units),
+        )
+        local = layer.activation_derivative.xreplace(
+            {a: sp.Indexed(layer.A.name, n, j), z: sp.Indexed(layer.Z.name, n, j)}
+        )
+        rows.append(
+            Row(
+                sp.Indexed(_delta(derivation, layer).name, n, j),
+                (back * local,),
+                note="BP2",
+            )
+        )
+    for layer in derivation.layers:
+        delta = sp.Indexed(_delta(derivation, layer).name, n, j)
+        below = _below(derivation, layer)
+        if layer.bias:
+            rows.append(
+                Row(
+                    sp.Indexed(names.gradient(layer.b).name, j),
+                    (sign * sp.Sum(delta, (n, 1, N)) / N,),
+                    note="BP3",
+                )
+            )
+        weight = sign * sp.Sum(delta * sp.Indexed(below.name, n, k), (n, 1, N)) / N
+        if derivation.regularizer_in_symbols is not None:
+            r_prime = derivation.regularizer_in_symbols[1]
+            weight += r_prime.xreplace({w: sp.Indexed(layer.W.name, j, k)})
+        rows.append(
+            Row(sp.Indexed(names.gradient(layer.W).name, j, k), (weight,), note="BP4")
+        )
+    text = (
+        (
+            "The same equations entry by entry, as Nielsen writes them (Neural Networks and Deep "
+            "Learning, ch. 2, equations BP1–BP4): n counts the samples, j the units of a "
+            "layer and k the units of the layer below (or above, in BP2); each matrix equation "
+            "above is all of these at once."
+        ),
+    )
+    return Section("Index form", (Text(text), Math(tuple(rows))))
