@@ -485,3 +485,38 @@ def test_exercises_come_before_the_worked_example_and_answers_at_the_end(
         == 0
     )
     assert "## Answers" in capsys.readouterr().out
+
+
+def test_cases_read_the_same_in_latex_and_html():
+    network = EXAMPLES[0]  # relu: a piecewise f and f'
+    derivation = sb.derive(network)
+    assert r"\text{if } Z_{1} > 0" in derivation.to_latex()
+    assert r"\text{for}" not in derivation.to_latex()
+    assert "if\u00a0" in derivation.to_html()
+
+
+def test_derivation_methods_take_the_document_options():
+    network = WORKED[-3]
+    derivation = sb.derive(network)
+    assert "## Answers" in derivation.to_markdown(exercises=True)
+    assert r"0.02 W_{1}" in derivation.to_latex(values=True)
+    assert "<h2>Exercises</h2>" in derivation.to_html(exercises=True)
+
+
+def test_html_writes_each_step_in_the_form_latex_writes_it():
+    """e^{−z}/(1 + e^{−z})² stays a fraction with e^{−z} on top in MathML too, and chain-rule
+    factors keep their order in both."""
+    derivation = sb.derive(EXAMPLES[0])  # circles: sigmoid output, two layers
+    html, tex = derivation.to_html(), derivation.to_latex()
+    assert r"\frac{e^{- z}}{\left(1 + e^{- z}\right)^{2}}" in tex
+    assert (
+        "<mfrac><msup><mi>e</mi><mrow><mo>−</mo><mi>z</mi></mrow></msup><msup>" in html
+    )
+    chain_tex = (
+        r"{\color{blue}{\frac{\partial \mathcal{L}}{\partial A_{2}}}} "
+        r"{\color{red}{\frac{\partial A_{2}}{\partial Z_{2}}}} "
+        r"{\color{cyan}{\frac{\partial Z_{2}}{\partial A_{1}}}}"
+    )
+    assert chain_tex in tex
+    blue, red, cyan = (html.index(f'mathcolor="{c}"') for c in ("blue", "red", "cyan"))
+    assert blue < red < cyan

@@ -124,13 +124,14 @@ class LayerDerivation:
         return expr.xreplace({z: self.Z, a: self.A, **self.learnable})
 
 
-#: what the views of a Derivation are written by: ``write(derivation, view)`` with view one of
-#: "text", "latex", "to_latex", "to_markdown", "to_html". The printing layer installs it
+#: what the views of a Derivation are written by: ``write(derivation, view, *options)`` with
+#: view one of "text", "latex", "to_latex", "to_markdown", "to_html" (options: values,
+#: exercises, for the last three). The printing layer installs it
 #: (``install_writer``), so that deriving never imports what renders a derivation.
-_WRITER: list[Callable[[Derivation, str], str]] = []
+_WRITER: list[Callable[..., str]] = []
 
 
-def install_writer(write: Callable[[Derivation, str], str]) -> None:
+def install_writer(write: Callable[..., str]) -> None:
     """Let a Derivation's ``latex()``, ``str()``, ``to_latex()`` and the others use ``write``."""
     _WRITER[:] = [write]
 
@@ -179,25 +180,27 @@ class Derivation:
         """The equations as plain text, one per line, grouped by step."""
         return self._write("text")
 
-    def to_latex(self) -> str:
-        """The derivation written out step by step, as a standalone LaTeX document."""
-        return self._document("to_latex")
+    def to_latex(self, values: bool = False, exercises: bool = False) -> str:
+        """The derivation written out step by step, as a standalone LaTeX document
+        (``values``: numbers in place of η, λ, …; ``exercises``: questions and answers).
+        """
+        return self._document("to_latex", values, exercises)
 
-    def to_markdown(self) -> str:
+    def to_markdown(self, values: bool = False, exercises: bool = False) -> str:
         """The derivation written out step by step, as Markdown with ``$$`` math."""
-        return self._document("to_markdown")
+        return self._document("to_markdown", values, exercises)
 
-    def to_html(self) -> str:
+    def to_html(self, values: bool = False, exercises: bool = False) -> str:
         """The derivation written out step by step, as one self-contained HTML file."""
-        return self._document("to_html")
+        return self._document("to_html", values, exercises)
 
-    def _write(self, view: str) -> str:
+    def _write(self, view: str, *options: bool) -> str:
         (write,) = _WRITER
-        return write(self, view)
+        return write(self, view, *options)
 
-    def _document(self, view: str) -> str:
+    def _document(self, view: str, values: bool, exercises: bool) -> str:
         return budget.bounded(
-            lambda: self._write(view),
+            lambda: self._write(view, values, exercises),
             f"Network {self.network.name!r}: writing its derivation document",
         )
 

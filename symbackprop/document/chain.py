@@ -15,7 +15,7 @@ import sympy as sp
 from ..derive.derivation import LOSS, N, X
 from ..expressions import names
 from ..expressions.algebra import Dot, Transpose
-from ..expressions.notation import Partial, colored
+from ..expressions.notation import Partial, chain, colored
 from ..expressions.symbols import a, t, w, y, z
 from .model import Math, Row, Section, Text
 from .settings import in_symbols
@@ -62,10 +62,12 @@ def one_unit(derivation: Derivation) -> Section | None:
         ),
         Row(
             Partial(ELL, weight),
-            (blue * Partial(z, weight), sign * delta * by_weight),
+            (chain(blue, Partial(z, weight)), sign * delta * by_weight),
             note=sp.Eq(delta, sign * Partial(ELL, z), evaluate=False),
         ),
-        Row(Partial(ELL, bias), (blue * Partial(z, bias), sign * delta * by_bias)),
+        Row(
+            Partial(ELL, bias), (chain(blue, Partial(z, bias)), sign * delta * by_bias)
+        ),
     ]
     text = (
         (
@@ -109,7 +111,7 @@ def _factors(derivation: Derivation, layer: LayerDerivation) -> list[sp.Expr]:
 
 
 def _product(factors: list[sp.Expr]) -> sp.Expr:
-    return sp.Mul(*factors, evaluate=False)
+    return chain(*factors)
 
 
 def layer_by_layer(derivation: Derivation) -> Section:

@@ -1,6 +1,6 @@
 """A worked example: two samples through the user's own network, every value as numbers.
 
-The inputs, targets and initial weights are drawn (seed 0) and rounded to two decimals, so the
+The inputs, targets and initial weights are drawn (NumPy's default_rng(0)) and rounded to two decimals, so the
 numbers shown are exactly the ones computed with; every forward value, the loss, each δ and each
 gradient is then the derivation's own formula evaluated in float64 by the code the generated
 module runs for it, and shown to four significant digits.
@@ -105,7 +105,8 @@ def worked_example(derivation: Derivation) -> Section:
     text = (
         (
             f"{SAMPLES} samples through this network (N = {SAMPLES}): inputs, targets and "
-            "initial weights drawn as above (seed 0) and rounded to two decimals, biases 0. "
+            "initial weights drawn as above (NumPy's default_rng(0)) and rounded to two "
+            "decimals, biases 0. "
             f"Every value below follows from them by the formulas above, computed in float64 "
             f"and shown to {DIGITS} significant digits; the tests check each against the "
             "generated module."

@@ -17,7 +17,7 @@ from .. import budget
 from ..derive.derivation import N
 from ..expressions import names
 from ..expressions.algebra import RowSum, value
-from ..expressions.notation import Partial, Space, colored
+from ..expressions.notation import Partial, Space, chain, colored
 from ..expressions.symbols import a, t, w, y, z
 from ..spec.initializers import FAN_IN, FAN_OUT
 from ..spec.optimizers import K
@@ -245,13 +245,13 @@ def _row_wise_output_error(derivation: Derivation) -> Section:
     y_i, y_k, z_i, t_i, t_k = sp.symbols("y_i y_k z_i t_i t_k")
     delta = sp.Indexed(names.output_error().name, i)
     blue, red = colored(Partial(ELL, y_k), "blue"), colored(Partial(y_k, z_i), "red")
-    chain = sp.Sum(sp.Mul(blue, red, evaluate=False), (k, 1, out.units))
+    total = sp.Sum(chain(blue, red), (k, 1, out.units))
     at_k = {y: y_k, t: t_k}
     jac = out.jacobian
     rows = [
         Row(
             delta,
-            (-Partial(ELL, z_i), -chain) if negative else (Partial(ELL, z_i), chain),
+            (-Partial(ELL, z_i), -total) if negative else (Partial(ELL, z_i), total),
         ),
         Row(
             blue,
@@ -312,11 +312,9 @@ def _output_error(derivation: Derivation) -> Section:
     loss = derivation.network.loss
     negative = derivation.convention == "negative"
     delta_name = names.output_error()
-    chain = sp.Mul(
-        colored(Partial(ELL, y), "blue"), colored(Partial(y, z), "red"), evaluate=False
-    )
+    product = chain(colored(Partial(ELL, y), "blue"), colored(Partial(y, z), "red"))
     lhs = -Partial(ELL, z) if negative else Partial(ELL, z)
-    rows = [Row(delta_name, (lhs, -chain if negative else chain))]
+    rows = [Row(delta_name, (lhs, -product if negative else product))]
     rows.append(
         Row(
             colored(Partial(ELL, y), "blue"),

@@ -111,15 +111,3 @@ class Document:
             if isinstance(block, Math)
             for row in block.rows
         ]
-
-
-def combine(documents: list[Document], title: str) -> Document:
-    """One document holding several, each section titled with its own document's title."""
-    if len(documents) == 1:
-        return documents[0]
-    sections = tuple(
-        Section(f"{doc.title}: {section.title}", section.blocks, section.boxed)
-        for doc in documents
-        for section in doc.sections
-    )
-    return Document(title, sections)

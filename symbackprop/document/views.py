@@ -101,11 +101,14 @@ def derivation_text(derivation: Derivation) -> str:
     return "\n".join(lines)
 
 
-def write(derivation: Derivation, view: str) -> str:
+def write(
+    derivation: Derivation, view: str, values: bool = False, exercises: bool = False
+) -> str:
     """One view of ``derivation``: "text", "latex", or a lecture document ("to_latex",
-    "to_markdown", "to_html")."""
+    "to_markdown", "to_html"; with ``values`` and ``exercises`` as ``lecture`` takes them).
+    """
     if view == "text":
         return derivation_text(derivation)
     if view == "latex":
         return derivation_latex(derivation)
-    return getattr(formats, view)(lecture(derivation))
+    return getattr(formats, view)(lecture(derivation, values, exercises))

@@ -175,6 +175,11 @@ class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
             "mfrac", self.row(self.op("∂"), top), self.row(self.op("∂"), bottom)
         )
 
+    def _print_Chain(self, expr: sp.Expr):
+        return self.row(
+            *(self.parenthesize(f, PRECEDENCE["Mul"], strict=True) for f in expr.args)
+        )
+
     def _print_Colored(self, expr: sp.Expr):
         return self.element(
             "mstyle", self._print(expr.args[0]), mathcolor=expr.args[1].name
@@ -219,7 +224,7 @@ class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
         hadamard = self._settings["hadamard"] and isinstance(expr, sp.Mul)
         product = layout.hadamard(expr) if hadamard else None
         if product is None:
-            return super()._print_Mul(expr)
+            return self._plain_product(expr)
         if product.bare:
             parts = [self._print(product.arrays[0])]
         else:
@@ -236,6 +241,22 @@ class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
         if product.bottom != 1:
             body = self.element("mfrac", body, self._print(product.bottom))
         return self.row(self.op("-"), body) if product.negative else body
+
+
+    def _plain_product(self, expr: sp.Expr):
+        """A product as the LaTeX printer writes it: e^{−z} stays in the numerator
+        (SymPy's MathML printer would move it below as 1/e^{z})."""
+        if expr.could_extract_minus_sign():
+            return self.row(self.op("-"), self._print(-expr))
+        top, bottom = sp.fraction(expr, exact=True)
+        if bottom != 1 and top != expr:
+            return self.element("mfrac", self._print(top), self._print(bottom))
+        if not expr.has(sp.exp):
+            return super()._print_Mul(expr)
+        factors = [
+            self.parenthesize(f, PRECEDENCE["Mul"]) for f in expr.as_ordered_factors()
+        ]
+        return self.row(*_interleave(factors, self.op("\u2062")))
 
 
 def _interleave(items: list, separator) -> list:

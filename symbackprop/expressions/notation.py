@@ -21,10 +21,20 @@ class Colored(sp.Function):
         return self.args[0].doit(**hints)
 
 
+class Chain(sp.Function):
+    """Factors of the chain rule in the order they are written (∂ℒ/∂A ∂A/∂Z ∂Z/∂W): a product
+    no printer reorders."""
+
+
 class Space(sp.Function):
     """The real arrays of a shape: ``Space(rows, cols)`` is ℝ^{rows×cols}, ``Space(n)`` ℝ^n."""
 
     nargs = (1, 2)
+
+
+def chain(*factors: sp.Expr) -> sp.Expr:
+    """The product of ``factors``, shown in this order."""
+    return Chain(*factors)
 
 
 def colored(expr: sp.Expr, color: str) -> sp.Expr:

@@ -370,6 +370,15 @@ class MathLatexPrinter(LectureOrder, LatexPrinter):
         # group) and MathJax 2 (where \color takes two arguments, and \textcolor is unknown)
         return rf"{{\color{{{expr.args[1].name}}}{{{self._print(expr.args[0])}}}}}"
 
+    def _print_Chain(self, expr: sp.Expr) -> str:
+        return " ".join(
+            self.parenthesize(f, PRECEDENCE["Mul"], strict=True) for f in expr.args
+        )
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        # "if", as the MathML printer and lecture notes write a case (SymPy writes "for")
+        return super()._print_Piecewise(expr).replace(r"\text{for}\: ", r"\text{if } ")
+
     def _print_Space(self, expr: sp.Expr) -> str:
         dims = r" \times ".join(self._print(arg) for arg in expr.args)
         return rf"\mathbb{{R}}^{{{dims}}}"
