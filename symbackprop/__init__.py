@@ -1,42 +1,67 @@
-"""symbackprop: describe a network, get its backpropagation derived by SymPy and printed as code."""
+"""symbackprop: describe a network, get its backpropagation derived by SymPy and printed as code.
 
-from .derive.derivation import Derivation, Equation, derive, install_writer
-from .document.views import write
-from .emit.codegen import build, generate, write_module
-from .errors import SpecError
-from .expressions.symbols import a, t, w, y, z
-from .spec.catalog import (
-    ACTIVATIONS,
-    L1,
-    L2,
-    LOSSES,
-    elu,
-    huber,
-    leaky_relu,
-    prelu,
-    stop_gradient,
-)
-from .spec.functions import Activation, Loss, Regularizer
-from .spec.initializers import INITIALIZERS, Initializer
-from .spec.network import Dense, Network
-from .spec.optimizers import (
-    OPTIMIZERS,
-    SGD,
-    Adagrad,
-    Adam,
-    Optimizer,
-    RMSprop,
-    Schedule,
-    exponential_decay,
-    step_decay,
-    time_decay,
-)
+The names below are imported on first use (PEP 562), so that ``import symbackprop`` and
+``symbackprop --help`` do not load SymPy.
+"""
 
-# a Derivation shows itself (str, latex(), to_latex(), …) through the printing layer, which
-# deriving never imports
-install_writer(write)
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
+
+#: each public name, by the module it comes from
+_HOMES = {
+    ".derive.derivation": ("Derivation", "Equation", "derive"),
+    ".emit.codegen": ("build", "generate", "write_module"),
+    ".errors": ("SpecError",),
+    ".expressions.symbols": ("a", "t", "w", "y", "z"),
+    ".spec.catalog": (
+        "ACTIVATIONS",
+        "L1",
+        "L2",
+        "LOSSES",
+        "elu",
+        "huber",
+        "leaky_relu",
+        "prelu",
+        "stop_gradient",
+    ),
+    ".spec.functions": ("Activation", "Loss", "Regularizer"),
+    ".spec.initializers": ("INITIALIZERS", "Initializer"),
+    ".spec.network": ("Dense", "Network"),
+    ".spec.optimizers": (
+        "OPTIMIZERS",
+        "SGD",
+        "Adagrad",
+        "Adam",
+        "Optimizer",
+        "RMSprop",
+        "Schedule",
+        "exponential_decay",
+        "step_decay",
+        "time_decay",
+    ),
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> object:
+    module = _HOME_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'symbackprop' has no attribute {name!r}")
+    # a Derivation shows itself (str, latex(), to_latex(), …) through the printing layer,
+    # which deriving never imports: importing it installs its writer
+    from . import document  # noqa: F401
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "ACTIVATIONS",

@@ -10,23 +10,26 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from .derive.derivation import CONVENTIONS, derive
-from .document import formats
-from .document.lecture import lecture
-from .emit.codegen import generate
 from .errors import SpecError, printable
+from .options import CONVENTIONS, FORMAT_OF_SUFFIX, FORMATS
 from .output import status, write_all
-from .spec.files import check_distinct, load_networks
-from .spec.targets import DOMAINS
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# What a command runs (SymPy, NumPy, the compiler) is imported by that command: parsing the
+# arguments, --help and argument errors load none of it.
 
 
 def _compile(args: argparse.Namespace) -> int:
     """All or nothing: every spec is read, every module generated and every target checked
     and written to a temporary file before the first target is replaced (``write_all``).
     """
+    from .emit.codegen import generate
+    from .spec.files import check_distinct, load_networks
+
     planned = [
         (spec, network) for spec in args.specs for network in load_networks(spec)
     ]
@@ -49,6 +52,11 @@ def _compile(args: argparse.Namespace) -> int:
 def _latex(args: argparse.Namespace) -> int:
     """One document per network: to standard output or ``-o FILE`` for one network, into
     ``-o FOLDER`` as ``<network>.<format>`` for several; all written or none."""
+    from .derive.derivation import derive
+    from .document import formats
+    from .document.lecture import lecture
+    from .spec.files import load_networks
+
     networks = load_networks(args.spec)
     if args.network is not None:
         networks = [n for n in networks if n.name == args.network]
@@ -67,7 +75,7 @@ def _latex(args: argparse.Namespace) -> int:
             "--network NAME, or give -o FOLDER to write one document for each"
         )
     suffix = target.suffix.lower() if target is not None and not several else ""
-    form = args.format or formats.FORMAT_OF_SUFFIX.get(suffix, "tex")
+    form = args.format or FORMAT_OF_SUFFIX.get(suffix, "tex")
     if form == "pdf" and (target is None or (not several and suffix != ".pdf")):
         raise SpecError(
             "--format pdf writes a binary file: give -o NAME.pdf (or -o FOLDER)"
@@ -135,6 +143,10 @@ def random_batch(
     module: ModuleType, samples: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Random inputs and targets in the domain a generated module's loss expects."""
+    import numpy as np
+
+    from .spec.targets import DOMAINS
+
     rng = np.random.default_rng(seed)
     n_in, n_out = module.SIZES[0], module.SIZES[-1]
     X = rng.normal(size=(samples, n_in))
@@ -239,7 +251,7 @@ def parser() -> argparse.ArgumentParser:
     tex.add_argument("spec", metavar="SPEC")
     tex.add_argument(
         "--format",
-        choices=formats.FORMATS,
+        choices=FORMATS,
         help="tex: standalone LaTeX (pdflatex); md: Markdown with $$ math; "
         "html: one self-contained file, formulas as MathML; pdf: the LaTeX compiled by "
         "pdflatex (default: from the suffix of -o, else tex)",

@@ -233,3 +233,32 @@ def test_any_name_in_a_data_spec_is_shown_printable(tmp_path_factory, name):
         load_networks(spec)
     except sb.SpecError as error:
         assert str(error).isprintable()
+
+
+@pytest.mark.parametrize(
+    "argv, status",
+    [
+        (["--help"], 0),
+        (["latex", "--help"], 0),
+        (["latex"], 2),
+        (["check", "--samples", "0", "m.py"], 2),
+    ],
+)
+def test_help_and_argument_errors_load_neither_sympy_nor_numpy(argv, status):
+    """Parsing arguments imports only the standard library and the CLI's own choices: the
+    compiler (SymPy, NumPy) is imported by the command that runs."""
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "symbackprop", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == status, run.stderr[-500:]
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in run.stderr.splitlines()
+        if "|" in line
+    }
+    assert not {name for name in imported if name.split(".")[0] in ("sympy", "numpy")}
+    assert "symbackprop.cli" in imported

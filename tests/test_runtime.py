@@ -143,6 +143,18 @@ def test_the_progress_line_aligns_epochs_and_estimates_the_rest():
     assert line == "Epoch  5/10 - loss: 0.2500 - 2.0s elapsed, 2.0s left"
 
 
+def test_the_progress_line_writes_a_diverging_loss_in_a_few_digits():
+    logs = {
+        "loss": 1.2345678e200,
+        "val_loss": float("inf"),
+        "tiny": 2.5e-7,
+        "nan": np.nan,
+    }
+    line = runtime._progress(1, 3, logs, 1.0)
+    assert "loss: 1.2346e+200" in line and "val_loss: inf" in line
+    assert "tiny: 2.5000e-07" in line and "nan: nan" in line and len(line) < 120
+
+
 def _domain(monkeypatch, name):
     """Make the stand-in's targets those of domain ``name``, as a module's would be."""
     monkeypatch.setattr(runtime, "TARGETS", name)
@@ -260,6 +272,13 @@ def test_summary_counts_parameters_as_keras_does():
     assert text.splitlines()[0] == 'Model: "stand_in"'
     assert "dense_1 (Dense)" in text and "(None, 3)" in text
     assert "Total params: 13" in text  # 3·2 + 3 + 1·3 + 1
+    # a notebook and the REPL show it as lines, not as a quoted string with \n
+    assert isinstance(text, str) and repr(text) == str(text)
+    shown = []
+    text._repr_pretty_(
+        type("Printer", (), {"text": lambda self, s: shown.append(s)})(), False
+    )
+    assert shown == [str(text)]
 
 
 # --- the fit loop and Model, around the stand-in pass (parameters × (1 − lr) per batch) -------

@@ -2,9 +2,16 @@
 early stopping, divergence, callbacks, progress, save/load, summary, float32 and the Model class.
 """
 
+import ast
 import dataclasses
+import importlib
+import os
+import pickle
 import re
+import subprocess
+import sys
 
+import joblib
 import numpy as np
 import pytest
 
@@ -793,3 +800,59 @@ def test_divergence_without_the_loss_is_caught_from_the_parameters():
             start, X, T, epochs=50, batch_size=4, lr=10.0, verbose=0, metrics=()
         )
     assert all(np.all(np.isfinite(value)) for value in params.values())
+
+
+_UNPICKLE = (
+    "import pickle, sys, numpy as np; model = pickle.loads(sys.stdin.buffer.read()); "
+    "print(repr(model.predict(np.linspace(-1, 1, 8).reshape(4, 2)).tolist())); "
+    "print('sympy' in sys.modules)"
+)
+
+
+def _unpickled_elsewhere(data: bytes, path: str = "") -> tuple[list, bool]:
+    run = subprocess.run(
+        [sys.executable, "-c", _UNPICKLE],
+        input=data,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": path},
+        timeout=120,
+        check=True,
+    )
+    predictions, sympy_loaded = run.stdout.decode().splitlines()
+    return ast.literal_eval(predictions), sympy_loaded == "True"
+
+
+def test_models_pickle_for_joblib_from_build_and_from_files(tmp_path):
+    """A Model of sb.build carries its module's source (another process rebuilds it with NumPy
+    alone); one of a module on the path is pickled by name. joblib's worker processes work.
+    """
+    network = sb.Network(
+        "isrunet",
+        2,
+        [sb.Dense(3, "tanh"), sb.Dense(1, "sigmoid")],
+        "binary_crossentropy",
+    )
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    T = (X[:, :1] > 0).astype(float)
+    probe = np.linspace(-1, 1, 8).reshape(4, 2)
+    built = sb.build(network).Model(epochs=5).fit(X, T)
+    expected = built.predict(probe).tolist()
+    again = pickle.loads(pickle.dumps(built))
+    assert type(again) is type(built) and again.predict(probe).tolist() == expected
+    assert _unpickled_elsewhere(pickle.dumps(built)) == (expected, False)
+    sb.write_module(network, tmp_path / "isrunet.py")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        from_file = importlib.import_module("isrunet").Model(epochs=5).fit(X, T)
+        data = pickle.dumps(from_file)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("isrunet", None)
+    assert from_file.predict(probe).tolist() == expected
+    assert _unpickled_elsewhere(data, str(tmp_path)) == (expected, False)
+    sums = joblib.Parallel(n_jobs=2)(
+        joblib.delayed(lambda model: model.predict(probe).tolist())(built)
+        for _ in range(2)
+    )
+    assert sums == [expected, expected]

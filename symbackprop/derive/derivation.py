@@ -23,13 +23,13 @@ from ..expressions.algebra import (
     value,
 )
 from ..expressions.symbols import a, g, t, w, y, z
+from ..options import CONVENTIONS
 from ..spec.functions import Activation
 from ..spec.network import Network
 from ..spec.optimizers import GRAD, LR_K, THETA, Optimizer
 from . import calculus
 
 #: δ = −∂ℓ/∂net (Rumelhart, Hinton & Williams' error signal, so δ_y = t − y) or δ = ∂ℓ/∂Z (Nielsen's δ, so δ_y = y − t)
-CONVENTIONS = ("negative", "gradient")
 
 STEPS = ("forward", "loss", "delta", "gradient", "update")
 
@@ -195,6 +195,11 @@ class Derivation:
         return self._document("to_html", values, exercises)
 
     def _write(self, view: str, *options: bool) -> str:
+        if not _WRITER:
+            raise RuntimeError(
+                "a Derivation is written by symbackprop.document: import symbackprop "
+                "(and use sb.derive) or import symbackprop.document first"
+            )
         (write,) = _WRITER
         return write(self, view, *options)
 

@@ -17,18 +17,9 @@ from .. import output
 from ..errors import SpecError
 from ..expressions import mathml, names, printers
 from ..expressions.notation import Partial
+from ..options import FORMAT_OF_SUFFIX, FORMATS
 from .model import Document, Figure, Math, Row, Section, Text
 
-FORMATS = ("tex", "md", "html", "pdf")
-#: the format a file's suffix asks for (``-o notes.html`` without --format)
-FORMAT_OF_SUFFIX = {
-    ".tex": "tex",
-    ".md": "md",
-    ".markdown": "md",
-    ".html": "html",
-    ".htm": "html",
-    ".pdf": "pdf",
-}
 #: seconds pdflatex may take for one document
 PDFLATEX_SECONDS = 120
 _LATEX_RELATIONS = {"=": "=", "←": r"\leftarrow", "∈": r"\in", "∼": r"\sim"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import linecache
 import math
 import os
 import types
@@ -22,7 +21,7 @@ from ..output import sign, write_atomic
 from ..spec.initializers import FAN_IN, FAN_OUT
 from ..spec.network import Network
 from ..spec.targets import DOMAINS
-from . import runtime
+from . import revive, runtime
 
 TEMPLATE = "module.py.j2"
 #: Unicode categories never copied into generated text: controls, format characters, line and
@@ -316,15 +315,10 @@ def write_module(
 
 
 def build(network: Network, convention: str = "negative") -> types.ModuleType:
-    """The generated module for ``network``, imported (not written to disk)."""
-    source = generate(network, convention)
-    filename = f"<symbackprop:{network.name}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    module = types.ModuleType(network.name)
-    module.__file__ = filename
-    code = compile(source, filename, "exec")
-    exec(code, module.__dict__)  # noqa: S102 - runs the module we just generated
-    return module
+    """The generated module for ``network``, imported (not written to disk); its Models
+    pickle with the module's source (``revive``), so joblib and other processes can load them.
+    """
+    return revive.module(generate(network, convention), network.name)
 
 
 __all__ = [

@@ -248,11 +248,20 @@ def _validation(X, T, validation_data, validation_split):
     return X[:split], T[:split], X[split:], T[split:]
 
 
+def _metric(value):
+    """A metric for the progress line: 4 decimals, or 4 significant digits with an exponent
+    where those would hide it (a diverging loss is 1.2346e+200, not 200 digits)."""
+    value = float(value)
+    if value == 0 or not np.isfinite(value) or 1e-3 <= abs(value) < 1e5:
+        return f"{value:.4f}"
+    return f"{value:.4e}"
+
+
 def _progress(epoch, epochs, logs, elapsed):
     left = elapsed / epoch * (epochs - epoch)
     return " - ".join(
         [f"Epoch {epoch:>{len(str(epochs))}}/{epochs}"]
-        + [f"{key}: {value:.4f}" for key, value in logs.items()]
+        + [f"{key}: {_metric(value)}" for key, value in logs.items()]
         + [f"{elapsed:.1f}s elapsed, {left:.1f}s left"]
     )
 
@@ -386,8 +395,19 @@ def load(path):
         )
 
 
+class Text(str):
+    """Text that a notebook or the REPL shows as it reads: lines, not a quoted string."""
+
+    def __repr__(self):
+        return str(self)
+
+    def _repr_pretty_(self, printer, cycle):
+        printer.text(str(self))
+
+
 def summary():
-    """The layers with their output shapes and parameter counts, as Keras' model.summary()."""
+    """The layers with their output shapes and parameter counts, as Keras' model.summary()
+    (a str that a notebook shows as lines)."""
     rows = [("Layer (type)", "Output Shape", "Param #", "Activation")]
     for layer, activation, units, names in LAYERS:
         count = sum(int(np.prod(SHAPES[name])) for name in names)
@@ -400,13 +420,15 @@ def summary():
     rule = max(len(line) for line in lines)
     total = sum(int(np.prod(shape)) for shape in SHAPES.values())
     body = [item for line in lines[1:] for item in (line, "_" * rule)][:-1]
-    return "\n".join(
-        [f'Model: "{NAME}"', "_" * rule, lines[0], "=" * rule, *body, "=" * rule]
-        + [
-            f"Total params: {total}",
-            f"Trainable params: {total}",
-            "Non-trainable params: 0",
-        ]
+    return Text(
+        "\n".join(
+            [f'Model: "{NAME}"', "_" * rule, lines[0], "=" * rule, *body, "=" * rule]
+            + [
+                f"Total params: {total}",
+                f"Trainable params: {total}",
+                "Non-trainable params: 0",
+            ]
+        )
     )
 
 
@@ -680,6 +702,14 @@ class Model:
         "verbose",
     )
 
+    def __reduce_ex__(self, protocol):
+        """Pickled by reference to this module where it can be imported by name (a file),
+        and with the module's source where symbackprop built it in memory (_REBUILD)."""
+        rebuild = globals().get("_REBUILD")
+        if rebuild is None:
+            return object.__reduce_ex__(self, protocol)
+        return rebuild(self)
+
     def get_params(self, deep=True):
         """The settings given to __init__ (for scikit-learn's clone and grid search)."""
         return {name: getattr(self, name) for name in self._SETTINGS}
@@ -777,6 +807,7 @@ FUNCTIONS = (
     _evaluate,
     _check_training,
     _validation,
+    _metric,
     _progress,
     forward,
     loss,
@@ -788,6 +819,7 @@ FUNCTIONS = (
     Model,
     save,
     load,
+    Text,
     summary,
     check_gradients,
 )

@@ -242,7 +242,6 @@ class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
             body = self.element("mfrac", body, self._print(product.bottom))
         return self.row(self.op("-"), body) if product.negative else body
 
-
     def _plain_product(self, expr: sp.Expr):
         """A product as the LaTeX printer writes it: e^{−z} stays in the numerator
         (SymPy's MathML printer would move it below as 1/e^{z})."""
