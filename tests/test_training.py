@@ -396,8 +396,11 @@ def test_progress_line_per_epoch_and_silence(capsys):
         ({"X": np.full((3, 4), np.nan)}, ValueError, "X holds non-finite values"),
         (
             {"X": np.zeros((3, 4), dtype=complex)},
-            TypeError,
-            "X must hold real numbers, got an array of dtype complex128",
+            ValueError,
+            (
+                "Complex data not supported: X must hold real numbers, got an array of dtype "
+                "complex128"
+            ),
         ),
         (
             {"X": [[0, 1, 2, 3], [0, 1]]},
@@ -570,7 +573,7 @@ def test_model_fits_predicts_scores_and_saves(tmp_path):
     path = model.save(tmp_path / "model")
     again = module.Model.load(path)
     np.testing.assert_array_equal(again.predict(X), model.predict(X))
-    with pytest.raises(RuntimeError, match="not fitted yet"):
+    with pytest.raises(ValueError, match="not fitted yet"):
         module.Model().predict(X)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
 import tempfile
 import time
 import warnings
@@ -102,12 +103,25 @@ def _epoch(params, state, X, T, batch_size, lr, k, metrics):
 
 def _numbers(value, name):
     """``value`` as a NumPy array of numbers, else an error naming it."""
+    if hasattr(value, "toarray"):
+        raise TypeError(
+            f"{name} is sparse: sparse input is not supported, pass {name}.toarray()"
+        )
     try:
         array = np.asarray(value)
     except ValueError as error:
         raise ValueError(
             f"{name} must be a rectangular array of numbers: {error}"
         ) from None
+    if array.dtype.kind == "c":
+        raise ValueError(
+            f"Complex data not supported: {name} must hold real numbers, got an array of "
+            f"dtype {array.dtype}"
+        )
+    if array.dtype.kind == "O":
+        # numbers held as Python objects, as scikit-learn converts them (anything else
+        # raises float()'s own TypeError or ValueError)
+        array = array.astype(np.float64)
     if array.dtype.kind not in "biuf":
         raise TypeError(
             f"{name} must hold real numbers, got an array of dtype {array.dtype}"
@@ -155,7 +169,21 @@ def _finite(value, what):
 def _check_inputs(X, name="X"):
     X = _numbers(X, name).astype(DTYPE, copy=False)
     if X.ndim != 2 or X.shape[1] != SIZES[0]:
-        raise ValueError(f"{name} must have shape (N, {SIZES[0]}), got {X.shape}")
+        # the last words as scikit-learn words them, which its tools look for
+        if X.ndim == 2 and X.shape[1] == 0:
+            raise ValueError(
+                f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required: "
+                f"{name} must have shape (N, {SIZES[0]})"
+            )
+        words = (
+            f": {name} has {X.shape[1]} feature(s), but {NAME} is expecting {SIZES[0]} "
+            "features as input"
+            if X.ndim == 2
+            else ""
+        )
+        raise ValueError(
+            f"{name} must have shape (N, {SIZES[0]}), got {X.shape}{words}"
+        )
     if not np.isfinite(X).all():
         raise ValueError(f"{name} holds non-finite values (nan or inf)")
     return X
@@ -656,13 +684,21 @@ def train(
     return dict(zip(PARAMS, values)), history
 
 
-class Model:
-    """The network as a scikit-learn style estimator: `Model(epochs=100).fit(X, T)`, then
-    `predict`, `predict_proba` (classifiers with probabilities), `score`, `evaluate`, `save`;
-    `Model.load(path)`.
+class NotFittedError(ValueError, AttributeError):
+    """A Model used before fit (both a ValueError and an AttributeError, as scikit-learn's)."""
 
-    fit() starts from init_params(seed) and trains with the settings given here; the trained
-    parameters are `params_`, the per-epoch metrics `history_`.
+
+class Model:
+    """The network as a scikit-learn estimator (a classifier or a regressor by TASK):
+    `Model(epochs=100).fit(X, y)`, then `predict`, `predict_proba` (classifiers with
+    probabilities), `score`, `evaluate`, `save`; `Model.load(path)`. It works in scikit-learn's
+    `cross_val_score`, `GridSearchCV` and pipelines.
+
+    A classifier takes class labels of any kind (one per sample: `classes_` holds them sorted,
+    output k stands for `classes_[k]`, and `predict` returns labels) or the network's own
+    targets (one-hot rows, 0/1 per output). fit() starts from init_params(seed) and trains
+    with the settings given here; the trained parameters are `params_`, the per-epoch metrics
+    `history_`, the number of input features `n_features_in_`.
     """
 
     def __init__(
@@ -687,8 +723,6 @@ class Model:
         self.early_stopping = early_stopping
         self.restore_best = restore_best
         self.verbose = verbose
-        self.params_ = None
-        self.history_ = None
 
     _SETTINGS = (
         "epochs",
@@ -730,8 +764,96 @@ class Model:
         )
         return f"{NAME}.Model({settings})"
 
-    def fit(self, X, T, *, validation_data=None, callbacks=()):
+    def __sklearn_tags__(self):
+        """What scikit-learn reads of this estimator (called by scikit-learn only, so it is
+        installed whenever this runs)."""
+        from sklearn.utils import (
+            ClassifierTags,
+            InputTags,
+            RegressorTags,
+            Tags,
+            TargetTags,
+        )
+
+        classifier = TASK in ("binary", "multiclass", "sign")
+        return Tags(
+            estimator_type="classifier" if classifier else "regressor",
+            target_tags=TargetTags(
+                required=True,
+                one_d_labels=classifier,
+                multi_output=SIZES[-1] > 1
+                and not (classifier and TASK == "multiclass"),
+                single_output=SIZES[-1] == 1 or TASK == "multiclass",
+            ),
+            input_tags=InputTags(),
+            classifier_tags=(
+                ClassifierTags(multi_class=TASK == "multiclass") if classifier else None
+            ),
+            regressor_tags=None if classifier else RegressorTags(),
+        )
+
+    def __sklearn_is_fitted__(self):
+        return getattr(self, "params_", None) is not None
+
+    def _targets(self, y, fitting):
+        """The network's targets for y. A classifier's labels (one per sample, of any kind)
+        are encoded — one-hot rows, 0/1 or −1/+1 for a single output, indices for integer-label
+        losses — and `classes_` set when fitting; targets in the network's own form pass as
+        given (one-hot rows, 0/1 or ±1 per output)."""
+        if y is None:
+            raise ValueError(
+                f"{NAME}.Model requires y to be passed, but the target y is None"
+            )
+        array = np.asarray(y)
+        one_per_sample = TASK == "multiclass" or SIZES[-1] == 1
+        if TASK not in ("binary", "multiclass", "sign") or not (
+            (array.ndim == 1 and one_per_sample) or TARGETS == "labels"
+        ):
+            if fitting and TASK in ("binary", "multiclass", "sign"):
+                self.classes_ = {
+                    "multiclass": np.arange(SIZES[-1]),
+                    "binary": np.array([0, 1]),
+                    "sign": np.array([-1, 1]),
+                }[TASK]
+            return y
+        if array.dtype.kind == "f" and not np.all(array == np.round(array)):
+            raise ValueError(
+                "Unknown label type: continuous. A classifier is fitted on class labels, "
+                f"got values such as {array[array != np.round(array)][:3]}"
+            )
+        if fitting:
+            self.classes_ = np.unique(array)
+            width = SIZES[-1] if TASK == "multiclass" else 2
+            if len(self.classes_) != width:
+                raise ValueError(
+                    f"y holds {len(self.classes_)} classes, but {NAME} tells apart "
+                    f"exactly {width} (its output layer has {SIZES[-1]} units)"
+                )
+        unknown = ~np.isin(array, self.classes_)
+        if np.any(unknown):
+            raise ValueError(
+                f"y holds labels the model was not fitted on: {array[unknown][:5]}"
+            )
+        index = np.searchsorted(self.classes_, array)
+        if TARGETS == "labels":
+            return index
+        if TASK == "multiclass":
+            return np.eye(SIZES[-1], dtype=DTYPE)[index]
+        last = (array == self.classes_[-1]).astype(DTYPE)[:, None]
+        return 2 * last - 1 if TASK == "sign" else last
+
+    def _encoded(self):
+        """Whether predict answers in `classes_` (one label per sample) rather than in the
+        network's own outputs (several binary or ±1 outputs)."""
+        return hasattr(self, "classes_") and (TASK == "multiclass" or SIZES[-1] == 1)
+
+    def fit(self, X, y, *, validation_data=None, callbacks=()):
         """Train from init_params(seed); returns self."""
+        _numbers(X, "X")  # a sparse or complex X is refused before y is read
+        T = self._targets(y, fitting=True)
+        if validation_data is not None:
+            X_val, y_val = validation_data
+            validation_data = (X_val, self._targets(y_val, fitting=False))
         self.params_, self.history_ = train(
             init_params(self.seed),
             X,
@@ -740,18 +862,28 @@ class Model:
             callbacks=callbacks,
             **self.get_params(),
         )
+        self.n_features_in_ = SIZES[0]
         return self
 
     def _fitted(self):
-        if self.params_ is None:
-            raise RuntimeError(
-                "this Model is not fitted yet: call fit(X, T) or Model.load(path)"
+        if getattr(self, "params_", None) is None:
+            # scikit-learn's own error where scikit-learn is in use (it is one of ours too)
+            sklearn = sys.modules.get("sklearn.exceptions")
+            error = getattr(sklearn, "NotFittedError", NotFittedError)
+            raise error(
+                "this Model is not fitted yet: call fit(X, y) or Model.load(path)"
             )
         return self.params_
 
     def predict(self, X):
-        """As predict(params, X) with the fitted parameters."""
-        return predict(self._fitted(), X)
+        """As predict(params, X) with the fitted parameters; a classifier fitted on labels
+        returns labels (`classes_`)."""
+        found = predict(self._fitted(), X)
+        if not self._encoded():
+            return found
+        if TASK == "multiclass":
+            return self.classes_[found]
+        return self.classes_[(found.ravel() > 0).astype(np.int64)]
 
     if TASK in ("binary", "multiclass"):
 
@@ -768,6 +900,8 @@ class Model:
         """Accuracy on X, T for a classifier; for regression R², the coefficient of
         determination, averaged over the outputs (as scikit-learn)."""
         if TASK != "regression":
+            if np.ndim(T) == 1 and self._encoded():
+                return float(np.mean(self.predict(X) == np.asarray(T)))
             return evaluate(self._fitted(), X, T)["accuracy"]
         X, T = _check_data(X, T)
         residual = np.sum((T - forward(self._fitted(), X)) ** 2, axis=0)
@@ -775,8 +909,9 @@ class Model:
         return float(np.mean(1 - residual / np.where(spread > 0, spread, 1)))
 
     def evaluate(self, X, T):
-        """As evaluate(params, X, T) with the fitted parameters."""
-        return evaluate(self._fitted(), X, T)
+        """As evaluate(params, X, T) with the fitted parameters (labels encoded as in fit)."""
+        params = self._fitted()
+        return evaluate(params, X, self._targets(T, fitting=False))
 
     def save(self, path):
         """Save the fitted parameters (see save); returns the path."""
@@ -816,6 +951,7 @@ FUNCTIONS = (
     predict,
     predict_proba,
     train,
+    NotFittedError,
     Model,
     save,
     load,
