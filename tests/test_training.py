@@ -859,3 +859,100 @@ def test_models_pickle_for_joblib_from_build_and_from_files(tmp_path):
         for _ in range(2)
     )
     assert sums == [expected, expected]
+
+
+@pytest.mark.parametrize("optimizer", [sb.SGD(0.1), sb.Adam(lr=0.01)], ids=str)
+def test_training_resumes_bit_for_bit_with_its_state(optimizer):
+    """train(state=…) carries the optimiser's state, the update count and the shuffling's
+    random state: 5 + 5 epochs equal 10, bit for bit; Model's warm_start and partial_fit
+    resume the same way."""
+    network = sb.Network(
+        "resume",
+        2,
+        [sb.Dense(4, "tanh"), sb.Dense(3, "softmax")],
+        "categorical_crossentropy",
+        optimizer=optimizer,
+    )
+    module = sb.build(network)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 2))
+    labels = rng.integers(0, 3, 50)
+    T = np.eye(3)[labels]
+    settings = {"batch_size": 8, "verbose": 0}
+    whole, history = module.train(module.init_params(0), X, T, epochs=10, **settings)
+    state = {}
+    half, first = module.train(
+        module.init_params(0), X, T, epochs=5, state=state, **settings
+    )
+    assert set(state) == {"optimizer", "k", "rng"} and state["k"] == 5 * 7
+    resumed, second = module.train(half, X, T, epochs=5, state=state, **settings)
+    for name in module.PARAMS:
+        np.testing.assert_array_equal(resumed[name], whole[name])
+    assert first["loss"] + second["loss"] == history["loss"]
+    # without state the optimiser starts afresh: Adam's second half differs
+    fresh, _ = module.train(half, X, T, epochs=5, **settings)
+    if str(optimizer).startswith("Adam"):
+        assert any(not np.array_equal(fresh[n], whole[n]) for n in module.PARAMS)
+    once = module.Model(epochs=4, batch_size=8).fit(X, labels)
+    warm = module.Model(epochs=2, batch_size=8, warm_start=True).fit(X, labels)
+    warm.fit(X, labels)
+    steps = module.Model(batch_size=8)
+    for _ in range(4):
+        steps.partial_fit(X, labels, classes=[0, 1, 2])
+    for model in (warm, steps):
+        for name in module.PARAMS:
+            np.testing.assert_array_equal(model.params_[name], once.params_[name])
+        assert model.n_iter_ == 4 and model.loss_curve_ == once.loss_curve_
+
+
+def test_callbacks_with_keras_hooks_see_the_parameters_and_can_stop():
+    module = sb.build(CLASSIFIER)
+    X, labels = _classes(40)
+
+    class Recorder:
+        def __init__(self):
+            self.seen = []
+            self.stop_training = False
+
+        def on_train_begin(self, logs):
+            self.seen.append(("train_begin", sorted(logs["params"])))
+
+        def on_epoch_begin(self, epoch, logs):
+            self.seen.append(("epoch_begin", epoch))
+
+        def on_epoch_end(self, epoch, logs):
+            self.seen.append(("epoch_end", epoch, "loss" in logs))
+            assert logs["params"]["W1"].shape == module.SHAPES["W1"]
+            self.stop_training = epoch == 2
+
+        def on_train_end(self, logs):
+            self.seen.append(("train_end", "loss" in logs))
+
+    recorder = Recorder()
+    _, history = module.train(
+        module.init_params(0),
+        X,
+        labels,
+        epochs=5,
+        batch_size=8,
+        verbose=0,
+        callbacks=[recorder],
+    )
+    assert recorder.seen == [
+        ("train_begin", sorted(module.PARAMS)),
+        ("epoch_begin", 1),
+        ("epoch_end", 1, True),
+        ("epoch_begin", 2),
+        ("epoch_end", 2, True),
+        ("train_end", True),
+    ]
+    assert len(history["loss"]) == 2
+    with pytest.raises(TypeError, match="Keras' hooks"):
+        module.train(
+            module.init_params(0),
+            X,
+            np.eye(3)[labels],
+            epochs=1,
+            batch_size=8,
+            callbacks=[object()],
+        )

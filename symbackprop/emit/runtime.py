@@ -231,11 +231,14 @@ def _check_training(
         raise ValueError(
             f"early_stopping must be a patience in epochs (a positive integer) or None, got {early_stopping!r}"
         )
+    hooks = ("on_train_begin", "on_epoch_begin", "on_epoch_end", "on_train_end")
     if not isinstance(callbacks, (tuple, list)) or not all(
-        callable(callback) for callback in callbacks
+        callable(callback) or any(hasattr(callback, hook) for hook in hooks)
+        for callback in callbacks
     ):
         raise TypeError(
-            f"callbacks must be a sequence of functions callback(epoch, logs), got {callbacks!r}"
+            "callbacks must be a sequence of functions callback(epoch, logs) or objects "
+            f"with Keras' hooks ({', '.join(hooks)}), got {callbacks!r}"
         )
     if verbose not in (0, 1, 2, True, False):
         raise ValueError(
@@ -572,6 +575,7 @@ def train(
     callbacks=(),
     verbose=1,
     metrics=METRICS,
+    state=None,
 ):
     """Mini-batch training with the network's optimiser (OPTIMIZER); returns (trained params,
     history).
@@ -582,9 +586,16 @@ def train(
     lr replaces the optimiser's rate (LR). early_stopping=p stops once val_loss has not
     improved for p epochs, and with restore_best the parameters of the best epoch are
     returned. Each callback(epoch, logs) runs after an epoch; returning True stops training.
+    A callback may instead be an object with Keras' hooks on_train_begin(logs),
+    on_epoch_begin(epoch, logs), on_epoch_end(epoch, logs) and on_train_end(logs) (any of
+    them; logs["params"] holds the current parameters); setting its stop_training stops.
     verbose=1 prints a line per epoch. If the loss stops being finite, training stops with a
-    warning and the last finite epoch's parameters. The optimiser's state starts afresh at
-    every call.
+    warning and the last finite epoch's parameters.
+
+    The optimiser's state (and the update count and the shuffling's random state) starts
+    afresh, unless state is a dict: it is read when it holds a previous call's state and
+    updated at the end, so that training resumes where it stopped — two calls of 5 epochs
+    equal one of 10, bit for bit.
     """
     lr = LR if lr is None else lr
     _check_training(
@@ -610,8 +621,15 @@ def train(
         )
     # fresh copies (see _check_params), updated in place by _epoch
     values = _check_params(params)
-    state = _initial_state(values)
+    carried = state if isinstance(state, dict) else None
+    if state is not None and carried is None:
+        raise TypeError(f"state must be a dict (empty at first), got {state!r}")
     rng = np.random.default_rng(seed)
+    if carried:
+        state = [np.array(value, dtype=DTYPE) for value in carried["optimizer"]]
+        rng.bit_generator.state = carried["rng"]
+    else:
+        state = _initial_state(values)
     metrics = tuple(metrics)
     validated = tuple(f"val_{key}" for key in METRICS if X_val is not None)
     history = {key: [] for key in metrics + validated}
@@ -619,9 +637,18 @@ def train(
         value.copy() for value in values
     ]  # the parameters after the last finite epoch
     best_epoch, best_loss, best = 0, np.inf, last
-    k = 0  # updates so far
+    k = carried["k"] if carried else 0  # updates so far
     started = time.perf_counter()
+    hooked = [c for c in callbacks if not callable(c)]
+
+    def hook(name, *arguments):
+        for callback in hooked:
+            if hasattr(callback, name):
+                getattr(callback, name)(*arguments)
+
+    hook("on_train_begin", {"params": dict(zip(PARAMS, values))})
     for epoch in range(1, epochs + 1):
+        hook("on_epoch_begin", epoch, {"params": dict(zip(PARAMS, values))})
         X_epoch, T_epoch = X, T
         if shuffle:
             # one gather per epoch; each batch is then a view
@@ -662,7 +689,13 @@ def train(
             )
         stop = False
         for callback in callbacks:
-            stop = bool(callback(epoch, dict(logs))) or stop
+            if callable(callback):
+                stop = bool(callback(epoch, dict(logs))) or stop
+            elif hasattr(callback, "on_epoch_end"):
+                callback.on_epoch_end(
+                    epoch, {**logs, "params": dict(zip(PARAMS, values))}
+                )
+            stop = bool(getattr(callback, "stop_training", False)) or stop
         if early_stopping is not None:
             if logs["val_loss"] < best_loss:
                 best_epoch, best_loss, best = epoch, logs["val_loss"], last
@@ -681,6 +714,13 @@ def train(
             print(
                 f"Restored the parameters of epoch {best_epoch} (val_loss {best_loss:.4f})"
             )
+    if carried is not None:
+        carried.update(
+            optimizer=[np.array(value) for value in state],
+            k=k,
+            rng=rng.bit_generator.state,
+        )
+    hook("on_train_end", {**{key: h[-1] for key, h in history.items() if h}})
     return dict(zip(PARAMS, values)), history
 
 
@@ -713,6 +753,7 @@ class Model:
         early_stopping=None,
         restore_best=True,
         verbose=0,
+        warm_start=False,
     ):
         self.epochs = epochs
         self.batch_size = batch_size
@@ -723,6 +764,7 @@ class Model:
         self.early_stopping = early_stopping
         self.restore_best = restore_best
         self.verbose = verbose
+        self.warm_start = warm_start
 
     _SETTINGS = (
         "epochs",
@@ -734,6 +776,7 @@ class Model:
         "early_stopping",
         "restore_best",
         "verbose",
+        "warm_start",
     )
 
     def __reduce_ex__(self, protocol):
@@ -848,20 +891,50 @@ class Model:
         return hasattr(self, "classes_") and (TASK == "multiclass" or SIZES[-1] == 1)
 
     def fit(self, X, y, *, validation_data=None, callbacks=()):
-        """Train from init_params(seed); returns self."""
+        """Train from init_params(seed) — or, with warm_start, on from the fitted parameters
+        and the optimiser's state — for `epochs`; returns self."""
         _numbers(X, "X")  # a sparse or complex X is refused before y is read
-        T = self._targets(y, fitting=True)
+        resume = self.warm_start and self.__sklearn_is_fitted__()
+        T = self._targets(y, fitting=not resume)
+        return self._train(X, T, self.epochs, resume, validation_data, callbacks)
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over X, y, on from where the last fit or partial_fit stopped (the first
+        call starts from init_params(seed); `classes` names every label that will come).
+        """
+        _numbers(X, "X")
+        resume = self.__sklearn_is_fitted__()
+        if not resume and classes is not None:
+            self._targets(np.asarray(classes), fitting=True)
+            T = self._targets(y, fitting=False)
+        else:
+            T = self._targets(y, fitting=not resume)
+        return self._train(X, T, 1, resume, None, ())
+
+    def _train(self, X, T, epochs, resume, validation_data, callbacks):
         if validation_data is not None:
             X_val, y_val = validation_data
             validation_data = (X_val, self._targets(y_val, fitting=False))
+        if not resume:
+            self._state, self.n_iter_, self.loss_curve_ = {}, 0, []
+            self.validation_scores_ = None
+        settings = {**self.get_params(), "epochs": epochs}
+        del settings["warm_start"]
+        start = self.params_ if resume else init_params(self.seed)
         self.params_, self.history_ = train(
-            init_params(self.seed),
+            start,
             X,
             T,
             validation_data=validation_data,
             callbacks=callbacks,
-            **self.get_params(),
+            state=self._state,
+            **settings,
         )
+        self.n_iter_ += len(self.history_["loss"])
+        self.loss_curve_ = self.loss_curve_ + list(self.history_["loss"])
+        if "val_accuracy" in self.history_:
+            scores = self.validation_scores_ or []
+            self.validation_scores_ = scores + list(self.history_["val_accuracy"])
         self.n_features_in_ = SIZES[0]
         return self
 
