@@ -10,6 +10,7 @@ import pytest
 
 import symbackprop as sb
 from symbackprop import cli, output
+from symbackprop.emit import codegen
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = sb.Network("tiny", 2, [sb.Dense(1, "sigmoid")], "binary_crossentropy")
@@ -135,14 +136,15 @@ def test_a_failing_compile_writes_nothing_and_keeps_what_was_there(
     second = _spec(tmp_path, "second.toml", GOOD.replace("first", "second"))
     assert cli.main(["compile", good, "-o", str(out)]) == 0
     before = (out / "first.py").read_text(encoding="utf-8")
-    real = cli.generate
+    real = codegen.generate
 
     def fail_on_second(network, convention):
         if network.name == "second":
             raise RuntimeError("derivation failed")
         return real(network, convention)
 
-    monkeypatch.setattr(cli, "generate", fail_on_second)
+    # the command imports generate when it runs
+    monkeypatch.setattr(codegen, "generate", fail_on_second)
     with pytest.raises(RuntimeError, match="derivation failed"):
         cli.main(["compile", good, second, "-o", str(out), "--convention", "gradient"])
     assert (out / "first.py").read_text(encoding="utf-8") == before

@@ -142,3 +142,47 @@ def test_every_classification_loss_fits_class_labels(name):
         assert model.predict_proba(X).shape == (60, len(model.classes_))
     with pytest.raises(ValueError, match="Unknown label type"):
         module.Model(epochs=1).fit(X, X[:, 0] + 0.5)
+
+
+@pytest.mark.parametrize("network", [CLASSIFIER, REGRESSOR], ids=lambda n: n.name)
+def test_what_the_width_bound_checks_test_holds_on_data_of_the_right_width(network):
+    """The checks check_estimator cannot run here (they fit another width) test properties that
+    hold for any width; they are tested on data the network takes: fit is idempotent, predict
+    leaves the model unchanged and answers per sample (order and subsets), float32 and int
+    inputs fit, a fitted model pickles, n_features_in_ is set and a wrong width is refused in
+    scikit-learn's words."""
+    import copy
+    import pickle
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 2))
+    y = (
+        (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)
+        if network is CLASSIFIER
+        else X.sum(axis=1)
+    )
+    module = sb.build(network)
+    first = module.Model(epochs=5).fit(X, y)
+    second = module.Model(epochs=5).fit(X, y).fit(X, y)
+    for name in module.PARAMS:
+        np.testing.assert_array_equal(first.params_[name], second.params_[name])
+    before = copy.deepcopy(first.__dict__)
+    predicted = first.predict(X)
+    assert first.__dict__.keys() == before.keys()
+    for key, value in before.items():
+        if key != "history_":
+            np.testing.assert_equal(first.__dict__[key], value)
+    order = rng.permutation(40)
+    # as scikit-learn's checks compare: to 1e-7 (a batch's BLAS blocking moves the last bit)
+    np.testing.assert_allclose(first.predict(X[order]), predicted[order], rtol=1e-7)
+    np.testing.assert_allclose(first.predict(X[:7]), predicted[:7], rtol=1e-7)
+    for dtype in (np.float32, np.int64):
+        module.Model(epochs=1).fit(X.astype(dtype), y).predict(X.astype(dtype))
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(first)).predict(X), predicted
+    )
+    assert first.n_features_in_ == 2
+    with pytest.raises(
+        ValueError, match="X has 3 feature\\(s\\), but .* is expecting 2"
+    ):
+        first.predict(np.zeros((4, 3)))
