@@ -172,6 +172,14 @@ class Derivation:
         """Parameter symbols in order: W1, b1, W2, b2, …"""
         return tuple(p for layer in self.layers for p in layer.params)
 
+    def error_of(self, layer: LayerDerivation) -> sp.Symbol:
+        """The layer's error symbol: δ_y for the output layer, δ_h{l} for hidden layer l."""
+        return _delta(layer, self.layers)
+
+    def inputs_of(self, layer: LayerDerivation) -> sp.Symbol:
+        """What the layer weighs: X for the first layer, A_{l−1} after it."""
+        return X if layer.index == 1 else self.layers[layer.index - 2].A
+
     def latex(self) -> str:
         """Every derived formula as LaTeX: one ``align*`` environment, a titled section per step."""
         return self._write("latex")

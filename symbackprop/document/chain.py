@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from ..derive.derivation import LOSS, N, X
+from ..derive.derivation import LOSS, N
 from ..expressions import names
 from ..expressions.algebra import Dot, Transpose
 from ..expressions.notation import Partial, chain, colored
@@ -33,16 +33,6 @@ HIDDEN_COLORS = ("cyan", "magenta")
 
 def _sign(derivation: Derivation) -> int:
     return -1 if derivation.convention == "negative" else 1
-
-
-def _delta(derivation: Derivation, layer: LayerDerivation) -> sp.Symbol:
-    last = layer.index == len(derivation.layers)
-    return names.output_error() if last else names.error(layer.index)
-
-
-def _below(derivation: Derivation, layer: LayerDerivation) -> sp.Symbol:
-    """A_{l−1}: the layer's inputs (X for the first)."""
-    return X if layer.index == 1 else derivation.layers[layer.index - 2].A
 
 
 def one_unit(derivation: Derivation) -> Section | None:
@@ -134,8 +124,8 @@ def layer_by_layer(derivation: Derivation) -> Section:
     ]
     for layer in reversed(derivation.layers):
         factors = _factors(derivation, layer)
-        delta = _delta(derivation, layer)
-        below = _below(derivation, layer)
+        delta = derivation.error_of(layer)
+        below = derivation.inputs_of(layer)
         rows = [
             Row(
                 Partial(LOSS, layer.W),
@@ -248,7 +238,7 @@ def index_form(derivation: Derivation) -> Section:
             continue  # row-wise: its Jacobian mixes the units (see the output error)
         above = derivation.layers[layer.index]
         back = sp.Sum(
-            sp.Indexed(_delta(derivation, above).name, n, k)
+            sp.Indexed(derivation.error_of(above).name, n, k)
             * sp.Indexed(above.W.name, k, j),
             (k, 1, above.units),
         )
@@ -257,14 +247,14 @@ def index_form(derivation: Derivation) -> Section:
         )
         rows.append(
             Row(
-                sp.Indexed(_delta(derivation, layer).name, n, j),
+                sp.Indexed(derivation.error_of(layer).name, n, j),
                 (back * local,),
                 note="BP2",
             )
         )
     for layer in derivation.layers:
-        delta = sp.Indexed(_delta(derivation, layer).name, n, j)
-        below = _below(derivation, layer)
+        delta = sp.Indexed(derivation.error_of(layer).name, n, j)
+        below = derivation.inputs_of(layer)
         if layer.bias:
             rows.append(
                 Row(

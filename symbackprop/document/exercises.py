@@ -28,7 +28,7 @@ def _items(derivation: Derivation) -> list[Item]:
     layers = derivation.layers
     out = layers[-1]
     first = layers[0]
-    delta = names.error(first.index) if len(layers) > 1 else names.output_error()
+    delta = derivation.error_of(first)
     items: list[Item] = [
         (
             ("What is the shape of ", delta, "?"),

@@ -99,12 +99,9 @@ def _shapes(derivation: Derivation) -> Section:
         for array in (layer.Z, layer.A):
             rows.append(Row(array, (Space(N, layer.units),), relation="∈"))
     for layer in reversed(derivation.layers):
-        delta = (
-            names.output_error()
-            if layer is derivation.layers[-1]
-            else names.error(layer.index)
+        rows.append(
+            Row(derivation.error_of(layer), (Space(N, layer.units),), relation="∈")
         )
-        rows.append(Row(delta, (Space(N, layer.units),), relation="∈"))
     for layer in derivation.layers:
         for param in layer.params:
             rows.append(

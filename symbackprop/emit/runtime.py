@@ -824,8 +824,7 @@ class Model:
             target_tags=TargetTags(
                 required=True,
                 one_d_labels=classifier,
-                multi_output=SIZES[-1] > 1
-                and not (classifier and TASK == "multiclass"),
+                multi_output=SIZES[-1] > 1 and TASK != "multiclass",
                 single_output=SIZES[-1] == 1 or TASK == "multiclass",
             ),
             input_tags=InputTags(),
@@ -848,11 +847,12 @@ class Model:
                 f"{NAME}.Model requires y to be passed, but the target y is None"
             )
         array = np.asarray(y)
+        classifier = TASK in ("binary", "multiclass", "sign")
         one_per_sample = TASK == "multiclass" or SIZES[-1] == 1
-        if TASK not in ("binary", "multiclass", "sign") or not (
+        if not classifier or not (
             (array.ndim == 1 and one_per_sample) or TARGETS == "labels"
         ):
-            if fitting and TASK in ("binary", "multiclass", "sign"):
+            if fitting and classifier:
                 self.classes_ = {
                     "multiclass": np.arange(SIZES[-1]),
                     "binary": np.array([0, 1]),
