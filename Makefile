@@ -29,6 +29,7 @@ demo: $(STAMP)
 	$(PY) examples/circles.py
 	$(PY) examples/custom.py
 	$(PY) examples/digits.py
+	$(PY) examples/vanishing.py
 
 test: $(STAMP) $(NPM_STAMP)
 	$(PY) -m pytest -q

@@ -17,6 +17,7 @@ _HOMES = {
     ".derive.derivation": ("Derivation", "Equation", "derive"),
     ".emit.codegen": ("build", "generate", "write_module"),
     ".errors": ("SpecError",),
+    ".plot": ("plot_history",),
     ".expressions.symbols": ("a", "t", "w", "y", "z"),
     ".spec.catalog": (
         "ACTIVATIONS",
@@ -52,9 +53,10 @@ def __getattr__(name: str) -> object:
     module = _HOME_OF.get(name)
     if module is None:
         raise AttributeError(f"module 'symbackprop' has no attribute {name!r}")
-    # a Derivation shows itself (str, latex(), to_latex(), …) through the printing layer,
-    # which deriving never imports: importing it installs its writer
-    from . import document  # noqa: F401
+    if module != ".plot":
+        # a Derivation shows itself (str, latex(), to_latex(), …) through the printing
+        # layer, which deriving never imports: importing it installs its writer
+        from . import document  # noqa: F401
 
     value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value
@@ -108,6 +110,7 @@ __all__ = [
     "generate",
     "huber",
     "leaky_relu",
+    "plot_history",
     "prelu",
     "step_decay",
     "stop_gradient",

@@ -62,3 +62,21 @@ def test_digits_classifier_is_at_least_as_accurate_as_scikit_learn():
         r"test accuracy symbackprop ([\d.]+)%, scikit-learn ([\d.]+)%", output
     ).groups()
     assert float(ours) >= float(peer) and float(ours) > 95
+
+
+def test_vanishing_gradients_show_in_the_sigmoid_stack_not_the_relu_one():
+    output = _run("vanishing")
+    ratios = dict(
+        re.findall(r"vanishing: (\w+) layer 1 / layer 7 = ([\d.e+-]+)", output)
+    )
+    accuracies = dict(
+        re.findall(r"vanishing: (\w+) .*training accuracy ([\d.]+)%", output)
+    )
+    assert float(ratios["sigmoid"]) < 1e-2 and float(ratios["relu"]) > 0.1
+    assert float(accuracies["relu"]) > 90.0 and float(accuracies["sigmoid"]) < 50.0
+    png = ROOT / "generated" / "vanishing.png"
+    assert f"vanishing: plot in {png}" in output
+    assert (
+        png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+        and png.stat().st_size > 20_000
+    )

@@ -18,6 +18,7 @@ STAGES = {
     "document": 4,
     "emit": 5,
     "cli": 6,
+    "plot": 6,
     "__init__": 6,
     "__main__": 7,
 }

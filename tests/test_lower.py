@@ -11,9 +11,16 @@ import sympy as sp
 
 import symbackprop as sb
 from symbackprop.derive.derivation import Equation, N, X
-from symbackprop.expressions.algebra import BatchMean, BatchSum, Dot, Transpose
+from symbackprop.expressions.algebra import (
+    BatchLoss,
+    BatchMean,
+    BatchSum,
+    Dot,
+    ElementSum,
+    Transpose,
+)
 from symbackprop.lower import rules as lower
-from symbackprop.lower.program import FUNCTIONS, SCALE, Context, Statement
+from symbackprop.lower.program import FUNCTIONS, SCALE, WEIGHTS, Context, Statement
 from symbackprop.spec.optimizers import LR, LR_K
 
 from .reference import random_batch
@@ -64,7 +71,7 @@ def test_step_returns_scale_times_every_gradient(network, convention):
 def test_no_gradient_is_divided_after_its_product():
     source = sb.generate(SMALL)
     step = source[source.index("def _step") : source.index("def _accuracy")]
-    assert "delta_y = _softmax_minus(A2, T) * (scale / N)" in step
+    assert "delta_y = _softmax_minus(A2, T) * (scale * weights / N)" in step
     assert "dW1 = delta_h1.T @ X" in step and "db1 = delta_h1.sum(axis=0)" in step
     assert "/ N" not in step.split("delta_y =")[1].split("\n", 1)[1]
 
@@ -210,14 +217,26 @@ def test_update_in_place_needs_a_linear_rebinding(rhs, steps):
 
 def test_every_rule_belongs_to_one_phase_and_phases_run_in_order():
     names = [name for name, _ in lower.PHASES]
-    assert names == ["canonicalise", "stabilise", "specialise"]
+    assert names == ["canonicalise", "stabilise", "weigh", "specialise"]
     rules = [rule for _, phase in lower.PHASES for rule in phase]
     assert len(rules) == len(set(rules))
     # the scaled output error is stabilised after scaling: the whole line is one stable form
     z = sp.Symbol("Z2", real=True)
     statement = lower.rewrite(_statement(DELTA_Y, T - 1 / (1 + sp.exp(-z))), CONTEXT)
-    assert statement.factor == -SCALE / N
+    assert statement.factor == -SCALE * WEIGHTS / N
     assert not statement.expr.has(sp.Pow(1 + sp.exp(-z), -1))
+
+
+def test_weights_multiply_each_samples_loss_and_output_error_not_the_regulariser():
+    loss_term = BatchLoss(T - A2) + 2 * ElementSum(W1**2)
+    weighted = lower.weighted_loss(
+        _statement(sp.Symbol("L"), loss_term, "loss"), CONTEXT
+    )
+    assert weighted.expr == BatchLoss(WEIGHTS * (T - A2)) + 2 * ElementSum(W1**2)
+    delta = lower.weighted_output_error(_statement(DELTA_Y, T - A2), CONTEXT)
+    assert delta.expr == WEIGHTS * (T - A2) and delta.factor == WEIGHTS
+    assert lower.weighted_output_error(_statement(DELTA_H, T - A2), CONTEXT) is None
+    assert lower.weighted_loss(_statement(DELTA_Y, T - A2), CONTEXT) is None
 
 
 def test_a_program_has_every_derived_equation_once_in_its_function():

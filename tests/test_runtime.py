@@ -126,16 +126,44 @@ def test_each_bad_training_setting_is_named(name, value):
 
 def test_the_validation_split_takes_the_last_samples():
     X, T = np.arange(20.0).reshape(10, 2), np.arange(10.0)[:, None]
-    X_train, T_train, X_val, T_val = runtime._validation(X, T, None, 0.3)
-    assert T_train[-1, 0] == 6.0
+    X_train, T_train, w, X_val, T_val, w_val = runtime._validation(X, T, 1.0, None, 0.3)
+    assert T_train[-1, 0] == 6.0 and w == w_val == 1.0
     assert X_train.shape == (7, 2) and X_val[0, 0] == 14.0 and T_val.shape == (3, 1)
-    assert runtime._validation(X, T, None, 0.0)[2:] == (None, None)
+    assert runtime._validation(X, T, 1.0, None, 0.0)[3:] == (None, None, 1.0)
     with pytest.raises(ValueError, match="leaves no training or no validation samples"):
-        runtime._validation(X[:1], T[:1], None, 0.5)
+        runtime._validation(X[:1], T[:1], 1.0, None, 0.5)
     with pytest.raises(ValueError, match="not both"):
-        runtime._validation(X, T, (X, T), 0.5)
+        runtime._validation(X, T, 1.0, (X, T), 0.5)
     with pytest.raises(ValueError, match="must be a pair"):
-        runtime._validation(X, T, (X,), 0.0)
+        runtime._validation(X, T, 1.0, (X,), 0.0)
+
+
+def test_weights_are_split_with_their_samples_and_each_part_scaled_to_mean_one():
+    X, T = np.arange(20.0).reshape(10, 2), np.arange(10.0)[:, None]
+    weights = runtime._check_weights(np.arange(1.0, 11.0), 10)
+    _, _, w, _, _, w_val = runtime._validation(X, T, weights, None, 0.3)
+    np.testing.assert_allclose(w[:, 0], np.arange(1.0, 8.0) / 4)
+    np.testing.assert_allclose(w_val[:, 0], np.arange(8.0, 11.0) / 9)
+    given = runtime._validation(X, T, 1.0, (X[:2], T[:2], [1, 3]), 0.0)[5]
+    np.testing.assert_allclose(given[:, 0], [0.5, 1.5])
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [
+        ([1.0, 2.0], r"one weight per sample, shape \(3,\), got \(2,\)"),
+        ([[1.0, 2.0, 3.0]], r"one weight per sample"),
+        ([1.0, -1.0, 1.0], "finite weights ≥ 0"),
+        ([1.0, np.nan, 1.0], "finite weights ≥ 0"),
+        ([0, 0, 0], "every weight is zero"),
+        (["a", "b", "c"], "sample_weight"),
+    ],
+)
+def test_bad_sample_weights_are_named(weights, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        runtime._check_weights(weights, 3)
+    assert runtime._check_weights(None, 3) == 1.0
+    np.testing.assert_array_equal(runtime._check_weights(2, 3), np.ones((3, 1)))
 
 
 def test_the_progress_line_aligns_epochs_and_estimates_the_rest():

@@ -12,6 +12,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_estimator
 
 import symbackprop as sb
+from symbackprop.spec.files import load_networks
 
 CLASSIFIER = sb.Network(
     "clf",
@@ -186,3 +187,91 @@ def test_what_the_width_bound_checks_test_holds_on_data_of_the_right_width(netwo
         ValueError, match="X has 3 feature\\(s\\), but .* is expecting 2"
     ):
         first.predict(np.zeros((4, 3)))
+
+
+def test_a_task_makes_the_quadratic_cost_a_digit_classifier():
+    """Nielsen's network (Neural Networks and Deep Learning, ch. 1): sigmoid outputs, the
+    quadratic cost ½‖y − t‖², classes told apart by the largest output — here on the 8×8
+    digits scikit-learn ships, fitted on labels."""
+    from sklearn.base import is_classifier
+    from sklearn.datasets import load_digits
+
+    network = sb.Network(
+        "nielsen",
+        64,
+        [sb.Dense(15, "sigmoid"), sb.Dense(10, "sigmoid")],
+        "half_sse",
+        optimizer=sb.SGD(lr=3.0),
+        task="multiclass",
+    )
+    assert network.describe().endswith("; task multiclass")
+    module = sb.build(network)
+    assert (module.TASK, module.TARGETS, module.PROBABILITIES) == (
+        "multiclass",
+        "real",
+        False,
+    )
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    model = module.Model(epochs=30, batch_size=10).fit(X[:1300], y[:1300])
+    assert is_classifier(model) and list(model.classes_) == list(range(10))
+    assert model.score(X[1300:], y[1300:]) > 0.85
+    assert set(model.predict(X[1300:])) <= set(range(10))
+    assert model.history_["accuracy"][-1] > 0.9
+    assert not hasattr(model, "predict_proba")  # sigmoid outputs do not sum to 1
+    with pytest.raises(TypeError, match="not class probabilities"):
+        module.predict_proba(model.params_, X[:2])
+
+
+def test_a_task_decides_classifier_or_regressor_and_probabilities():
+    from sklearn.base import is_classifier, is_regressor
+
+    def build(outputs, activation, loss, task):
+        layers = [sb.Dense(4, "tanh"), sb.Dense(outputs, activation)]
+        network = sb.Network(
+            "task", 2, layers, loss, optimizer=sb.Adam(lr=0.05), task=task
+        )
+        return sb.build(network)
+
+    soft = build(1, "sigmoid", "binary_crossentropy", "regression")
+    assert soft.TASK == "regression" and is_regressor(soft.Model())
+    binary = build(1, "sigmoid", "mse", "binary")
+    assert binary.PROBABILITIES and is_classifier(binary.Model())
+    X, y = make_blobs(40, n_features=2, centers=2, random_state=0)
+    model = binary.Model(epochs=40).fit(X, np.array(["no", "yes"])[y])
+    assert model.predict_proba(X).shape == (40, 2)
+    assert model.score(X, np.array(["no", "yes"])[y]) > 0.8
+    assert not build(1, "identity", "mse", "binary").PROBABILITIES
+    sign = build(2, "tanh", "mae", "sign")
+    assert sign.TASK == "sign" and not sign.PROBABILITIES
+
+
+@pytest.mark.parametrize(
+    ("outputs", "activation", "loss", "task", "message"),
+    [
+        (1, "identity", "mse", "ranking", "Network.task must be one of regression"),
+        (3, "softmax", "sparse_categorical_crossentropy", "binary", "integer class"),
+        (1, "sigmoid", "binary_crossentropy", "sign", "targets -1 and 1, but the loss"),
+        (2, "softplus", "poisson", "sign", "needs values ≥ 0"),
+        (1, "sigmoid", "mse", "multiclass", "an output unit per class .* got 1"),
+        (1, "tanh", "hinge", "binary", "targets 0 and 1, but the loss 'hinge'"),
+    ],
+)
+def test_a_task_the_loss_cannot_train_is_refused_by_name(
+    outputs, activation, loss, task, message
+):
+    with pytest.raises(sb.SpecError, match=message):
+        sb.Network("task", 2, [sb.Dense(outputs, activation)], loss, task=task)
+
+
+def test_a_task_in_a_data_spec(tmp_path):
+    spec = tmp_path / "net.toml"
+    spec.write_text(
+        '[[network]]\nname = "quad"\ninputs = 2\nloss = "half_sse"\ntask = "multiclass"\n'
+        '[[network.layers]]\nunits = 3\nactivation = "sigmoid"\n'
+    )
+    (network,) = load_networks(spec)
+    assert network.task == "multiclass" and network.effective_task == "multiclass"
+    spec.write_text(spec.read_text().replace('"multiclass"', '"clustering"'))
+    with pytest.raises(sb.SpecError, match="task must be one of"):
+        load_networks(spec)

@@ -956,3 +956,319 @@ def test_callbacks_with_keras_hooks_see_the_parameters_and_can_stop():
             batch_size=8,
             callbacks=[object()],
         )
+
+
+# --- sample weights ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("network", EVERY_LOSS, ids=lambda n: n.name)
+def test_sample_weight_equals_repeating_samples(network):
+    """Integer weights give the loss, gradients, metrics and a full-batch training run of the
+    data with each sample repeated that many times (0: left out)."""
+    module = sb.build(network)
+    rng = np.random.default_rng(3)
+    X, T = network_batch(network, 9, rng)
+    weights = rng.integers(0, 4, size=9)
+    weights[0] = 2
+    X_rep, T_rep = np.repeat(X, weights, axis=0), np.repeat(T, weights, axis=0)
+    params = module.init_params(1)
+    assert module.loss(params, X, T, sample_weight=weights) == pytest.approx(
+        module.loss(params, X_rep, T_rep), rel=1e-12
+    )
+    weighted = module.gradients(params, X, T, sample_weight=weights)
+    repeated = module.gradients(params, X_rep, T_rep)
+    for name in module.PARAMS:
+        np.testing.assert_allclose(
+            weighted[name], repeated[name], rtol=1e-10, atol=1e-14, err_msg=name
+        )
+    settings = {"epochs": 3, "batch_size": 64, "shuffle": False, "verbose": 0}
+    trained, history = module.train(params, X, T, sample_weight=weights, **settings)
+    trained_rep, history_rep = module.train(params, X_rep, T_rep, **settings)
+    for name in module.PARAMS:
+        np.testing.assert_allclose(
+            trained[name], trained_rep[name], rtol=1e-10, atol=1e-13, err_msg=name
+        )
+    for key in history_rep:
+        np.testing.assert_allclose(history[key], history_rep[key], rtol=1e-10)
+    assert module.evaluate(params, X, T, sample_weight=weights) == pytest.approx(
+        module.evaluate(params, X_rep, T_rep), rel=1e-12
+    )
+
+
+@pytest.mark.parametrize("network", [CLASSIFIER, REGRESSION], ids=lambda n: n.name)
+def test_fractional_sample_weights_differentiate_their_weighted_loss(network):
+    """The weighted gradients against central differences of the weighted loss."""
+    module = sb.build(network)
+    rng = np.random.default_rng(4)
+    X, T = network_batch(network, 6, rng)
+    weights = rng.uniform(0.1, 3.0, size=6)
+    params = module.init_params(2)
+    analytic = module.gradients(params, X, T, sample_weight=weights)
+    eps = 1e-6
+    for name in module.PARAMS:
+        numeric = np.zeros_like(params[name])
+        for index in np.ndindex(numeric.shape):
+            shifted = {key: value.copy() for key, value in params.items()}
+            shifted[name][index] += eps
+            plus = module.loss(shifted, X, T, sample_weight=weights)
+            shifted[name][index] -= 2 * eps
+            minus = module.loss(shifted, X, T, sample_weight=weights)
+            numeric[index] = (plus - minus) / (2 * eps)
+        np.testing.assert_allclose(analytic[name], numeric, rtol=1e-6, atol=1e-8)
+    # scaling every weight changes nothing: the loss is Σ w ℓ / Σ w
+    assert module.loss(params, X, T, sample_weight=7 * weights) == pytest.approx(
+        module.loss(params, X, T, sample_weight=weights), rel=1e-13
+    )
+
+
+def test_model_fit_and_score_take_sample_weight_as_scikit_learn():
+    module = sb.build(CLASSIFIER)
+    X, labels = _classes(30)
+    weights = np.arange(30) % 3
+    settings = {"epochs": 4, "batch_size": 100, "shuffle": False}
+    weighted = module.Model(**settings).fit(X, labels, sample_weight=weights)
+    repeated = module.Model(**settings).fit(
+        np.repeat(X, weights, axis=0), np.repeat(labels, weights)
+    )
+    for name in module.PARAMS:
+        np.testing.assert_allclose(
+            weighted.params_[name], repeated.params_[name], rtol=1e-10, atol=1e-13
+        )
+    hits = weighted.predict(X) == labels
+    assert weighted.score(X, labels, sample_weight=weights) == pytest.approx(
+        np.average(hits, weights=weights)
+    )
+    assert weighted.score(X, labels) == pytest.approx(np.mean(hits))
+    regression = sb.build(REGRESSION)
+    X, T = _data(20)
+    model = regression.Model(epochs=2, batch_size=8).fit(
+        X, T, sample_weight=np.ones(20)
+    )
+    from sklearn.metrics import r2_score
+
+    w = np.linspace(0.5, 2.0, 20)
+    assert model.score(X, T, sample_weight=w) == pytest.approx(
+        r2_score(T, model.predict(X), sample_weight=w)
+    )
+    with pytest.raises(
+        ValueError, match="sample_weight must hold one weight per sample"
+    ):
+        model.fit(X, T, sample_weight=np.ones(3))
+    with pytest.raises(ValueError, match="validation_data\\[2\\] must hold finite"):
+        model.fit(X, T, validation_data=(X, T, -np.ones(20)))
+
+
+# --- watching training: diagnostics, batch hooks, the progress bar -----------------------------
+
+
+def test_diagnostics_equal_norms_computed_from_gradients():
+    """grad_norm_<layer> is ‖gradients(params after the epoch)‖ over the layer's parameters;
+    update_ratio_<layer> the epoch's change over the norm before it."""
+    network = sb.Network(
+        "deep",
+        3,
+        [sb.Dense(4, "sigmoid"), sb.Dense(4, "sigmoid"), sb.Dense(2)],
+        "mse",
+        optimizer=sb.Adam(lr=0.01),
+    )
+    module = sb.build(network)
+    X, T = _data(24)
+    weights = np.linspace(0.2, 2.0, 24)
+    seen = [module.init_params(5)]
+
+    class Keep:
+        def on_epoch_end(self, epoch, logs):
+            seen.append({k: v.copy() for k, v in logs["params"].items()})
+
+    _, history = module.train(
+        seen[0],
+        X,
+        T,
+        epochs=3,
+        batch_size=5,
+        verbose=0,
+        diagnostics=True,
+        sample_weight=weights,
+        callbacks=[Keep()],
+    )
+    layers = [layer for layer, *_ in module.LAYERS]
+    assert set(history) == {"loss"} | {
+        f"{kind}_{layer}" for kind in ("grad_norm", "update_ratio") for layer in layers
+    }
+    for epoch in range(3):
+        grads = module.gradients(seen[epoch + 1], X, T, sample_weight=weights)
+        for layer, _, _, names in module.LAYERS:
+            norm = np.sqrt(sum(np.sum(grads[n] ** 2) for n in names))
+            assert history[f"grad_norm_{layer}"][epoch] == pytest.approx(
+                norm, rel=1e-12
+            )
+            change = np.sqrt(
+                sum(np.sum((seen[epoch + 1][n] - seen[epoch][n]) ** 2) for n in names)
+            )
+            size = np.sqrt(sum(np.sum(seen[epoch][n] ** 2) for n in names))
+            assert history[f"update_ratio_{layer}"][epoch] == pytest.approx(
+                change / size, rel=1e-12
+            )
+    # diagnostics only watch: the parameters are those of a run without them
+    plain, _ = module.train(
+        seen[0], X, T, epochs=3, batch_size=5, verbose=0, sample_weight=weights
+    )
+    for name in module.PARAMS:
+        np.testing.assert_array_equal(plain[name], seen[-1][name])
+
+
+@pytest.mark.parametrize("optimizer", [sb.SGD(0.1), sb.Adam(lr=0.01)], ids=str)
+def test_on_batch_end_sees_each_batchs_true_gradients_and_updated_parameters(optimizer):
+    network = dataclasses.replace(CLASSIFIER, optimizer=optimizer)
+    module = sb.build(network)
+    X, labels = _classes(20)
+    batches = []
+
+    class Batches:
+        def on_batch_end(self, batch, logs):
+            batches.append(
+                (
+                    batch,
+                    logs["size"],
+                    logs["loss"],
+                    {k: v.copy() for k, v in logs["gradients"].items()},
+                    {k: v.copy() for k, v in logs["params"].items()},
+                )
+            )
+
+    start = module.init_params(0)
+    trained, _ = module.train(
+        start,
+        X,
+        labels,
+        epochs=2,
+        batch_size=8,
+        shuffle=False,
+        verbose=0,
+        callbacks=[Batches()],
+    )
+    assert [(b, size) for b, size, *_ in batches] == [(0, 8), (1, 8), (2, 4)] * 2
+    before = start
+    for index, (_, size, loss, grads, after) in enumerate(batches):
+        start_row = (index % 3) * 8
+        rows = slice(start_row, start_row + size)
+        expected = module.gradients(before, X[rows], labels[rows])
+        assert loss == pytest.approx(module.loss(before, X[rows], labels[rows]))
+        for name in module.PARAMS:
+            np.testing.assert_allclose(grads[name], expected[name], rtol=1e-12)
+        before = after
+    for name in module.PARAMS:
+        np.testing.assert_array_equal(before[name], trained[name])
+
+
+_BAR_SCRIPT = """
+import time, numpy as np, symbackprop as sb
+net = sb.Network("bar", 2, [sb.Dense(3, "tanh"), sb.Dense(1)], "mse")
+module = sb.build(net)
+class Slow:
+    def on_batch_end(self, batch, logs):
+        time.sleep(0.03)
+X = np.random.default_rng(0).normal(size=(40, 2))
+module.train(module.init_params(0), X, X[:, :1], epochs=2, batch_size=2, verbose={verbose},
+            callbacks=[Slow()])
+print("done")
+"""
+
+
+def _in_terminal(script):
+    """The output of a Python script run with a pseudo-terminal as its stdout."""
+    import pty
+
+    main, child = pty.openpty()
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        stdout=child,
+        stderr=subprocess.PIPE,
+        check=False,
+        timeout=300,
+    )
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the terminal is closed once read to its end
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(main)
+    assert run.returncode == 0, run.stderr.decode()
+    return b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+def test_the_progress_bar_updates_one_line_in_a_terminal():
+    output = _in_terminal(_BAR_SCRIPT.replace("{verbose}", "1"))
+    lines = output.split("\n")
+    assert lines[-2:] == ["done", ""]
+    for epoch, line in zip((1, 2), lines[:2]):
+        drawn = line.split("\r")
+        # the bar drawn several times in place, then the epoch's line over it
+        assert len(drawn) >= 3, line
+        for bar in drawn[1:-1]:
+            assert re.fullmatch(
+                rf"Epoch {epoch}/2 - +\d+/20 \[=*>?\.*\] - loss: \d+\.\d{{4}} - \d+\.\ds",
+                bar.rstrip(),
+            ), bar
+        assert re.fullmatch(
+            rf"Epoch {epoch}/2 - loss: \d\.\d{{4}} - \d+\.\ds elapsed, \d+\.\ds left",
+            drawn[-1].rstrip(),
+        )
+        assert len(drawn[-1]) >= max(len(bar) for bar in drawn[1:-1])  # wiped
+    # a file gets lines only, as does verbose=2 in a terminal
+    quiet = _in_terminal(_BAR_SCRIPT.replace("{verbose}", "2"))
+    assert "\r" not in quiet and len(quiet.split("\n")) == 4
+    piped = subprocess.run(
+        [sys.executable, "-c", _BAR_SCRIPT.replace("{verbose}", "1")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "\r" not in piped and "[" not in piped
+
+
+def test_a_saved_model_keeps_its_class_labels(tmp_path):
+    module = sb.build(CLASSIFIER)
+    X, labels = _classes(40)
+    for kind in (np.array(["ant", "bee", "cat"]), np.array([-3, 0, 7])):
+        model = module.Model(epochs=3, batch_size=8).fit(X, kind[labels])
+        path = model.save(tmp_path / "model")
+        loaded = module.Model.load(path)
+        np.testing.assert_array_equal(loaded.classes_, model.classes_)
+        np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+        assert loaded.score(X, kind[labels]) == model.score(X, kind[labels])
+        assert loaded.n_features_in_ == 4
+        np.testing.assert_array_equal(
+            module.load(path)["W1"], model.params_["W1"]
+        )  # the parameters alone, as before
+    bare = module.Model.load(module.save(model.params_, tmp_path / "params"))
+    assert not hasattr(bare, "classes_")
+    np.testing.assert_array_equal(bare.predict(X), module.predict(model.params_, X))
+    with pytest.raises(TypeError, match="numbers or strings"):
+        module.save(model.params_, tmp_path / "odd", classes=[object(), object()])
+
+
+def test_the_progress_bar_shows_in_a_notebook():
+    """In a Jupyter kernel (nbclient) verbose=1 draws the bar with carriage returns, which the
+    notebook shows as one line rewritten, and leaves a line per epoch."""
+    import nbclient
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells.append(
+        nbformat.v4.new_code_cell(_BAR_SCRIPT.replace("{verbose}", "1"))
+    )
+    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3").execute()
+    text = "".join(
+        output.get("text", "")
+        for output in notebook.cells[0].outputs
+        if output.output_type == "stream" and output.name == "stdout"
+    )
+    assert re.search(r"\rEpoch 1/2 - +\d+/20 \[=+>\.*\] - loss: ", text)
+    assert re.search(r"\rEpoch 2/2 - loss: \d\.\d{4} - [\d.]+s elapsed", text)
+    assert text.endswith("done\n")

@@ -240,7 +240,7 @@ def _render(derivation: Derivation) -> str:
     (loss,) = (_statement(printer, s) for s in program.function("loss"))
     forward_lines = [_statement(printer, s) for s in program.function("forward")]
     backward = [_statement(printer, s) for s in program.function("backward")]
-    task = network.loss.task
+    task = network.effective_task
     context = {
         "name": network.name,
         "version": __version__,
@@ -271,6 +271,7 @@ def _render(derivation: Derivation) -> str:
             for layer in derivation.layers
         ),
         "task": task,
+        "probabilities": network.gives_probabilities,
         "metrics": ("loss", "accuracy") if task != "regression" else ("loss",),
         "targets_sum_to_one": derivation.targets_sum_to_one,
         "args": ", ".join(param_names),

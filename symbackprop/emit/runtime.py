@@ -36,6 +36,7 @@ METRICS = ("loss",)
 OPTIMIZER = "SGD (lr=0.1)"
 LR = 0.1
 TASK = "regression"
+PROBABILITIES = False
 TARGETS = "real"
 TARGET_DOMAIN = {
     "description": "any real values",
@@ -54,13 +55,13 @@ def _forward(W1, b1, W2, b2, X):
     return Z1, A1, Z2, Z2
 
 
-def _loss(W1, b1, W2, b2, X, T):
+def _loss(W1, b1, W2, b2, X, T, weights=1.0):
     """Stand-in for a module's derived mean loss: (L, the outputs)."""
     Y = _forward(W1, b1, W2, b2, X)[-1]
-    return float(((Y - T) ** 2).sum() / X.shape[0]), Y
+    return float((weights * (Y - T) ** 2).sum() / X.shape[0]), Y
 
 
-def _step(W1, b1, W2, b2, X, T, scale=1.0, with_loss=True):
+def _step(W1, b1, W2, b2, X, T, scale=1.0, with_loss=True, weights=1.0):
     """Stand-in for a module's derived step (its gradients come from SymPy, never from here):
     the functions that call it are tested through generated modules."""
     raise NotImplementedError("the derived step of a generated module")
@@ -80,7 +81,7 @@ def _initial_state(params):
     return [np.zeros(1)]
 
 
-def _epoch(params, state, X, T, batch_size, lr, k, metrics):
+def _epoch(params, state, X, T, weights, batch_size, lr, k, metrics, on_batch=None):
     """Stand-in for a module's derived pass over the batches. No gradient: every parameter
     shrinks by the factor 1 − lr per batch and the state counts batches, so the fit loop around
     it can be tested (a generated module's pass runs its optimiser on the derived gradients).
@@ -89,8 +90,13 @@ def _epoch(params, state, X, T, batch_size, lr, k, metrics):
     L = None
     for start in range(0, X.shape[0], batch_size):
         X_batch, T_batch = X[start : start + batch_size], T[start : start + batch_size]
+        w_batch = (
+            weights
+            if isinstance(weights, float)
+            else weights[start : start + batch_size]
+        )
         if "loss" in metrics:
-            L = _loss(*params, X_batch, T_batch)[0]
+            L = _loss(*params, X_batch, T_batch, w_batch)[0]
             if not np.isfinite(L):
                 break
             total["loss"] += L * X_batch.shape[0]
@@ -98,6 +104,8 @@ def _epoch(params, state, X, T, batch_size, lr, k, metrics):
             value *= 1 - lr
         state[0] += 1
         k += 1
+        if on_batch is not None:
+            on_batch(X_batch.shape[0], L, lr, params, [lr * value for value in params])
     return params, state, k, total, L
 
 
@@ -231,7 +239,13 @@ def _check_training(
         raise ValueError(
             f"early_stopping must be a patience in epochs (a positive integer) or None, got {early_stopping!r}"
         )
-    hooks = ("on_train_begin", "on_epoch_begin", "on_epoch_end", "on_train_end")
+    hooks = (
+        "on_train_begin",
+        "on_epoch_begin",
+        "on_batch_end",
+        "on_epoch_end",
+        "on_train_end",
+    )
     if not isinstance(callbacks, (tuple, list)) or not all(
         callable(callback) or any(hasattr(callback, hook) for hook in hooks)
         for callback in callbacks
@@ -242,7 +256,8 @@ def _check_training(
         )
     if verbose not in (0, 1, 2, True, False):
         raise ValueError(
-            f"verbose must be 0 (silent) or 1 (a line per epoch), got {verbose!r}"
+            "verbose must be 0 (silent), 1 (a progress bar, where output shows one) or "
+            f"2 (a line per epoch), got {verbose!r}"
         )
     if (
         isinstance(metrics, str)
@@ -254,29 +269,46 @@ def _check_training(
         )
 
 
-def _validation(X, T, validation_data, validation_split):
-    """Training and validation sets: validation_data as given, or the last validation_split of
-    the samples (taken before shuffling, as Keras does)."""
+def _validation(X, T, weights, validation_data, validation_split):
+    """Training and validation sets with their weights (as _check_weights makes them):
+    validation_data as given, or the last validation_split of the samples (taken before
+    shuffling, as Keras does)."""
     if validation_data is not None:
         if validation_split:
             raise ValueError("give validation_data or validation_split, not both")
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ValueError("validation_data must be a pair (X_val, T_val)")
-        return (
-            X,
-            T,
-            *_check_data(
-                *validation_data, names=("validation_data[0]", "validation_data[1]")
-            ),
+        if not isinstance(validation_data, (tuple, list)) or len(
+            validation_data
+        ) not in (
+            2,
+            3,
+        ):
+            raise ValueError(
+                "validation_data must be a pair (X_val, T_val) or a triple (X_val, T_val, sample_weight_val)"
+            )
+        X_val, T_val = _check_data(
+            *validation_data[:2], names=("validation_data[0]", "validation_data[1]")
         )
+        weights_val = _check_weights(
+            (*validation_data, None)[2], X_val.shape[0], "validation_data[2]"
+        )
+        return X, T, weights, X_val, T_val, weights_val
     if not validation_split:
-        return X, T, None, None
+        return X, T, weights, None, None, 1.0
     split = int(X.shape[0] * (1 - validation_split))
     if split < 1 or split == X.shape[0]:
         raise ValueError(
             f"validation_split={validation_split} of {X.shape[0]} samples leaves no training or no validation samples"
         )
-    return X[:split], T[:split], X[split:], T[split:]
+    if np.ndim(weights) == 0:
+        return X[:split], T[:split], weights, X[split:], T[split:], weights
+    return (
+        X[:split],
+        T[:split],
+        _check_weights(weights[:split, 0], split),
+        X[split:],
+        T[split:],
+        _check_weights(weights[split:, 0], X.shape[0] - split),
+    )
 
 
 def _metric(value):
@@ -352,32 +384,65 @@ def _check_data(X, T, names=("X", "T")):
     return X, T
 
 
-def _accuracy(Y, T):
+def _accuracy(Y, T, weights=1.0):
     """Fraction correct, by the task (TASK): the largest output is the target class
-    (multiclass), the output is on the target's side of 0.5 (binary) or of 0 (sign)."""
+    (multiclass), the output is on the target's side of 0.5 (binary) or of 0 (sign). Each
+    sample counts by its weight (an N × 1 column of mean 1, or 1.0)."""
     if TASK == "multiclass":
-        return float(np.mean(np.argmax(Y, axis=1) == np.argmax(T, axis=1)))
+        hits = np.argmax(Y, axis=1) == np.argmax(T, axis=1)
+        return float(np.mean(hits[:, None] * weights))
     if TASK == "binary":
-        return float(np.mean((Y > 0.5) == (T > 0.5)))
+        return float(np.mean(((Y > 0.5) == (T > 0.5)) * weights))
     if TASK == "sign":
-        return float(np.mean((Y > 0) == (T > 0)))
+        return float(np.mean(((Y > 0) == (T > 0)) * weights))
     raise TypeError(f"{NAME} is a regression network: it has no accuracy")
 
 
-def _evaluate(values, X, T):
+def _evaluate(values, X, T, weights=1.0):
     """The metrics of parameter arrays ``values`` on X, T: the loss, and the accuracy of a
-    classifier."""
-    L, Y = _loss(*values, X, T)
+    classifier (samples weighted by weights, as in _loss)."""
+    L, Y = _loss(*values, X, T, weights)
     if TASK == "regression":
         return {"loss": L}
-    return {"loss": L, "accuracy": _accuracy(Y, T)}
+    return {"loss": L, "accuracy": _accuracy(Y, T, weights)}
 
 
-def save(params, path):
+def _check_weights(sample_weight, n, name="sample_weight"):
+    """Per-sample weights as _loss takes them: an n × 1 column scaled to mean 1 (the loss is
+    Σ_n w_n ℓ_n / Σ_n w_n, as scikit-learn weighs samples), or 1.0 for None."""
+    if sample_weight is None:
+        return 1.0
+    weights = _numbers(sample_weight, name).astype(DTYPE, copy=False)
+    if weights.ndim == 0:
+        weights = np.full(n, weights, dtype=DTYPE)
+    if weights.shape != (n,):
+        raise ValueError(
+            f"{name} must hold one weight per sample, shape ({n},), got {weights.shape}"
+        )
+    if not np.isfinite(weights).all() or np.any(weights < 0):
+        raise ValueError(f"{name} must hold finite weights ≥ 0")
+    total = weights.sum()
+    if not total > 0:
+        raise ValueError(
+            f"{name}: every weight is zero (they sum to {total}): nothing to fit"
+        )
+    return (weights * (n / total))[:, None]
+
+
+def save(params, path, classes=None):
     """Write params to the .npz file `path` (".npz" appended if missing), atomically, tagged with
-    this network's architecture so that `load` can refuse another network's file. Returns the path.
+    this network's architecture so that `load` can refuse another network's file; and the
+    class labels a Model was fitted on, if given (numbers or strings). Returns the path.
     """
     values = _check_params(params)
+    extra = {}
+    if classes is not None:
+        extra["__classes__"] = np.asarray(np.asarray(classes).tolist())
+        if extra["__classes__"].dtype.kind not in "biufUS":
+            raise TypeError(
+                "save stores class labels that are numbers or strings, got "
+                f"{np.asarray(classes).dtype} labels"
+            )
     path = os.fspath(path)
     if not path.endswith(".npz"):
         path += ".npz"
@@ -389,6 +454,7 @@ def save(params, path):
                 file,
                 __network__=np.array(NAME),
                 __architecture__=np.array(ARCHITECTURE),
+                **extra,
                 **dict(zip(PARAMS, values)),
             )
         os.replace(temporary, path)
@@ -400,6 +466,11 @@ def save(params, path):
 
 def load(path):
     """Parameters saved by `save` for this network (same architecture), keyed like PARAMS."""
+    return _read(path)[0]
+
+
+def _read(path):
+    """(the parameters, the class labels or None) of a file written by save."""
     try:
         data = np.load(path, allow_pickle=False)
     except (ValueError, EOFError, zipfile.BadZipFile) as error:
@@ -421,9 +492,9 @@ def load(path):
                 f"{os.fspath(path)!r} holds parameters of network {str(data['__network__'])!r} ({architecture}), "
                 f"not of {NAME!r} ({ARCHITECTURE})"
             )
-        return dict(
-            zip(PARAMS, _check_params({name: data[name] for name in data.files}))
-        )
+        found = {name: data[name] for name in data.files if not name.startswith("__")}
+        classes = data["__classes__"] if "__classes__" in data.files else None
+        return dict(zip(PARAMS, _check_params(found))), classes
 
 
 class Text(str):
@@ -514,24 +585,30 @@ def forward(params, X):
     return _finite(_forward(*_check_params(params), _check_inputs(X))[-1], "the output")
 
 
-def loss(params, X, T):
-    """Mean loss over the batch."""
-    return _finite(_loss(*_check_params(params), *_check_data(X, T))[0], "the loss")
+def loss(params, X, T, sample_weight=None):
+    """Mean loss over the batch (with sample_weight, Σ_n w_n ℓ_n / Σ_n w_n)."""
+    X, T = _check_data(X, T)
+    weights = _check_weights(sample_weight, X.shape[0])
+    return _finite(_loss(*_check_params(params), X, T, weights)[0], "the loss")
 
 
-def gradients(params, X, T):
+def gradients(params, X, T, sample_weight=None):
     """Gradient of `loss` with respect to every parameter, keyed like PARAMS."""
-    found = _step(*_check_params(params), *_check_data(X, T))[2:]
+    X, T = _check_data(X, T)
+    weights = _check_weights(sample_weight, X.shape[0])
+    found = _step(*_check_params(params), X, T, weights=weights)[2:]
     return {
         name: _finite(value, f"the gradient of {name}")
         for name, value in zip(PARAMS, found)
     }
 
 
-def evaluate(params, X, T):
+def evaluate(params, X, T, sample_weight=None):
     """{"loss": mean loss, and for a classifier "accuracy": fraction correct} of params on
-    X, T."""
-    metrics = _evaluate(_check_params(params), *_check_data(X, T))
+    X, T (each sample counted by its sample_weight, if given)."""
+    X, T = _check_data(X, T)
+    weights = _check_weights(sample_weight, X.shape[0])
+    metrics = _evaluate(_check_params(params), X, T, weights)
     _finite(metrics["loss"], "the loss")
     return metrics
 
@@ -552,10 +629,58 @@ def predict(params, X):
 
 def predict_proba(params, X):
     """Class probabilities: one row per sample, summing to 1 (multiclass); the probability of
-    class 1 for each output (binary). Other tasks have none."""
-    if TASK not in ("binary", "multiclass"):
-        raise TypeError(f"{NAME} is a {TASK} network: it has no class probabilities")
+    class 1 for each output (binary). A network whose outputs are not probabilities
+    (PROBABILITIES: say, sigmoid outputs of a multiclass task) has none."""
+    if not PROBABILITIES:
+        raise TypeError(
+            f"{NAME} is a {TASK} network whose outputs are not class probabilities"
+        )
     return forward(params, X)
+
+
+def _layer_norms(arrays):
+    """The Euclidean norm of each layer's arrays together (keyed like LAYERS' names)."""
+    found = dict(zip(PARAMS, arrays))
+    return {
+        layer: float(np.sqrt(sum(np.sum(found[name] ** 2) for name in names)))
+        for layer, _, _, names in LAYERS
+    }
+
+
+def _diagnostics(values, before, X, T, weights):
+    """Per layer: grad_norm_<layer>, the norm of the gradient of the training loss at the
+    epoch's parameters (as gradients() computes it), and update_ratio_<layer>, the norm of
+    the epoch's change of the layer's parameters over their norm before it."""
+    grads = _step(*values, X, T, 1.0, False, weights)[2:]
+    changes = _layer_norms([value - old for value, old in zip(values, before)])
+    sizes = _layer_norms(before)
+    logs = {f"grad_norm_{layer}": norm for layer, norm in _layer_norms(grads).items()}
+    for layer, change in changes.items():
+        size = sizes[layer]
+        ratio = change / size if size > 0 else (np.inf if change > 0 else 0.0)
+        logs[f"update_ratio_{layer}"] = float(ratio)
+    return logs
+
+
+def _interactive():
+    """Whether output shows a line rewritten in place: a terminal or a Jupyter kernel."""
+    isatty = getattr(sys.stdout, "isatty", None)
+    return bool(isatty and isatty()) or "ipykernel" in sys.modules
+
+
+def _bar(epoch, epochs, done, total, logs, elapsed, width=30):
+    """The progress bar of an epoch under way, as Keras draws it:
+    ``Epoch 3/10 - 12/56 [=====>........] - loss: 0.1234 - 0.3s``."""
+    filled = width * done // total
+    arrow = "=" * filled + (">" if filled < width else "")
+    return " - ".join(
+        [
+            f"Epoch {epoch:>{len(str(epochs))}}/{epochs}",
+            f"{done:>{len(str(total))}}/{total} [{arrow.ljust(width, '.')}]",
+        ]
+        + [f"{key}: {_metric(value)}" for key, value in logs.items()]
+        + [f"{elapsed:.1f}s"]
+    )
 
 
 def train(
@@ -576,21 +701,32 @@ def train(
     verbose=1,
     metrics=METRICS,
     state=None,
+    sample_weight=None,
+    diagnostics=False,
 ):
     """Mini-batch training with the network's optimiser (OPTIMIZER); returns (trained params,
     history).
 
     history holds one value per epoch of each of metrics (METRICS; () skips their work): the
     mean over the epoch's batches (before each update), and val_… of each of METRICS on the
-    validation data (validation_data=(X_val, T_val), or the last validation_split of X, T).
+    validation data (validation_data=(X_val, T_val) or (X_val, T_val, weights), or the last
+    validation_split of X, T). sample_weight weighs each sample's loss (the loss is
+    Σ_n w_n ℓ_n / Σ_n w_n; integer weights equal repeating samples). diagnostics=True adds,
+    per layer of LAYERS and per epoch, grad_norm_<layer> (the norm of the training loss's
+    gradient at the epoch's parameters) and update_ratio_<layer> (the epoch's change of the
+    layer's parameters over their norm): gradients that vanish in the lower layers show there.
     lr replaces the optimiser's rate (LR). early_stopping=p stops once val_loss has not
-    improved for p epochs, and with restore_best the parameters of the best epoch are
-    returned. Each callback(epoch, logs) runs after an epoch; returning True stops training.
-    A callback may instead be an object with Keras' hooks on_train_begin(logs),
-    on_epoch_begin(epoch, logs), on_epoch_end(epoch, logs) and on_train_end(logs) (any of
-    them; logs["params"] holds the current parameters); setting its stop_training stops.
-    verbose=1 prints a line per epoch. If the loss stops being finite, training stops with a
-    warning and the last finite epoch's parameters.
+    improved for p epochs, and with restore_best the parameters of the best epoch are returned.
+
+    Each callback(epoch, logs) runs after an epoch; returning True stops training. A callback
+    may instead be an object with Keras' hooks on_train_begin(logs), on_epoch_begin(epoch,
+    logs), on_batch_end(batch, logs), on_epoch_end(epoch, logs) and on_train_end(logs) (any
+    of them): logs["params"] holds the current parameters, and on_batch_end's logs the batch's
+    "size", "loss" and "gradients" (at the parameters before its update); setting its
+    stop_training stops after the epoch. verbose=1 shows a progress bar rewritten in place
+    during each epoch where output is a terminal or a notebook, and a line per epoch (all
+    that verbose=2 prints, and all that reaches a file); 0 is silent. If the loss stops being
+    finite, training stops with a warning and the last finite epoch's parameters.
 
     The optimiser's state (and the update count and the shuffling's random state) starts
     afresh, unless state is a dict: it is read when it holds a previous call's state and
@@ -610,11 +746,11 @@ def train(
         seed,
     )
     lr = float(lr)
-    X, T, X_val, T_val = _validation(
-        *_check_data(X, T), validation_data, validation_split
+    X, T = _check_data(X, T)
+    weights = _check_weights(sample_weight, X.shape[0])
+    X, T, weights, X_val, T_val, weights_val = _validation(
+        X, T, weights, validation_data, validation_split
     )
-    if X.shape[0] == 0:
-        raise ValueError("X holds no samples to train on")
     if early_stopping is not None and X_val is None:
         raise ValueError(
             "early_stopping watches val_loss: give validation_data=(X_val, T_val) or validation_split"
@@ -633,31 +769,70 @@ def train(
     metrics = tuple(metrics)
     validated = tuple(f"val_{key}" for key in METRICS if X_val is not None)
     history = {key: [] for key in metrics + validated}
-    last = [
-        value.copy() for value in values
-    ]  # the parameters after the last finite epoch
+    # the parameters after the last finite epoch
+    last = [value.copy() for value in values]
     best_epoch, best_loss, best = 0, np.inf, last
     k = carried["k"] if carried else 0  # updates so far
     started = time.perf_counter()
     hooked = [c for c in callbacks if not callable(c)]
+    batches = -(-X.shape[0] // batch_size)
+    bar = verbose == 1 and _interactive()
+    shown = [0, 0.0]  # the bar's length on screen, when it was drawn
 
     def hook(name, *arguments):
         for callback in hooked:
             if hasattr(callback, name):
                 getattr(callback, name)(*arguments)
 
+    def on_batch(size, L, scale, current, grads):
+        """After each update: the batch hooks, and the bar at most 10 times a second."""
+        progress["batch"] += 1
+        progress["samples"] += size
+        if L is not None:
+            progress["loss"] += L * size
+        if hooked:
+            logs = {"size": size, "loss": L, "params": dict(zip(PARAMS, current))}
+            logs["gradients"] = {
+                name: grad / scale for name, grad in zip(PARAMS, grads)
+            }
+            hook("on_batch_end", progress["batch"] - 1, logs)
+        now = time.perf_counter()
+        if bar and now - shown[1] >= 0.1 and progress["batch"] < batches:
+            running = (
+                {"loss": progress["loss"] / progress["samples"]}
+                if L is not None
+                else {}
+            )
+            line = _bar(
+                epoch, epochs, progress["batch"], batches, running, now - started
+            )
+            print("\r" + line.ljust(shown[0]), end="", flush=True)
+            shown[:] = [len(line), now]
+
+    batch_hooked = bar or any(hasattr(c, "on_batch_end") for c in hooked)
     hook("on_train_begin", {"params": dict(zip(PARAMS, values))})
     for epoch in range(1, epochs + 1):
         hook("on_epoch_begin", epoch, {"params": dict(zip(PARAMS, values))})
-        X_epoch, T_epoch = X, T
+        progress = {"batch": 0, "samples": 0, "loss": 0.0}
+        X_epoch, T_epoch, w_epoch = X, T, weights
         if shuffle:
             # one gather per epoch; each batch is then a view
             order = rng.permutation(X.shape[0])
             X_epoch, T_epoch = X[order], T[order]
+            w_epoch = weights if isinstance(weights, float) else weights[order]
         # a diverging run overflows on its way to inf or nan: that is caught below
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             values, state, k, total, L = _epoch(
-                values, state, X_epoch, T_epoch, batch_size, lr, k, metrics
+                values,
+                state,
+                X_epoch,
+                T_epoch,
+                w_epoch,
+                batch_size,
+                lr,
+                k,
+                metrics,
+                on_batch if batch_hooked else None,
             )
         lost = L is not None and not np.isfinite(L)
         if lost or not all(np.all(np.isfinite(value)) for value in values):
@@ -671,22 +846,26 @@ def train(
                 f"training diverged in epoch {epoch}: {cause} with learning rate {lr}; "
                 f"returning the parameters after epoch {epoch - 1}. Try a smaller lr."
             )
+            if shown[0]:
+                print("\r" + " " * shown[0] + "\r", end="", flush=True)
             warnings.warn(message, RuntimeWarning, stacklevel=2)
             break
-        last = [value.copy() for value in values]
         logs = {key: value / X.shape[0] for key, value in total.items()}
         if X_val is not None:
             logs.update(
                 (f"val_{key}", value)
-                for key, value in _evaluate(values, X_val, T_val).items()
+                for key, value in _evaluate(values, X_val, T_val, weights_val).items()
             )
-        for key, value in logs.items():
-            history[key].append(value)
         if verbose:
-            print(
-                _progress(epoch, epochs, logs, time.perf_counter() - started),
-                flush=True,
-            )
+            line = _progress(epoch, epochs, logs, time.perf_counter() - started)
+            print("\r" * bool(shown[0]) + line.ljust(shown[0]), flush=True)
+            shown[0] = 0
+        if diagnostics:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                logs.update(_diagnostics(values, last, X, T, weights))
+        last = [value.copy() for value in values]
+        for key, value in logs.items():
+            history.setdefault(key, []).append(value)
         stop = False
         for callback in callbacks:
             if callable(callback):
@@ -890,15 +1069,34 @@ class Model:
         network's own outputs (several binary or ±1 outputs)."""
         return hasattr(self, "classes_") and (TASK == "multiclass" or SIZES[-1] == 1)
 
-    def fit(self, X, y, *, validation_data=None, callbacks=()):
+    def fit(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        *,
+        validation_data=None,
+        callbacks=(),
+        **settings,
+    ):
         """Train from init_params(seed) — or, with warm_start, on from the fitted parameters
-        and the optimiser's state — for `epochs`; returns self."""
+        and the optimiser's state — for `epochs`; returns self. sample_weight weighs each
+        sample's loss; other settings go to train (diagnostics=True, …)."""
         _numbers(X, "X")  # a sparse or complex X is refused before y is read
         resume = self.warm_start and self.__sklearn_is_fitted__()
         T = self._targets(y, fitting=not resume)
-        return self._train(X, T, self.epochs, resume, validation_data, callbacks)
+        return self._train(
+            X,
+            T,
+            self.epochs,
+            resume,
+            validation_data=validation_data,
+            callbacks=callbacks,
+            sample_weight=sample_weight,
+            **settings,
+        )
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over X, y, on from where the last fit or partial_fit stopped (the first
         call starts from init_params(seed); `classes` names every label that will come).
         """
@@ -909,16 +1107,16 @@ class Model:
             T = self._targets(y, fitting=False)
         else:
             T = self._targets(y, fitting=not resume)
-        return self._train(X, T, 1, resume, None, ())
+        return self._train(X, T, 1, resume, sample_weight=sample_weight)
 
-    def _train(self, X, T, epochs, resume, validation_data, callbacks):
+    def _train(self, X, T, epochs, resume, validation_data=None, **settings):
         if validation_data is not None:
-            X_val, y_val = validation_data
-            validation_data = (X_val, self._targets(y_val, fitting=False))
+            X_val, y_val, *weights = validation_data
+            validation_data = (X_val, self._targets(y_val, fitting=False), *weights)
         if not resume:
             self._state, self.n_iter_, self.loss_curve_ = {}, 0, []
             self.validation_scores_ = None
-        settings = {**self.get_params(), "epochs": epochs}
+        settings = {**self.get_params(), **settings, "epochs": epochs}
         del settings["warm_start"]
         start = self.params_ if resume else init_params(self.seed)
         self.params_, self.history_ = train(
@@ -926,7 +1124,6 @@ class Model:
             X,
             T,
             validation_data=validation_data,
-            callbacks=callbacks,
             state=self._state,
             **settings,
         )
@@ -958,7 +1155,7 @@ class Model:
             return self.classes_[found]
         return self.classes_[(found.ravel() > 0).astype(np.int64)]
 
-    if TASK in ("binary", "multiclass"):
+    if PROBABILITIES:
 
         def predict_proba(self, X):
             """Class probabilities, one row per sample (multiclass); for a single binary
@@ -969,32 +1166,42 @@ class Model:
                 return np.hstack([1 - p, p])
             return p
 
-    def score(self, X, T):
+    def score(self, X, T, sample_weight=None):
         """Accuracy on X, T for a classifier; for regression R², the coefficient of
-        determination, averaged over the outputs (as scikit-learn)."""
+        determination, averaged over the outputs (as scikit-learn); each sample counted by
+        its sample_weight, if given."""
         if TASK != "regression":
             if np.ndim(T) == 1 and self._encoded():
-                return float(np.mean(self.predict(X) == np.asarray(T)))
-            return evaluate(self._fitted(), X, T)["accuracy"]
+                hits = self.predict(X) == np.asarray(T)
+                weights = _check_weights(sample_weight, hits.shape[0])
+                return float(np.mean(hits[:, None] * weights))
+            return self.evaluate(X, T, sample_weight)["accuracy"]
         X, T = _check_data(X, T)
-        residual = np.sum((T - forward(self._fitted(), X)) ** 2, axis=0)
-        spread = np.sum((T - T.mean(axis=0)) ** 2, axis=0)
+        weights = _check_weights(sample_weight, X.shape[0])
+        mean = np.mean(T * weights, axis=0)
+        residual = np.sum((T - forward(self._fitted(), X)) ** 2 * weights, axis=0)
+        spread = np.sum((T - mean) ** 2 * weights, axis=0)
         return float(np.mean(1 - residual / np.where(spread > 0, spread, 1)))
 
-    def evaluate(self, X, T):
-        """As evaluate(params, X, T) with the fitted parameters (labels encoded as in fit)."""
+    def evaluate(self, X, T, sample_weight=None):
+        """As evaluate(params, X, T, sample_weight) with the fitted parameters (labels
+        encoded as in fit)."""
         params = self._fitted()
-        return evaluate(params, X, self._targets(T, fitting=False))
+        return evaluate(params, X, self._targets(T, fitting=False), sample_weight)
 
     def save(self, path):
-        """Save the fitted parameters (see save); returns the path."""
-        return save(self._fitted(), path)
+        """Save the fitted parameters and the class labels (see save); returns the path."""
+        return save(self._fitted(), path, getattr(self, "classes_", None))
 
     @classmethod
     def load(cls, path, **settings):
-        """A Model holding the parameters saved at `path`, with the given settings."""
+        """A Model holding the parameters (and class labels) saved at `path`, with the given
+        settings; it predicts as the Model that saved them."""
         model = cls(**settings)
-        model.params_ = load(path)
+        model.params_, classes = _read(path)
+        if classes is not None:
+            model.classes_ = classes
+        model.n_features_in_ = SIZES[0]
         return model
 
     @staticmethod
@@ -1013,10 +1220,15 @@ FUNCTIONS = (
     _check_data,
     _accuracy,
     _evaluate,
+    _check_weights,
     _check_training,
     _validation,
     _metric,
     _progress,
+    _layer_norms,
+    _diagnostics,
+    _interactive,
+    _bar,
     forward,
     loss,
     gradients,
@@ -1028,6 +1240,7 @@ FUNCTIONS = (
     Model,
     save,
     load,
+    _read,
     Text,
     summary,
     check_gradients,

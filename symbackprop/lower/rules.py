@@ -10,6 +10,10 @@ in the spirit of PyTensor's rewrite database (``pytensor/tensor/rewriting``):
   and a bias gradient one sum. Backpropagation is linear in the output error, so every δ
   inherits the factor unchanged.
 - **stabilise** — the forms that neither overflow nor cancel (``stabilise.STABILISE``).
+- **weigh** — per-sample weights (scikit-learn's ``sample_weight``): the loss is the mean of
+  weights × each sample's loss, so each row of the output error is multiplied by its weight;
+  every δ and gradient inherits it, as it inherits the scale. Unweighted, weights is 1.0 and
+  joins the output error's scalar factor at no cost.
 - **specialise** — when each rule of the optimiser uses the gradient only as η·dθ (SGD, with or
   without momentum), scale is η itself and the rules lose their η (W1 := W1 − η·dW1 runs as
   ``W1 -= dW1``); a rule linear in the variable it rebinds runs in place.
@@ -29,9 +33,16 @@ import sympy as sp
 from ..derive import stabilise
 from ..derive.derivation import Derivation, N
 from ..expressions import names
-from ..expressions.algebra import BatchMean, BatchSum, Dot, Transpose, is_scalar
+from ..expressions.algebra import (
+    BatchLoss,
+    BatchMean,
+    BatchSum,
+    Dot,
+    Transpose,
+    is_scalar,
+)
 from ..spec.optimizers import GRAD, LR, LR_K, Optimizer
-from .program import FUNCTIONS, SCALE, Context, Program, Statement
+from .program import FUNCTIONS, SCALE, WEIGHTS, Context, Program, Statement
 
 Rule = Callable[[Statement, Context], "Statement | None"]
 
@@ -106,6 +117,29 @@ def stable_forms(statement: Statement, context: Context) -> Statement | None:
     return None if expr == statement.expr else dataclasses.replace(statement, expr=expr)
 
 
+# --- weigh: per-sample weights ---------------------------------------------------------------
+
+
+def weighted_loss(statement: Statement, context: Context) -> Statement | None:
+    """L = mean_n Σ_k ℓ + R → L = mean_n Σ_k (weights·ℓ) + R: the regulariser R is not a
+    sample's and stays unweighted."""
+    if statement.source.step != "loss":
+        return None
+    expr = statement.expr.replace(BatchLoss, lambda e: BatchLoss(WEIGHTS * e))
+    return dataclasses.replace(statement, expr=expr)
+
+
+def weighted_output_error(statement: Statement, context: Context) -> Statement | None:
+    """δ_y = e → δ_y = weights·e: ∂(mean_n w_n ℓ_n)/∂Z_n = w_n ∂ℓ_n/∂Z_n, row by row."""
+    if statement.target != names.output_error():
+        return None
+    return dataclasses.replace(
+        statement,
+        expr=WEIGHTS * statement.expr,
+        factor=WEIGHTS * statement.factor,
+    )
+
+
 # --- specialise: the folded rate, in-place updates ---------------------------------------------
 
 
@@ -157,6 +191,7 @@ def update_in_place(statement: Statement, context: Context) -> Statement | None:
 PHASES: tuple[tuple[str, tuple[Rule, ...]], ...] = (
     ("canonicalise", (scaled_output_error, scaled_gradient)),
     ("stabilise", (stable_forms,)),
+    ("weigh", (weighted_loss, weighted_output_error)),
     ("specialise", (fold_rate, update_in_place)),
 )
 

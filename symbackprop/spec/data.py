@@ -47,6 +47,7 @@ _NETWORK = (
     "optimizer",
     "init",
     "dtype",
+    "task",
 )
 _LAYER = ("units", "activation", "bias", "init")
 _CUSTOM = {

@@ -11,12 +11,24 @@ from .. import budget
 from ..errors import SpecError
 from ..expressions import names
 from . import catalog, domain
-from .functions import Activation, Loss, Regularizer, identifier, one_of, positive_int
+from .functions import (
+    TASKS,
+    Activation,
+    Loss,
+    Regularizer,
+    identifier,
+    one_of,
+    positive_int,
+)
 from .initializers import Initializer, initializer
 from .optimizers import SGD, Optimizer, optimizer
+from .targets import DOMAINS
 
 #: the floating-point types a generated module can compute in
 DTYPES = ("float64", "float32")
+
+#: the target values a classifier's classes become: a one-hot row, 0/1 per output, ±1
+CLASS_TARGETS = {"multiclass": (0.0, 1.0), "binary": (0.0, 1.0), "sign": (-1.0, 1.0)}
 
 
 #: modules a generated module imports (a file of that name beside a script would be imported
@@ -110,6 +122,31 @@ def _check_output_domain(activation: Activation, loss: Loss) -> None:
     )
 
 
+def _task(task: object, loss: Loss, units: int) -> str | None:
+    """``task`` checked against the loss and the output width (None: the loss's own)."""
+    if task is None:
+        return None
+    task = one_of(task, TASKS, "Network.task")
+    if loss.targets == "labels" and task != "multiclass":
+        raise SpecError(
+            f"Network.task: {task!r} does not fit the loss {loss.name!r}, which takes "
+            "integer class labels (a multiclass task)"
+        )
+    domain = DOMAINS[loss.targets]
+    if task in CLASS_TARGETS and not domain.contains(CLASS_TARGETS[task]):
+        low, high = CLASS_TARGETS[task]
+        raise SpecError(
+            f"Network.task: {task!r} encodes classes as targets {low:g} and {high:g}, but "
+            f"the loss {loss.name!r} needs {domain.description}"
+        )
+    if task == "multiclass" and units < 2:
+        raise SpecError(
+            "Network.task: 'multiclass' needs an output unit per class (at least 2), "
+            f"got {units}"
+        )
+    return task
+
+
 def _check_generated_names(layers: tuple[Dense, ...], optimizer: Optimizer) -> None:
     """No two things in the generated module get the same name: a learnable parameter
     ``dalpha`` beside ``alpha`` (both ``dalpha1``), or ``beta`` in layer 1 under Adam
@@ -140,7 +177,10 @@ def _check_generated_names(layers: tuple[Dense, ...], optimizer: Optimizer) -> N
 class Network:
     """A feed-forward network: ``inputs`` features, then ``layers``, trained on ``loss``
     (plus ``regularizer`` summed over every weight, if given) by ``optimizer``; weights start
-    from ``init`` unless a layer names its own; the module computes in ``dtype``."""
+    from ``init`` unless a layer names its own; the module computes in ``dtype``. ``task``
+    ("regression", "binary", "multiclass" or "sign") overrides the loss's own: the quadratic
+    cost with ``task="multiclass"`` makes a classifier, with labels, accuracy and predict.
+    """
 
     name: str
     inputs: int
@@ -150,6 +190,7 @@ class Network:
     optimizer: str | Optimizer = field(default_factory=SGD)
     init: str | Initializer = "glorot_uniform"
     dtype: str = "float64"
+    task: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", module_name(self.name))
@@ -199,6 +240,27 @@ class Network:
         _check_generated_names(layers, self.optimizer)
         object.__setattr__(self, "init", initializer(self.init, "Network.init"))
         object.__setattr__(self, "dtype", one_of(self.dtype, DTYPES, "Network.dtype"))
+        object.__setattr__(self, "task", _task(self.task, loss, layers[-1].units))
+
+    @property
+    def effective_task(self) -> str:
+        """What the network does: ``task`` if given, else its loss's task."""
+        return self.task or self.loss.task
+
+    @property
+    def gives_probabilities(self) -> bool:
+        """Whether a classifier's outputs are class probabilities: softmax rows (multiclass),
+        or values where binary cross-entropy is defined, in [0, 1] (binary)."""
+        output = self.layers[-1].activation
+        if self.effective_task == "multiclass":
+            return output.name == "softmax"
+        if self.effective_task != "binary":
+            return False
+        probability = catalog.LOSSES["binary_crossentropy"]
+        return budget.bounded(
+            lambda: domain.violation(output, probability) is None,
+            f"Network {self.name!r}: checking whether its outputs are probabilities",
+        )
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -222,6 +284,7 @@ class Network:
             for key, value, default in (
                 ("init", self.init.name, "glorot_uniform"),
                 ("dtype", self.dtype, "float64"),
+                ("task", self.effective_task, self.loss.task),
             )
             if value != default
         )
