@@ -275,3 +275,40 @@ def test_a_task_in_a_data_spec(tmp_path):
     spec.write_text(spec.read_text().replace('"multiclass"', '"clustering"'))
     with pytest.raises(sb.SpecError, match="task must be one of"):
         load_networks(spec)
+
+
+def test_sample_weight_reaches_the_model_through_pipelines_and_metadata_routing():
+    import sklearn
+    from sklearn.base import clone
+
+    X, y = make_blobs(90, n_features=2, centers=3, random_state=0)
+    weights = np.where(np.arange(90) < 10, 3.0, 1.0)
+    module = sb.build(CLASSIFIER)
+    direct = module.Model(epochs=5).fit(StandardScaler().fit_transform(X), y, weights)
+    pipeline = make_pipeline(StandardScaler(), module.Model(epochs=5))
+    pipeline.fit(X, y, model__sample_weight=weights)
+    for name in module.PARAMS:
+        np.testing.assert_array_equal(pipeline[-1].params_[name], direct.params_[name])
+    with sklearn.config_context(enable_metadata_routing=True):
+        model = (
+            module.Model(epochs=5)
+            .set_fit_request(sample_weight=True)
+            .set_score_request(sample_weight=True)
+        )
+        assert clone(model)._metadata_request == {"fit": True, "score": True}
+        scores = cross_val_score(model, X, y, params={"sample_weight": weights}, cv=3)
+        assert scores.mean() > 0.8
+        search = GridSearchCV(
+            module.Model(epochs=5)
+            .set_fit_request(sample_weight=True)
+            .set_score_request(sample_weight=False),
+            {"batch_size": [8, 16]},
+            cv=3,
+        )
+        search.fit(X, y, sample_weight=weights)
+        with pytest.raises(Exception, match="sample_weight"):  # asked but not said
+            cross_val_score(
+                module.Model(epochs=1), X, y, params={"sample_weight": weights}, cv=3
+            )
+    with pytest.raises(ValueError, match="True, False or None"):
+        module.Model().set_fit_request(sample_weight="yes")

@@ -1,7 +1,7 @@
 """The network-independent part of every generated module: the checks of parameters, inputs,
-targets (by their domain), seeds and training settings, accuracy (by task), the validation
-split, the progress line, the fit loop (``train``) and the scikit-learn style ``Model``,
-save/load, summary and check_gradients.
+targets (by their domain), sample weights, seeds and training settings, accuracy (by task),
+the validation split, the progress bar and line, the per-layer diagnostics, the fit loop
+(``train``) and the scikit-learn style ``Model``, save/load, summary and check_gradients.
 
 A generated module copies these functions verbatim (``source``), after the constants of its
 derived part; so they stay standalone, need NumPy alone, and are linted and tested here as
@@ -304,10 +304,12 @@ def _validation(X, T, weights, validation_data, validation_split):
     return (
         X[:split],
         T[:split],
-        _check_weights(weights[:split, 0], split),
+        _check_weights(weights[:split, 0], split, "sample_weight (training part)"),
         X[split:],
         T[split:],
-        _check_weights(weights[split:, 0], X.shape[0] - split),
+        _check_weights(
+            weights[split:, 0], X.shape[0] - split, "sample_weight (validation part)"
+        ),
     )
 
 
@@ -790,7 +792,7 @@ def train(
         progress["samples"] += size
         if L is not None:
             progress["loss"] += L * size
-        if hooked:
+        if watching:
             logs = {"size": size, "loss": L, "params": dict(zip(PARAMS, current))}
             logs["gradients"] = {
                 name: grad / scale for name, grad in zip(PARAMS, grads)
@@ -809,7 +811,7 @@ def train(
             print("\r" + line.ljust(shown[0]), end="", flush=True)
             shown[:] = [len(line), now]
 
-    batch_hooked = bar or any(hasattr(c, "on_batch_end") for c in hooked)
+    watching = any(hasattr(c, "on_batch_end") for c in hooked)
     hook("on_train_begin", {"params": dict(zip(PARAMS, values))})
     for epoch in range(1, epochs + 1):
         hook("on_epoch_begin", epoch, {"params": dict(zip(PARAMS, values))})
@@ -832,7 +834,7 @@ def train(
                 lr,
                 k,
                 metrics,
-                on_batch if batch_hooked else None,
+                on_batch if bar or watching else None,
             )
         lost = L is not None and not np.isfinite(L)
         if lost or not all(np.all(np.isfinite(value)) for value in values):
@@ -901,6 +903,13 @@ def train(
         )
     hook("on_train_end", {**{key: h[-1] for key, h in history.items() if h}})
     return dict(zip(PARAMS, values)), history
+
+
+class _Requests(dict):
+    """The metadata a Model's methods ask for; scikit-learn's clone copies it."""
+
+    def __sklearn_clone__(self):
+        return _Requests(self)
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -1015,6 +1024,43 @@ class Model:
 
     def __sklearn_is_fitted__(self):
         return getattr(self, "params_", None) is not None
+
+    def _request(self, method, sample_weight):
+        """Record whether `method` asks for sample_weight under scikit-learn's metadata
+        routing (True, False, or None: not said); returns self."""
+        if sample_weight not in (True, False, None):
+            raise ValueError(
+                f"sample_weight must be True, False or None, got {sample_weight!r}"
+            )
+        requests = getattr(self, "_metadata_request", None) or _Requests()
+        requests[method] = sample_weight
+        self._metadata_request = requests
+        return self
+
+    def set_fit_request(self, *, sample_weight=None):
+        """Whether fit takes sample_weight when scikit-learn routes metadata."""
+        return self._request("fit", sample_weight)
+
+    def set_partial_fit_request(self, *, sample_weight=None):
+        """Whether partial_fit takes sample_weight when scikit-learn routes metadata."""
+        return self._request("partial_fit", sample_weight)
+
+    def set_score_request(self, *, sample_weight=None):
+        """Whether score takes sample_weight when scikit-learn routes metadata."""
+        return self._request("score", sample_weight)
+
+    def get_metadata_routing(self):
+        """What each method asks for, as scikit-learn's metadata routing reads it (called by
+        scikit-learn only)."""
+        from sklearn.utils.metadata_routing import MetadataRequest
+
+        routing = MetadataRequest(owner=type(self).__name__)
+        requests = getattr(self, "_metadata_request", None) or {}
+        for method in ("fit", "partial_fit", "score"):
+            getattr(routing, method).add_request(
+                param="sample_weight", alias=requests.get(method)
+            )
+        return routing
 
     def _targets(self, y, fitting):
         """The network's targets for y. A classifier's labels (one per sample, of any kind)
@@ -1236,6 +1282,7 @@ FUNCTIONS = (
     predict,
     predict_proba,
     train,
+    _Requests,
     NotFittedError,
     Model,
     save,
