@@ -409,3 +409,12 @@ def test_a_regression_model_scores_r2_and_has_no_probabilities():
     assert model.score(X, T) == pytest.approx(1 - residual / spread)
     assert not hasattr(model, "predict_proba")
     assert model.evaluate(X, T) == runtime.evaluate(model.params_, X, T)
+
+
+def test_the_runtime_is_copied_black_formatted_as_it_stands():
+    """Modules append the runtime without formatting it again (most of a module's black
+    time): it must be black's own output already."""
+    import black
+
+    text = runtime.source() + "\n"
+    assert black.format_str(text, mode=black.Mode()) == text

@@ -1109,6 +1109,8 @@ def test_diagnostics_equal_norms_computed_from_gradients():
             assert history[f"update_ratio_{layer}"][epoch] == pytest.approx(
                 change / size, rel=1e-12
             )
+    fitted = module.Model(epochs=2, batch_size=5).fit(X, T, diagnostics=True)
+    assert set(fitted.history_) == set(history)
     # diagnostics only watch: the parameters are those of a run without them
     plain, _ = module.train(
         seen[0], X, T, epochs=3, batch_size=5, verbose=0, sample_weight=weights

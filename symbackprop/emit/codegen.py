@@ -289,9 +289,11 @@ def _render(derivation: Derivation) -> str:
     # everything is printed now: the helpers and modules the code needs are known
     context["needs"] = printer.needs
     context["helpers"] = helpers.source(printer.needs)
-    context["runtime"] = runtime.source()
-    source = _environment().get_template(TEMPLATE).render(context)
-    return sign(black.format_str(source, mode=black.Mode()), "py")
+    derived = _environment().get_template(TEMPLATE).render(context)
+    # black formats the derived part; the runtime is copied as it stands in runtime.py,
+    # black-formatted already (formatting it again cost most of a module's generation)
+    formatted = black.format_str(derived, mode=black.Mode())
+    return sign(f"{formatted}\n\n{runtime.source()}\n", "py")
 
 
 def generate(network: Network, convention: str = "negative") -> str:

@@ -11,6 +11,7 @@ for the tests and the linter; they are not copied.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import sys
@@ -1123,11 +1124,11 @@ class Model:
         *,
         validation_data=None,
         callbacks=(),
-        **settings,
+        diagnostics=False,
     ):
         """Train from init_params(seed) — or, with warm_start, on from the fitted parameters
         and the optimiser's state — for `epochs`; returns self. sample_weight weighs each
-        sample's loss; other settings go to train (diagnostics=True, …)."""
+        sample's loss; validation_data, callbacks and diagnostics are train's."""
         _numbers(X, "X")  # a sparse or complex X is refused before y is read
         resume = self.warm_start and self.__sklearn_is_fitted__()
         T = self._targets(y, fitting=not resume)
@@ -1139,7 +1140,7 @@ class Model:
             validation_data=validation_data,
             callbacks=callbacks,
             sample_weight=sample_weight,
-            **settings,
+            diagnostics=diagnostics,
         )
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -1294,8 +1295,10 @@ FUNCTIONS = (
 )
 
 
+@functools.cache
 def source() -> str:
-    """The source of ``FUNCTIONS``, for a generated module."""
+    """The source of ``FUNCTIONS``, for a generated module (black-formatted, as this file is;
+    read once per process)."""
     return "\n\n".join(inspect.getsource(fn) for fn in FUNCTIONS).rstrip("\n")
 
 
