@@ -3,6 +3,7 @@ functions every generated module copies verbatim, on the stand-in 2-3-1 network 
 declares."""
 
 import inspect
+import sys
 
 import numpy as np
 import pytest
@@ -418,3 +419,24 @@ def test_the_runtime_is_copied_black_formatted_as_it_stands():
 
     text = runtime.source() + "\n"
     assert black.format_str(text, mode=black.Mode()) == text
+
+
+def test_the_bar_is_drawn_only_where_a_line_can_be_rewritten(monkeypatch):
+    """A terminal or a Jupyter kernel's stream; not a pipe, a file or pytest's capture — even
+    in a process that has imported ipykernel."""
+    import io
+    import types
+
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    assert not runtime._interactive()
+    stream = type("OutStream", (io.StringIO,), {"__module__": "ipykernel.iostream"})
+    monkeypatch.setattr(sys, "stdout", stream())
+    assert runtime._interactive()
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    assert runtime._interactive()

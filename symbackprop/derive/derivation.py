@@ -6,6 +6,7 @@ SymPy does the scalar calculus (``calculus``); this module assembles the layer a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -448,7 +449,11 @@ def derive(network: Network, convention: str = "negative") -> Derivation:
     )
 
 
+@functools.lru_cache(maxsize=8)
 def _derive(network: Network, convention: str) -> Derivation:
+    """The derivation of ``network`` (a frozen, hashable spec): the last few are kept, as
+    compile and latex of one spec derive it more than once (``generate`` derives again).
+    """
     sizes = network.sizes
     layers = tuple(
         _layer(i + 1, sizes[i], dense) for i, dense in enumerate(network.layers)

@@ -219,6 +219,14 @@ def _local_note(layer: LayerDerivation) -> str:
     return "element-wise: f' of each entry, a Hadamard product in the chain"
 
 
+def _renamed(expr: sp.Expr, entries: dict) -> sp.Expr:
+    """``expr`` with its symbols renamed to indexed entries, as written: evaluating it again
+    would make SymPy re-examine every function of it (tanh of tanh of … asks whether each
+    argument is real, through polynomial gcds: minutes for a nested formula)."""
+    with sp.evaluate(False):
+        return expr.xreplace(entries)
+
+
 def index_form(derivation: Derivation) -> Section:
     """BP1–BP4 entry by entry: sample n, unit j of the layer, unit k of the layer below."""
     n, j, k = (sp.Symbol(s) for s in "njk")
@@ -229,7 +237,7 @@ def index_form(derivation: Derivation) -> Section:
     rows.append(
         Row(
             sp.Indexed(names.output_error().name, n, j),
-            (derivation.output_delta.xreplace({**entry, a: entry[y]}),),
+            (_renamed(derivation.output_delta, {**entry, a: entry[y]}),),
             note="BP1",
         )
     )
@@ -242,8 +250,9 @@ def index_form(derivation: Derivation) -> Section:
             * sp.Indexed(above.W.name, k, j),
             (k, 1, above.units),
         )
-        local = layer.activation_derivative.xreplace(
-            {a: sp.Indexed(layer.A.name, n, j), z: sp.Indexed(layer.Z.name, n, j)}
+        local = _renamed(
+            layer.activation_derivative,
+            {a: sp.Indexed(layer.A.name, n, j), z: sp.Indexed(layer.Z.name, n, j)},
         )
         rows.append(
             Row(

@@ -666,9 +666,11 @@ def _diagnostics(values, before, X, T, weights):
 
 
 def _interactive():
-    """Whether output shows a line rewritten in place: a terminal or a Jupyter kernel."""
+    """Whether output shows a line rewritten in place: a terminal, or a Jupyter kernel's
+    stream (its sys.stdout is ipykernel's; having imported ipykernel is not enough)."""
     isatty = getattr(sys.stdout, "isatty", None)
-    return bool(isatty and isatty()) or "ipykernel" in sys.modules
+    kernel = type(sys.stdout).__module__.startswith("ipykernel")
+    return bool(isatty and isatty()) or kernel
 
 
 def _bar(epoch, epochs, done, total, logs, elapsed, width=30):
