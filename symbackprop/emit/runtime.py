@@ -1009,7 +1009,7 @@ class Model:
             TargetTags,
         )
 
-        classifier = TASK in ("binary", "multiclass", "sign")
+        classifier = TASK != "regression"
         return Tags(
             estimator_type="classifier" if classifier else "regressor",
             target_tags=TargetTags(
@@ -1075,7 +1075,7 @@ class Model:
                 f"{NAME}.Model requires y to be passed, but the target y is None"
             )
         array = np.asarray(y)
-        classifier = TASK in ("binary", "multiclass", "sign")
+        classifier = TASK != "regression"
         one_per_sample = TASK == "multiclass" or SIZES[-1] == 1
         if not classifier or not (
             (array.ndim == 1 and one_per_sample) or TARGETS == "labels"
