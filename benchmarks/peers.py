@@ -8,6 +8,7 @@ can be checked to compute the same epoch before any of them is timed.
 from __future__ import annotations
 
 import importlib
+import os
 import warnings
 from dataclasses import dataclass
 
@@ -53,15 +54,29 @@ def batches(n: int, batch_size: int):
     return range(0, n, batch_size)
 
 
+def synchronize(array) -> None:
+    """Wait for a GPU's queued work on ``array``'s device, so that a timing includes it."""
+    if getattr(array, "is_cuda", False):
+        import torch
+
+        torch.cuda.synchronize(array.device)
+
+
 class Peer:
     """An implementation under test; ``missing`` says why it cannot run here (None: it can)."""
 
     name = ""
     missing: str | None = None
     trains = True  # False for the floors, which only do part of the work
+    #: the library the peer needs beyond NumPy, set as the attribute of its name (self.torch)
+    requires: str | None = None
 
     def __init__(self, case: Case):
         self.case = case
+        if self.requires:
+            setattr(self, self.requires, _module(self.requires))
+            if getattr(self, self.requires) is None:
+                self.missing = f"{self.requires} is not installed"
 
     def load(self, params: dict[str, np.ndarray]) -> None:
         """Start from these parameters (keys W1, b1, …; W of shape (out, in))."""
@@ -80,13 +95,22 @@ class Peer:
 
 
 class Generated(Peer):
-    """The module symbackprop generates, through its public ``train``."""
+    """The module symbackprop generates, through its public ``train``: with its default
+    metrics (loss and accuracy recorded), or with ``metrics=()``; NumPy, or another target.
+    """
 
-    def __init__(self, case: Case, metrics: tuple[str, ...] = ()):
+    def __init__(
+        self, case: Case, metrics: tuple[str, ...] | None = None, target="numpy"
+    ):
         super().__init__(case)
-        self.module = sb.build(case.network)
-        self.metrics = metrics
-        self.name = "symbackprop" + (", loss + accuracy per batch" if metrics else "")
+        self.name = "symbackprop" + ("" if target == "numpy" else f" --target {target}")
+        self.name += "" if metrics is None else ", metrics=()"
+        self.trains_with = {} if metrics is None else {"metrics": metrics}
+        library = None if target == "numpy" else _module(target)
+        if target != "numpy" and library is None:
+            self.missing = f"{target} is not installed"
+            return
+        self.module = sb.build(case.network, target=target)
 
     def load(self, params):
         self.values = {key: value.copy() for key, value in params.items()}
@@ -105,7 +129,7 @@ class Generated(Peer):
             lr=case.lr,
             seed=seed,
             verbose=0,
-            metrics=self.metrics,
+            **self.trains_with,
         )
 
 
@@ -157,21 +181,29 @@ class MatrixProducts(Peer):
         self.D = [1e-8 * rng.standard_normal((size, width)) for width in widths]
         self.G = [np.zeros_like(W) for W in self.W]
 
+    #: the library's matrix product, writing into ``out``
+    matmul = staticmethod(np.matmul)
+
+    def samples(self, order):
+        """The epoch's inputs: gathered in its order where the floor includes that pass."""
+        return self.case.X[order] if self.passes else self.case.X
+
     def epoch(self, order, seed):
-        X, W = (self.case.X[order] if self.passes else self.case.X), self.W
+        X, W, matmul = self.samples(order), self.W, self.matmul
         for start in batches(len(order), self.case.batch_size):
             x = X[start : start + self.case.batch_size]
             m = x.shape[0]
             A = [x] + [a[:m] for a in self.A[1:]]
             D = [d[:m] for d in self.D]
             for i in range(len(W)):
-                np.matmul(A[i], W[i].T, out=A[i + 1])
+                matmul(A[i], W[i].T, out=A[i + 1])
             for i in reversed(range(len(W))):
-                np.matmul(D[i + 1].T, A[i], out=self.G[i])
+                matmul(D[i + 1].T, A[i], out=self.G[i])
                 if i > 0:
-                    np.matmul(D[i + 1], W[i], out=D[i])
+                    matmul(D[i + 1], W[i], out=D[i])
                 if self.passes:
                     W[i] -= self.G[i]
+        synchronize(X)
 
 
 class ProductsAndPasses(MatrixProducts):
@@ -238,19 +270,24 @@ class ScikitLearn(Peer):
         self._fit(self.case.X[order], self.case.labels[order])
 
 
+def torch_device(torch):
+    """Where the torch peers run: as a generated torch module decides (SYMBACKPROP_DEVICE,
+    else CUDA if present, else the CPU)."""
+    return torch.device(
+        os.environ.get("SYMBACKPROP_DEVICE")
+        or ("cuda" if torch.cuda.is_available() else "cpu")
+    )
+
+
 class PyTorch(Peer):
-    """PyTorch eager on the CPU: nn.Sequential of Linear and ReLU, CrossEntropyLoss, optim.SGD."""
+    """PyTorch eager on the torch device: nn.Sequential of Linear and ReLU, CrossEntropyLoss,
+    optim.SGD."""
 
-    name = "PyTorch eager (CPU)"
-
-    def __init__(self, case):
-        super().__init__(case)
-        self.torch = _module("torch")
-        if self.torch is None:
-            self.missing = "PyTorch is not installed"
+    name = "PyTorch eager (autograd)"
+    requires = "torch"
 
     def load(self, params):
-        torch = self.torch
+        torch, device = self.torch, torch_device(self.torch)
         layers = []
         for i in range(1, len(self.case.sizes)):
             W = params[f"W{i}"]
@@ -259,25 +296,98 @@ class PyTorch(Peer):
                 linear.weight.copy_(torch.from_numpy(W))
                 linear.bias.copy_(torch.from_numpy(params[f"b{i}"]))
             layers += [linear, torch.nn.ReLU()]
-        self.model = torch.nn.Sequential(*layers[:-1])
+        self.model = torch.nn.Sequential(*layers[:-1]).to(device)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=self.case.lr)
         self.loss = torch.nn.CrossEntropyLoss()
-        self.X = torch.from_numpy(self.case.X)
-        self.labels = torch.from_numpy(self.case.labels)
+        self.X = torch.as_tensor(self.case.X, device=device)
+        self.labels = torch.as_tensor(self.case.labels, device=device)
 
     def params(self):
         linears = [m for m in self.model if isinstance(m, self.torch.nn.Linear)]
-        self.W = [m.weight.detach().numpy() for m in linears]
-        self.b = [m.bias.detach().numpy() for m in linears]
+        self.W = [m.weight.detach().cpu().numpy() for m in linears]
+        self.b = [m.bias.detach().cpu().numpy() for m in linears]
         return super().params()
 
     def epoch(self, order, seed):
-        order = self.torch.from_numpy(order)
+        order = self.torch.as_tensor(order, device=self.X.device)
         for start in batches(len(order), self.case.batch_size):
             batch = order[start : start + self.case.batch_size]
             self.optimizer.zero_grad()
             self.loss(self.model(self.X[batch]), self.labels[batch]).backward()
             self.optimizer.step()
+        synchronize(self.X)
+
+
+class HandTorch(Peer):
+    """The hand-written NumPy peer's formulas in PyTorch tensors on the torch device, without
+    autograd: what a practitioner writes by hand to compare with the torch target."""
+
+    name = "hand-written PyTorch"
+    requires = "torch"
+
+    def load(self, params):
+        torch, device = self.torch, torch_device(self.torch)
+        count = len(self.case.sizes)
+        self.W = [torch.tensor(params[f"W{i}"], device=device) for i in range(1, count)]
+        self.b = [torch.tensor(params[f"b{i}"], device=device) for i in range(1, count)]
+        self.X = torch.as_tensor(self.case.X, device=device)
+        self.T = torch.as_tensor(self.case.T, device=device)
+
+    def params(self):
+        named = {}
+        for i, (W, b) in enumerate(zip(self.W, self.b), start=1):
+            named[f"W{i}"], named[f"b{i}"] = W.cpu().numpy(), b.cpu().numpy()
+        return named
+
+    def epoch(self, order, seed):
+        torch, lr = self.torch, self.case.lr
+        W, b = self.W, self.b
+        order = torch.as_tensor(order, device=self.X.device)
+        X, T = self.X[order], self.T[order]
+        for start in batches(len(order), self.case.batch_size):
+            x = X[start : start + self.case.batch_size]
+            activations = [x]
+            for i in range(len(W)):
+                z = x @ W[i].T + b[i]
+                if i < len(W) - 1:
+                    x = torch.relu(z)
+                else:
+                    e = torch.exp(z - z.amax(dim=1, keepdim=True))
+                    x = e / e.sum(dim=1, keepdim=True)
+                activations.append(x)
+            delta = (x - T[start : start + self.case.batch_size]) / x.shape[0]
+            for i in reversed(range(len(W))):
+                dW = delta.T @ activations[i]
+                db = delta.sum(dim=0)
+                if i > 0:
+                    delta = (delta @ W[i]) * (activations[i] > 0)
+                W[i] -= lr * dW
+                b[i] -= lr * db
+        synchronize(X)
+
+
+class TorchFloor(ProductsAndPasses):
+    """PyTorch's floor: the matrix products, the shuffle's gather and the in-place weight
+    updates alone (as ProductsAndPasses in NumPy), into preallocated tensors on the device.
+    """
+
+    name = "PyTorch floor: products + gather + updates"
+    requires = "torch"
+
+    def load(self, params):
+        super().load(params)
+        torch = self.torch
+        self.matmul = torch.matmul
+        device = torch_device(torch)
+        moved = [
+            [torch.as_tensor(a, device=device) for a in arrays]
+            for arrays in (self.W, self.A, self.D, self.G)
+        ]
+        self.W, self.A, self.D, self.G = moved
+        self.X = torch.as_tensor(self.case.X, device=device)
+
+    def samples(self, order):
+        return self.X[self.torch.as_tensor(order, device=self.X.device)]
 
 
 class HipsAutograd(Peer):
@@ -318,14 +428,24 @@ class HipsAutograd(Peer):
 
 
 def peers(case: Case) -> list[Peer]:
-    """Every implementation of ``case``, ours first."""
+    """Every implementation of ``case`` timed in the main process, ours first."""
     return [
         Generated(case),
-        Generated(case, metrics=("loss", "accuracy")),
+        Generated(case, metrics=()),
         HandNumPy(case),
         ScikitLearn(case),
-        PyTorch(case),
         HipsAutograd(case),
         MatrixProducts(case),
         ProductsAndPasses(case),
+    ]
+
+
+def torch_peers(case: Case) -> list[Peer]:
+    """The PyTorch implementations, timed in a process of their own: PyTorch's thread pool and
+    OpenBLAS's disturb each other."""
+    return [
+        Generated(case, target="torch"),
+        HandTorch(case),
+        PyTorch(case),
+        TorchFloor(case),
     ]

@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from .errors import SpecError, printable
-from .options import CONVENTIONS, FORMAT_OF_SUFFIX, FORMATS
+from .options import CONVENTIONS, FORMAT_OF_SUFFIX, FORMATS, TARGETS
 from .output import status, write_all
 
 if TYPE_CHECKING:
@@ -40,7 +40,11 @@ def _compile(args: argparse.Namespace) -> int:
             f"-o {str(folder)!r} is a file; give the folder to write the modules into"
         )
     outputs = [
-        (spec, folder / f"{network.name}.py", generate(network, args.convention))
+        (
+            spec,
+            folder / f"{network.name}.py",
+            generate(network, args.convention, args.target),
+        )
         for spec, network in planned
     ]
     write_all([(path, source) for _, path, source in outputs], args.force)
@@ -227,7 +231,8 @@ def parser() -> argparse.ArgumentParser:
     commands = main.add_subparsers(dest="command", required=True)
 
     comp = commands.add_parser(
-        "compile", help="generate the NumPy training module of every network in SPEC"
+        "compile",
+        help="generate the training module (NumPy, PyTorch or JAX) of every network in SPEC",
     )
     comp.add_argument(
         "specs",
@@ -240,6 +245,13 @@ def parser() -> argparse.ArgumentParser:
         "-o", "--output", default="generated", help="output folder (default: generated)"
     )
     comp.add_argument("--convention", choices=CONVENTIONS, default="negative")
+    comp.add_argument(
+        "--target",
+        choices=TARGETS,
+        default="numpy",
+        help="the array library the module computes with (default: numpy, the only "
+        "dependency; torch and jax modules need that library installed)",
+    )
     comp.add_argument("--force", action="store_true", help=_FORCE)
     comp.set_defaults(run=_compile)
 

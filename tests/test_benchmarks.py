@@ -33,14 +33,35 @@ def test_every_installed_peer_trains_the_same_epoch(case):
     result = bench.run_case(case, rounds=1)
     agreement = result["agreement"]
     expected = {"hand-written NumPy", "scikit-learn MLPClassifier", "HIPS autograd"}
-    expected |= {"symbackprop, loss + accuracy per batch"}
-    if "PyTorch eager (CPU)" not in result["missing"]:
-        expected.add("PyTorch eager (CPU)")
+    expected |= {"symbackprop, metrics=()"}
     assert set(agreement) == expected
     assert max(agreement.values()) <= bench.AGREEMENT
     timed = set(result["times"])
     assert {"symbackprop", "floor: the matrix products alone"} <= timed
     assert all(time > 0 for time in result["times"].values())
+
+
+@pytest.mark.parametrize("case", TINY, ids=lambda case: case.name)
+@pytest.mark.parametrize("family", sorted(bench.ISOLATED))
+def test_the_torch_and_jax_peers_train_the_same_epoch(case, family):
+    """torch and jax are in the test extra: every one of these peers runs here."""
+    result = bench.run_isolated(family, case, rounds=1)
+    names = {
+        "torch": {
+            "symbackprop --target torch",
+            "hand-written PyTorch",
+            "PyTorch eager (autograd)",
+        },
+        "jax": {"symbackprop --target jax", "hand-written JAX (jitted epoch)"},
+    }[family]
+    assert result["missing"] == {}
+    assert set(result["agreement"]) == names
+    assert max(result["agreement"].values()) <= bench.AGREEMENT
+    floor = {"torch": "PyTorch", "jax": "JAX"}[
+        family
+    ] + " floor: products + gather + updates"
+    assert set(result["times"]) == names | {floor}
+    assert all(np.isfinite(time) and time > 0 for time in result["times"].values())
 
 
 def test_a_peer_that_trains_differently_is_caught():
@@ -72,8 +93,10 @@ def test_the_report_names_machine_targets_and_compile_costs(tmp_path):
     text = bench.report(results, costs, {"small": 1, "large": 1})
     assert text.startswith("Measured on ")
     assert "| symbackprop | " in text and "| hand-written NumPy | " in text
-    assert "- small: generated / hand-written NumPy = " in text
-    assert "- large: generated / floor: the matrix products alone = " in text
+    assert "- small: symbackprop / hand-written NumPy = " in text
+    assert "- large: symbackprop / floor: the matrix products alone = " in text
+    assert "- small: symbackprop / symbackprop, metrics=() = " in text
+    assert "hand-written JAX (jitted epoch): not measured" in text  # not run here
     assert "largest / smallest 1.10 (target ≤ 1.20)" in text
     readme = tmp_path / "README.md"
     readme.write_text(

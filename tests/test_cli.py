@@ -35,6 +35,27 @@ def test_compile_writes_the_module_of_every_network(tmp_path):
     assert (tmp_path / "circles.py").read_text(encoding="utf-8") == sb.generate(circles)
 
 
+@pytest.mark.parametrize("target", ["torch", "jax"])
+def test_compile_target_writes_the_module_in_that_library(tmp_path, target):
+    run = _cli(
+        "compile", "examples/circles.py", "--target", target, "-o", str(tmp_path)
+    )
+    assert run.returncode == 0, run.stderr
+    (circles,) = load_networks(ROOT / "examples" / "circles.py")
+    written = (tmp_path / "circles.py").read_text(encoding="utf-8")
+    assert written == sb.generate(circles, target=target)
+    assert f"import {target}" in written
+
+
+def test_compile_names_an_unknown_target(tmp_path):
+    run = _cli("compile", "examples/circles.py", "--target", "tf", "-o", str(tmp_path))
+    assert run.returncode == 2
+    assert "--target: invalid choice: 'tf' (choose from numpy, torch, jax)" in (
+        run.stderr.replace("'numpy', 'torch', 'jax'", "numpy, torch, jax")
+    )
+    assert not any(tmp_path.iterdir())
+
+
 def test_latex_prints_the_derivation_as_a_standalone_document():
     run = _cli("latex", "examples/circles.py")
     assert run.returncode == 0, run.stderr

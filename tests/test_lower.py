@@ -61,8 +61,8 @@ def test_step_returns_scale_times_every_gradient(network, convention):
     module = sb.build(network, convention)
     X, T = random_batch(network, 7, np.random.default_rng(1))
     values = module._check_params(module.init_params(seed=2))
-    _, _, *plain = module._step(*values, X, T)
-    _, _, *scaled = module._step(*values, X, T, 0.37)
+    _, _, _, *plain = module._step(*values, X, T)
+    _, _, _, *scaled = module._step(*values, X, T, 0.37)
     for name, g, h in zip(module.PARAMS, plain, scaled):
         np.testing.assert_allclose(h, 0.37 * g, rtol=1e-12, atol=1e-15, err_msg=name)
     assert module.check_gradients(module.init_params(seed=2), X, T) < 1e-6
@@ -115,7 +115,7 @@ def test_the_rate_is_folded_into_the_step_only_where_every_rule_is_linear_in_it(
         "n", 2, [sb.Dense(3, "tanh"), sb.Dense(1)], "mse", optimizer=optimizer
     )
     scale = rate.name if rate else "1.0"
-    assert f"W1, b1, W2, b2, X_batch, T_batch, {scale}, with_loss" in sb.generate(
+    assert f"W1, b1, W2, b2, X_batch, T_batch, {scale}, with_batch_loss" in sb.generate(
         network
     )
 

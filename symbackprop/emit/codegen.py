@@ -11,11 +11,14 @@ from pathlib import Path
 
 import black
 import jinja2
+import sympy as sp
 
 from .. import budget
 from ..derive.derivation import Derivation, derive
-from ..expressions import helpers, names, printers
-from ..lower.program import Program, Statement
+from ..derive.derivation import T as TARGET_VALUES
+from ..expressions import libraries, names, printers
+from ..expressions.algebra import BatchLoss
+from ..lower.program import WEIGHTS, Program, Statement
 from ..lower.rules import lower
 from ..output import sign, write_atomic
 from ..spec.initializers import FAN_IN, FAN_OUT
@@ -52,6 +55,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["py"] = literal
     env.filters["text"] = one_line
+    env.filters["rstrip"] = str.rstrip
     return env
 
 
@@ -173,7 +177,7 @@ def _initializers(
             "name": init.name,
             "distribution": init.distribution,
             "source": init.source,
-            "code": printers.numpy_code(init.scale, printer),
+            "code": printers.numpy_code(init.scale, printer.for_scalars()),
             "fans": ", ".join(
                 fan.name if fan in init.scale.free_symbols else "_"
                 for fan in (FAN_OUT, FAN_IN)
@@ -201,6 +205,8 @@ def _training(
         _statement(printer, statement) for statement in program.function("update")
     ]
     schedule = optimizer.schedule is not None
+    if schedule:  # the rate at update k: numbers alone
+        updates[0] = _statement(printer.for_scalars(), program.function("update")[0])
     return {
         "optimizer": optimizer.title,
         "lr": optimizer.lr,
@@ -214,16 +220,56 @@ def _training(
     }
 
 
-def render(derivation: Derivation) -> str:
-    """Source of the standalone training module for ``derivation``, black-formatted (within
-    ``budget.TOTAL``)."""
+#: each target's library as the module's text names it, the prefix of its derived kernels
+#: (``_torch_step``) and how it joins arrays along the batch
+_LIBRARY = {
+    "numpy": ("NumPy", "", "np.concatenate"),
+    "torch": ("PyTorch", "torch_", "torch.cat"),
+    "jax": ("JAX", "jax_", "jnp.concatenate"),
+}
+
+
+def _split_loss(
+    printer: printers.NumPyCodePrinter, program: Program
+) -> dict[str, object]:
+    """The loss as the epoch computes it once from the batches' outputs: its per-sample term
+    (the argument of the batch mean, summed over all rows) and the rest (the regulariser, added
+    per batch). The derivation builds every loss so (one mean of a term of the output layer,
+    the targets and the weights, plus the regulariser); anything else is a compiler bug.
+    """
+    (statement,) = program.function("loss")
+    expr = statement.expr
+    means = [term for term in sp.Add.make_args(expr) if isinstance(term, BatchLoss)]
+    layer = program.derivation.layers[-1]
+    allowed = {layer.Z, layer.A, TARGET_VALUES, WEIGHTS}
+    if len(means) != 1 or not means[0].args[0].free_symbols <= allowed:
+        raise AssertionError(
+            f"the loss {expr} is not one batch mean plus a regulariser"
+        )
+    (mean,) = means
+    sample = mean.args[0]
+    rest = expr - mean
+
+    def line(value: sp.Expr) -> dict[str, object]:
+        return {
+            "code": printers.numpy_code(value, printer),
+            "comment": printers.comment(value),
+        }
+
+    return {"sample": line(sample), "penalty": line(rest) if rest != 0 else None}
+
+
+def render(derivation: Derivation, target: str = "numpy") -> str:
+    """Source of the standalone training module for ``derivation`` in ``target``'s library
+    ("numpy", "torch", "jax"), black-formatted (within ``budget.TOTAL``)."""
+    libraries.check_target(target)
     return budget.bounded(
-        lambda: _render(derivation),
+        lambda: _render(derivation, target),
         f"Network {derivation.network.name!r}: generating its module",
     )
 
 
-def _render(derivation: Derivation) -> str:
+def _render(derivation: Derivation, target: str) -> str:
     from .. import __version__
 
     network = derivation.network
@@ -235,13 +281,20 @@ def _render(derivation: Derivation) -> str:
     output = derivation.layers[-1].A.name
     program = lower(derivation)
     # one printer for the module: it records what the code needs
-    printer = printers.NumPyCodePrinter()
+    printer = libraries.PRINTERS[target]()
+    library, kernel, concatenate = _LIBRARY[target]
     # the loss as computed: from the logits where that is stable (calculus.accurate_loss)
     (loss,) = (_statement(printer, s) for s in program.function("loss"))
     forward_lines = [_statement(printer, s) for s in program.function("forward")]
     backward = [_statement(printer, s) for s in program.function("backward")]
     task = network.effective_task
     context = {
+        "target": target,
+        "library": library,
+        "kernel": kernel,
+        "concatenate": concatenate,
+        "last_z": derivation.layers[-1].Z.name,
+        "split": _split_loss(printer, program),
         "name": network.name,
         "version": __version__,
         "description": network.describe(),
@@ -278,7 +331,9 @@ def _render(derivation: Derivation) -> str:
         "activations": ", ".join(forward),
         "output": output,
         "loss_unpacking": _unpacking(forward, [loss, {"uses": {output}}]),
-        "step_unpacking": _unpacking(forward, [loss, *backward, {"uses": {output}}]),
+        "step_unpacking": _unpacking(
+            forward, [loss, *backward, {"uses": {output, derivation.layers[-1].Z.name}}]
+        ),
         "forward": forward_lines,
         "loss": loss,
         "backward": backward,
@@ -288,7 +343,7 @@ def _render(derivation: Derivation) -> str:
     }
     # everything is printed now: the helpers and modules the code needs are known
     context["needs"] = printer.needs
-    context["helpers"] = helpers.source(printer.needs)
+    context["helpers"] = libraries.helper_source(target, printer.needs)
     derived = _environment().get_template(TEMPLATE).render(context)
     # black formats the derived part; the runtime is copied as it stands in runtime.py,
     # black-formatted already (formatting it again cost most of a module's generation)
@@ -296,11 +351,15 @@ def _render(derivation: Derivation) -> str:
     return sign(f"{formatted}\n\n{runtime.source()}\n", "py")
 
 
-def generate(network: Network, convention: str = "negative") -> str:
-    """Black-formatted source of a standalone NumPy training module for ``network``
-    (derivation and module together within ``budget.TOTAL``)."""
+def generate(
+    network: Network, convention: str = "negative", target: str = "numpy"
+) -> str:
+    """Black-formatted source of a standalone training module for ``network`` in ``target``'s
+    library ("numpy", "torch", "jax"), derivation and module together within ``budget.TOTAL``.
+    """
+    libraries.check_target(target)
     return budget.bounded(
-        lambda: render(derive(network, convention)),
+        lambda: render(derive(network, convention), target),
         f"Network {getattr(network, 'name', network)!r}: generating its module",
     )
 
@@ -310,18 +369,21 @@ def write_module(
     path: str | os.PathLike,
     convention: str = "negative",
     force: bool = False,
+    target: str = "numpy",
 ) -> Path:
     """Generate the module for ``network`` and write it atomically to ``path``; a file there
     is replaced only if symbackprop generated it and nobody edited it since (``force``: even
     if edited), see ``output.check_overwrite``."""
-    return write_atomic(path, generate(network, convention), force)
+    return write_atomic(path, generate(network, convention, target), force)
 
 
-def build(network: Network, convention: str = "negative") -> types.ModuleType:
+def build(
+    network: Network, convention: str = "negative", target: str = "numpy"
+) -> types.ModuleType:
     """The generated module for ``network``, imported (not written to disk); its Models
     pickle with the module's source (``revive``), so joblib and other processes can load them.
     """
-    return revive.module(generate(network, convention), network.name)
+    return revive.module(generate(network, convention, target), network.name)
 
 
 __all__ = [

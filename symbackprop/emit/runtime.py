@@ -82,11 +82,21 @@ def _initial_state(params):
     return [np.zeros(1)]
 
 
-def _epoch(params, state, X, T, weights, batch_size, lr, k, metrics, on_batch=None):
+def _on_device(X, T, weights):
+    """Stand-in for a module's data where its library computes (NumPy: as they are)."""
+    return X, T, weights
+
+
+def _epoch(
+    params, state, X, T, weights, order, batch_size, lr, k, metrics, on_batch=None
+):
     """Stand-in for a module's derived pass over the batches. No gradient: every parameter
     shrinks by the factor 1 − lr per batch and the state counts batches, so the fit loop around
     it can be tested (a generated module's pass runs its optimiser on the derived gradients).
     """
+    if order is not None:
+        X, T = X[order], T[order]
+        weights = weights if isinstance(weights, float) else weights[order]
     total = dict.fromkeys(metrics, 0.0)
     L = None
     for start in range(0, X.shape[0], batch_size):
@@ -96,18 +106,16 @@ def _epoch(params, state, X, T, weights, batch_size, lr, k, metrics, on_batch=No
             if isinstance(weights, float)
             else weights[start : start + batch_size]
         )
-        if "loss" in metrics:
+        if "loss" in metrics or on_batch is not None:
             L = _loss(*params, X_batch, T_batch, w_batch)[0]
-            if not np.isfinite(L):
-                break
-            total["loss"] += L * X_batch.shape[0]
+            total["loss"] = total.get("loss", 0.0) + L * X_batch.shape[0]
         for value in params:
             value *= 1 - lr
         state[0] += 1
         k += 1
         if on_batch is not None:
             on_batch(X_batch.shape[0], L, lr, params, [lr * value for value in params])
-    return params, state, k, total, L
+    return params, state, k, {key: total[key] for key in metrics}
 
 
 def _numbers(value, name):
@@ -560,7 +568,7 @@ def check_gradients(params, X, T, eps=1e-6, names=PARAMS):
     X, T = (array.astype(np.float64) for array in _check_data(X, T))
     values = [value.astype(np.float64) for value in _check_params(params)]
     with np.errstate(all="ignore"):
-        analytic = dict(zip(PARAMS, _step(*values, X, T)[2:]))
+        analytic = dict(zip(PARAMS, _step(*values, X, T)[3:]))
     worst = 0.0
     for name, value in zip(PARAMS, values):
         if name not in names:
@@ -599,7 +607,7 @@ def gradients(params, X, T, sample_weight=None):
     """Gradient of `loss` with respect to every parameter, keyed like PARAMS."""
     X, T = _check_data(X, T)
     weights = _check_weights(sample_weight, X.shape[0])
-    found = _step(*_check_params(params), X, T, weights=weights)[2:]
+    found = _step(*_check_params(params), X, T, weights=weights)[3:]
     return {
         name: _finite(value, f"the gradient of {name}")
         for name, value in zip(PARAMS, found)
@@ -654,7 +662,7 @@ def _diagnostics(values, before, X, T, weights):
     """Per layer: grad_norm_<layer>, the norm of the gradient of the training loss at the
     epoch's parameters (as gradients() computes it), and update_ratio_<layer>, the norm of
     the epoch's change of the layer's parameters over their norm before it."""
-    grads = _step(*values, X, T, 1.0, False, weights)[2:]
+    grads = _step(*values, X, T, 1.0, False, weights)[3:]
     changes = _layer_norms([value - old for value, old in zip(values, before)])
     sizes = _layer_norms(before)
     logs = {f"grad_norm_{layer}": norm for layer, norm in _layer_norms(grads).items()}
@@ -815,30 +823,28 @@ def train(
             shown[:] = [len(line), now]
 
     watching = any(hasattr(c, "on_batch_end") for c in hooked)
+    # the training data where the module's library computes, for every epoch
+    data = _on_device(X, T, weights)
     hook("on_train_begin", {"params": dict(zip(PARAMS, values))})
     for epoch in range(1, epochs + 1):
         hook("on_epoch_begin", epoch, {"params": dict(zip(PARAMS, values))})
         progress = {"batch": 0, "samples": 0, "loss": 0.0}
-        X_epoch, T_epoch, w_epoch = X, T, weights
-        if shuffle:
-            # one gather per epoch; each batch is then a view
-            order = rng.permutation(X.shape[0])
-            X_epoch, T_epoch = X[order], T[order]
-            w_epoch = weights if isinstance(weights, float) else weights[order]
+        # a permutation per epoch, applied where the module computes (one gather)
+        order = rng.permutation(X.shape[0]) if shuffle else None
         # a diverging run overflows on its way to inf or nan: that is caught below
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            values, state, k, total, L = _epoch(
+            values, state, k, total = _epoch(
                 values,
                 state,
-                X_epoch,
-                T_epoch,
-                w_epoch,
+                *data,
+                order,
                 batch_size,
                 lr,
                 k,
                 metrics,
                 on_batch if bar or watching else None,
             )
+        L = total["loss"] / X.shape[0] if "loss" in total else None
         lost = L is not None and not np.isfinite(L)
         if lost or not all(np.all(np.isfinite(value)) for value in values):
             values = last

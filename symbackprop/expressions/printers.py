@@ -202,6 +202,10 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
             parts.insert(0, self.parenthesize(scale, PRECEDENCE["Mul"]))
         return " * ".join(parts)
 
+    def for_scalars(self) -> NumPyCodePrinter:
+        """The printer for formulas of numbers alone (a schedule's rate at update k)."""
+        return self
+
     def _print_ElementSum(self, expr: sp.Expr) -> str:
         return f"np.sum({self._print(expr.args[0])})"
 

@@ -1,0 +1,402 @@
+"""The PyTorch and JAX targets: the same derived formulas printed for another library.
+
+For every catalog activation, loss and optimiser: their loss and gradients equal the NumPy
+module's (float64, 1e-12) and their own library's automatic differentiation of the module's
+loss (1e-9); three epochs of training follow the NumPy module's trajectory; float32 stays
+float32. torch and jax are in the test extra: a missing one fails here rather than skipping.
+"""
+
+import jax
+import numpy as np
+import pytest
+import torch
+
+import symbackprop as sb
+from symbackprop.spec.targets import DOMAINS
+
+from .test_gradients import ALL, OUTPUTS
+from .test_training import OPTIMIZERS
+
+LIBRARIES = ("torch", "jax")
+LOSSES = sorted(sb.LOSSES)
+
+
+def _output_for(loss):
+    """The first output activation a loss is tested with."""
+    return next(act for act, name in OUTPUTS if name == loss)
+
+
+def _cases():
+    for i, act in enumerate(ALL):
+        output, loss = OUTPUTS[(5 * i + 3) % len(OUTPUTS)]
+        yield pytest.param((act,), output, loss, None, sb.SGD(0.1), id=f"hidden-{act}")
+    for loss in LOSSES:
+        output = _output_for(loss)
+        yield pytest.param(
+            ("tanh",), output, loss, None, sb.SGD(0.1), id=f"loss-{loss}"
+        )
+    for name, optimizer, _ in OPTIMIZERS:
+        yield pytest.param(
+            ("relu",),
+            "softmax",
+            "categorical_crossentropy",
+            sb.L2(0.01),
+            optimizer,
+            id=f"optimizer-{name}",
+        )
+    yield pytest.param(
+        ("softplus", "elu"),
+        "sigmoid",
+        "binary_crossentropy",
+        sb.L1(0.02),
+        sb.Adam(0.01),
+        id="L1-deep",
+    )
+
+
+def _network(hidden, output, loss, regularizer, optimizer, dtype="float64"):
+    low = sb.LOSSES[loss].min_units
+    return sb.Network(
+        "lib",
+        inputs=3,
+        layers=[sb.Dense(4, activation=act) for act in hidden]
+        + [sb.Dense(max(3, low), activation=output)],
+        loss=loss,
+        regularizer=regularizer,
+        optimizer=optimizer,
+        dtype=dtype,
+    )
+
+
+def _data(network, rng, samples=10):
+    X = rng.normal(size=(samples, network.inputs))
+    domain = DOMAINS[network.loss.targets]
+    T = domain.sample(rng, samples, network.layers[-1].units)
+    if network.loss.targets == "probability" and network.loss.name in (
+        "categorical_crossentropy",
+        "kl_divergence",
+    ):
+        T = np.eye(T.shape[1])[rng.integers(0, T.shape[1], samples)]
+    return X, T
+
+
+def _close(found, expected, tolerance):
+    found, expected = np.asarray(found), np.asarray(expected)
+    assert found.dtype == expected.dtype
+    scale = 1 + np.abs(expected)
+    assert np.all(np.abs(found - expected) <= tolerance * scale), np.max(
+        np.abs(found - expected) / scale
+    )
+
+
+def _autodiff(module, library, values, X, T):
+    """The gradient of the module's own loss function, by its library's autodiff."""
+    X, T = module._check_data(X, T)  # labels one-hot, as the module trains on them
+    if library == "torch":
+        tensors = [torch.tensor(v, requires_grad=True) for v in values]
+        L, _ = module._torch_loss(*tensors, torch.tensor(X), torch.tensor(T))
+        if L.requires_grad:  # not where a straight-through output cuts every path
+            L.backward()
+        return [
+            np.zeros_like(v) if t.grad is None else t.grad.numpy()
+            for v, t in zip(values, tensors)
+        ]
+    arrays = [jax.numpy.asarray(v) for v in values]
+    found = jax.grad(
+        lambda ps: module._jax_loss(*ps, jax.numpy.asarray(X), jax.numpy.asarray(T))[0]
+    )(arrays)
+    return [np.asarray(g) for g in found]
+
+
+@pytest.mark.parametrize(
+    ("hidden", "output", "loss", "regularizer", "optimizer"), list(_cases())
+)
+def test_library_modules_compute_what_the_numpy_module_computes(
+    hidden, output, loss, regularizer, optimizer
+):
+    network = _network(hidden, output, loss, regularizer, optimizer)
+    rng = np.random.default_rng(len(hidden) + len(loss))
+    X, T = _data(network, rng)
+    reference = sb.build(network)
+    params = {  # zero biases behind a dead ReLU layer would sit on an output's kink
+        name: value + 0.1 * rng.normal(size=value.shape)
+        for name, value in reference.init_params(3).items()
+    }
+    expected_loss = reference.loss(params, X, T)
+    expected = reference.gradients(params, X, T)
+    trained, history = reference.train(params, X, T, epochs=3, batch_size=4, verbose=0)
+    for library in LIBRARIES:
+        module = sb.build(network, target=library)
+        _close(module.loss(params, X, T), expected_loss, 1e-12)
+        found = module.gradients(params, X, T)
+        for name in module.PARAMS:
+            _close(found[name], expected[name], 1e-12)
+        values = [params[name] for name in module.PARAMS]
+        auto = dict(zip(module.PARAMS, _autodiff(module, library, values, X, T)))
+        for name in module.EXACT_PARAMS:  # below a straight-through step, a surrogate
+            _close(found[name], auto[name], 1e-9)
+        steps, record = module.train(params, X, T, epochs=3, batch_size=4, verbose=0)
+        for name in module.PARAMS:
+            _close(steps[name], trained[name], 1e-10)
+        assert record.keys() == history.keys()
+        for key in history:
+            _close(record[key], history[key], 1e-10)
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_float32_stays_float32(library):
+    network = _network(
+        ("tanh",),
+        "softmax",
+        "categorical_crossentropy",
+        sb.L2(0.01),
+        sb.Adam(0.01),
+        "float32",
+    )
+    module = sb.build(network, target=library)
+    X, T = _data(network, np.random.default_rng(0), 12)
+    params = module.init_params(0)
+    assert all(v.dtype == np.float32 for v in module.gradients(params, X, T).values())
+    assert module.forward(params, X).dtype == np.float32
+    trained, history = module.train(params, X, T, epochs=2, batch_size=5, verbose=0)
+    assert all(v.dtype == np.float32 for v in trained.values())
+    assert np.all(np.isfinite(history["loss"]))
+    reference = sb.build(network).train(
+        params, X, T, epochs=2, batch_size=5, verbose=0
+    )[0]
+    for name in module.PARAMS:
+        np.testing.assert_allclose(trained[name], reference[name], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_batch_hooks_see_what_the_numpy_module_shows(library):
+    """on_batch_end runs the batches one by one (JAX: each compiled), and changes nothing."""
+    network = _network(
+        ("relu",), "sigmoid", "binary_crossentropy", None, sb.RMSprop(0.01)
+    )
+    X, T = _data(network, np.random.default_rng(1), 11)
+
+    class Watch:
+        def __init__(self):
+            self.seen = []
+
+        def on_batch_end(self, batch, logs):
+            self.seen.append((logs["size"], logs["loss"], logs["gradients"]["W1"]))
+
+    runs = {}
+    for target in ("numpy", library):
+        module = sb.build(network, target=target)
+        watch = Watch()
+        params = module.init_params(2)
+        runs[target] = (
+            module.train(
+                params, X, T, epochs=2, batch_size=4, verbose=0, callbacks=[watch]
+            ),
+            watch.seen,
+        )
+    (numpy_params, numpy_history), numpy_seen = runs["numpy"]
+    (params, history), seen = runs[library]
+    assert len(seen) == len(numpy_seen) == 6
+    for (size, L, g), (size0, L0, g0) in zip(seen, numpy_seen):
+        assert size == size0 and isinstance(g, np.ndarray)
+        _close(L, L0, 1e-12)
+        _close(g, g0, 1e-12)
+    for name in params:
+        _close(params[name], numpy_params[name], 1e-12)
+    _close(history["loss"], numpy_history["loss"], 1e-12)
+
+
+def test_an_unknown_target_is_named():
+    network = _network(("tanh",), "identity", "mse", None, sb.SGD(0.1))
+    with pytest.raises(
+        sb.SpecError, match="target must be one of numpy, torch, jax, got 'tensorflow'"
+    ):
+        sb.generate(network, target="tensorflow")
+    with pytest.raises(sb.SpecError, match=r"got \['jax'\]"):
+        sb.build(network, target=["jax"])
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_library_modules_pass_ruff_and_are_deterministic(library, tmp_path):
+    import subprocess
+    import sys
+
+    network = _network(("gelu",), "softmax", "kl_divergence", sb.L2(0.1), sb.Adam(0.01))
+    source = sb.generate(network, target=library)
+    assert source == sb.generate(network, target=library)
+    path = tmp_path / f"lib_{library}.py"
+    path.write_text(source)
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ruff.returncode == 0, ruff.stdout
+    assert ("import torch" in source) == (library == "torch")
+    assert ("import jax" in source) == (library == "jax")
+
+
+def _hostile_rows(rng):
+    """Logits with one far lead, ties at the top, large negatives and ordinary rows."""
+    Z = rng.normal(size=(40, 4)) * rng.choice([1e-3, 1, 30, 700], size=(40, 1))
+    Z[::5, 0] += 800  # one output at 1 to every digit
+    Z[1::5, :2] = Z[1::5, 2:3]  # ties at a row's top
+    Z[2::5] -= 1e4
+    return Z
+
+
+@pytest.mark.parametrize("library", ("numpy",) + LIBRARIES)
+def test_array_helpers_compute_what_the_numpy_helpers_compute(library):
+    """The softmax family of the torch and jax modules, run in each library, against the
+    NumPy module's own helpers on rows chosen to overflow, tie and round."""
+    from symbackprop.expressions import array_helpers, helpers
+
+    names = set(array_helpers.HELPERS)
+    if library == "numpy":
+        space = vars(array_helpers)
+        to, back = np.asarray, np.asarray
+    else:
+        jax.config.update("jax_enable_x64", True)  # as a generated jax module does
+        xp = torch if library == "torch" else jax.numpy
+        space = {"xp": xp, "torch": torch, "jax": jax}
+        code = "\n".join(array_helpers.source(names, library))
+        exec(code, space)  # noqa: S102 - the helpers' own source
+        to = torch.tensor if library == "torch" else jax.numpy.asarray
+        back = np.asarray
+    rng = np.random.default_rng(7)
+    Z = _hostile_rows(rng)
+    T = np.eye(4)[rng.integers(0, 4, len(Z))]
+    A = helpers._softmax(Z)
+    G = rng.normal(size=Z.shape)
+
+    def below(A, C, D, T):
+        return A * D / (1 + C)
+
+    def at_top(A, C, D, T):
+        return C * D - T
+
+    calls = {
+        "_logsumexp": (Z,),
+        "_softmax": (Z,),
+        "_log_softmax": (Z,),
+        "_log1m_softmax": (Z,),
+        "_softmax_backward": (A, G),
+        "_softmax_minus": (A, T),
+    }
+    assert names == set(calls) | {"_softmax_backward_pole"}
+    for name, args in calls.items():
+        found = back(space[name](*map(to, args)))
+        expected = getattr(helpers, name)(*args)
+        np.testing.assert_allclose(
+            found, expected, rtol=1e-13, atol=1e-300, err_msg=name
+        )
+    found = back(space["_softmax_backward_pole"](to(Z), to(T), below, at_top))
+    expected = helpers._softmax_backward_pole(Z, T, below, at_top)
+    np.testing.assert_allclose(found, expected, rtol=1e-12, atol=1e-300)
+
+
+def test_torch_compile_trains_as_the_eager_step_does():
+    """use_compile() runs the step through torch.compile; use_compile(False) undoes it."""
+    network = _network(
+        ("tanh",), "softmax", "categorical_crossentropy", None, sb.Adam(0.01)
+    )
+    module = sb.build(network, target="torch")
+    X, T = _data(network, np.random.default_rng(3), 24)
+    params = module.init_params(0)
+    eager, eager_history = module.train(params, X, T, epochs=2, batch_size=8, verbose=0)
+    module.use_compile()
+    try:
+        assert module._torch_step is not module._eager_step
+        compiled, history = module.train(
+            params, X, T, epochs=2, batch_size=8, verbose=0
+        )
+    finally:
+        module.use_compile(False)
+    assert module._torch_step is module._eager_step
+    for name in module.PARAMS:
+        _close(compiled[name], eager[name], 1e-12)
+    _close(history["loss"], eager_history["loss"], 1e-12)
+    module.use_device("cpu")
+    assert module.DEVICE == torch.device("cpu")
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+@pytest.mark.parametrize("batch_size", [1, 7, 64])
+def test_the_whole_train_api_follows_the_numpy_module(library, batch_size):
+    """Sample weights, a validation split, early stopping, metrics=(), state carried over
+    (3 + 2 epochs = 5), batches of one, a short last batch and one batch larger than the data.
+    """
+    network = _network(
+        ("elu",), "softmax", "categorical_crossentropy", sb.L2(0.01), sb.Adam(0.02)
+    )
+    rng = np.random.default_rng(batch_size)
+    X, T = _data(network, rng, 23)
+    w = rng.uniform(0.1, 3, 23)
+    runs = {}
+    for target in ("numpy", library):
+        module = sb.build(network, target=target)
+        params = module.init_params(4)
+        settings = {"batch_size": batch_size, "verbose": 0, "sample_weight": w}
+        first = module.train(
+            params, X, T, epochs=4, validation_split=0.25, early_stopping=2, **settings
+        )
+        state = {}
+        part, _ = module.train(params, X, T, epochs=3, state=state, **settings)
+        rest, _ = module.train(part, X, T, epochs=2, state=state, **settings)
+        bare, empty = module.train(params, X, T, epochs=2, metrics=(), **settings)
+        runs[target] = (first, rest, bare, empty)
+    (first, rest, bare, empty), expected = runs[library], runs["numpy"]
+    assert empty == expected[3]
+    for found, wanted in (
+        (first[0], expected[0][0]),
+        (rest, expected[1]),
+        (bare, expected[2]),
+    ):
+        for name in wanted:
+            _close(found[name], wanted[name], 1e-10)
+    assert first[1].keys() == expected[0][1].keys()
+    for key in expected[0][1]:
+        _close(first[1][key], expected[0][1][key], 1e-10)
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_the_model_of_a_library_module_fits_scores_and_pickles(library):
+    import pickle
+
+    network = _network(
+        ("tanh",), "softmax", "sparse_categorical_crossentropy", None, sb.SGD(0.3)
+    )
+    module = sb.build(network, target=library)
+    reference = sb.build(network)
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(40, 3))
+    labels = np.array(["a", "b", "c"])[rng.integers(0, 3, 40)]
+    model = module.Model(epochs=5, batch_size=8).fit(X, labels)
+    expected = reference.Model(epochs=5, batch_size=8).fit(X, labels)
+    assert list(model.predict(X)) == list(expected.predict(X))
+    assert model.score(X, labels) == pytest.approx(expected.score(X, labels), abs=1e-12)
+    np.testing.assert_allclose(
+        model.predict_proba(X), expected.predict_proba(X), atol=1e-12
+    )
+    revived = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(revived.predict_proba(X), model.predict_proba(X))
+    assert module.check_gradients(model.params_, X, np.arange(40) % 3) < 1e-6
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_divergence_is_caught_inside_the_compiled_epoch(library):
+    network = sb.Network("wild", 3, [sb.Dense(5, "relu"), sb.Dense(2)], "mse")
+    X = np.random.default_rng(0).normal(size=(64, 3)) * 3
+    T = np.column_stack([np.sin(X[:, 0]), X[:, 1] * X[:, 2]])
+    messages = {}
+    for target in ("numpy", library):
+        module = sb.build(network, target=target)
+        with pytest.warns(RuntimeWarning, match="training diverged") as caught:
+            params, history = module.train(
+                module.init_params(), X, T, epochs=100, lr=0.5, batch_size=8, verbose=0
+            )
+        messages[target] = (str(caught[0].message), len(history["loss"]), params)
+    assert messages[library][:2] == messages["numpy"][:2]
+    for name, value in messages["numpy"][2].items():
+        _close(messages[library][2][name], value, 1e-12)
