@@ -44,6 +44,11 @@ def _cases():
             optimizer,
             id=f"optimizer-{name}",
         )
+    # a PReLU output's loss needs its slope, which each batch changes: the epoch then sums
+    # the batches' own losses, in each target
+    yield pytest.param(
+        ("tanh",), "prelu", "log_cosh", sb.L2(0.01), sb.Adam(0.01), id="prelu-output"
+    )
     yield pytest.param(
         ("softplus", "elu"),
         "sigmoid",
@@ -125,6 +130,7 @@ def test_library_modules_compute_what_the_numpy_module_computes(
     expected_loss = reference.loss(params, X, T)
     expected = reference.gradients(params, X, T)
     trained, history = reference.train(params, X, T, epochs=3, batch_size=4, verbose=0)
+    assert ("def _loss_sum" in sb.generate(network)) != (output == "prelu")
     for library in LIBRARIES:
         module = sb.build(network, target=library)
         _close(module.loss(params, X, T), expected_loss, 1e-12)

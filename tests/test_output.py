@@ -138,10 +138,10 @@ def test_a_failing_compile_writes_nothing_and_keeps_what_was_there(
     before = (out / "first.py").read_text(encoding="utf-8")
     real = codegen.generate
 
-    def fail_on_second(network, convention):
+    def fail_on_second(network, convention, target):
         if network.name == "second":
             raise RuntimeError("derivation failed")
-        return real(network, convention)
+        return real(network, convention, target)
 
     # the command imports generate when it runs
     monkeypatch.setattr(codegen, "generate", fail_on_second)

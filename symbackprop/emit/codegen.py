@@ -231,21 +231,19 @@ _LIBRARY = {
 
 def _split_loss(
     printer: printers.NumPyCodePrinter, program: Program
-) -> dict[str, object]:
+) -> dict[str, object] | None:
     """The loss as the epoch computes it once from the batches' outputs: its per-sample term
     (the argument of the batch mean, summed over all rows) and the rest (the regulariser, added
-    per batch). The derivation builds every loss so (one mean of a term of the output layer,
-    the targets and the weights, plus the regulariser); anything else is a compiler bug.
-    """
+    per batch); None where that term needs more than the output layer's Z and A, the targets
+    and the weights — a PReLU output's trainable slope, which changes from batch to batch — so
+    that the epoch sums the batches' own losses instead."""
     (statement,) = program.function("loss")
     expr = statement.expr
     means = [term for term in sp.Add.make_args(expr) if isinstance(term, BatchLoss)]
     layer = program.derivation.layers[-1]
     allowed = {layer.Z, layer.A, TARGET_VALUES, WEIGHTS}
     if len(means) != 1 or not means[0].args[0].free_symbols <= allowed:
-        raise AssertionError(
-            f"the loss {expr} is not one batch mean plus a regulariser"
-        )
+        return None
     (mean,) = means
     sample = mean.args[0]
     rest = expr - mean
