@@ -90,12 +90,12 @@ class _Watchdog:
         self._fired: dict[int, float] = {}
         self._thread: threading.Thread | None = None
 
-    def watch(self, seconds: float) -> _Limit:
-        thread = threading.get_ident()
-        own = time.monotonic() + seconds
+    def watch(self, limit: _Limit) -> None:
+        """Start watching ``limit``, its deadline no later than the enclosing limit's."""
         with self.lock:
-            stack = self._stacks.setdefault(thread, [])
-            limit = _Limit(own, min(own, stack[-1].deadline) if stack else own, thread)
+            stack = self._stacks.setdefault(limit.thread, [])
+            if stack:
+                limit.deadline = min(limit.own, stack[-1].deadline)
             stack.append(limit)
             if self._thread is None:
                 self._thread = threading.Thread(
@@ -106,7 +106,6 @@ class _Watchdog:
             self._wake.release()
         except RuntimeError:  # already released: the watchdog is awake
             pass
-        return limit
 
     def forget(self, limit: _Limit) -> None:
         """Stop watching ``limit`` (done) and any limit inside it."""
@@ -209,10 +208,14 @@ def within(
     ``within``, whose fallback answers."""
     if _RAISE is None:  # pragma: no cover - not CPython
         return work()
-    limit = _WATCHDOG.watch(seconds)
+    own = time.monotonic() + seconds
+    limit = _Limit(own, own, threading.get_ident())
     result, failure = _UNSET, None
     try:
         try:
+            # watched inside the try: an OutOfTime for this limit can arrive as soon as the
+            # watchdog sees it, before work starts (a budget of 0.5 ms on a loaded machine)
+            _WATCHDOG.watch(limit)
             result = work()
         except OutOfTime:
             pass  # stopped: result stays unset
