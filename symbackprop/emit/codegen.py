@@ -277,6 +277,7 @@ def _render(derivation: Derivation, target: str) -> str:
         name for layer in derivation.layers for name in (layer.Z.name, layer.A.name)
     ]
     output = derivation.layers[-1].A.name
+    last_z = derivation.layers[-1].Z.name
     program = lower(derivation)
     # one printer for the module: it records what the code needs
     printer = libraries.PRINTERS[target]()
@@ -291,7 +292,7 @@ def _render(derivation: Derivation, target: str) -> str:
         "library": library,
         "kernel": kernel,
         "concatenate": concatenate,
-        "last_z": derivation.layers[-1].Z.name,
+        "last_z": last_z,
         "split": _split_loss(printer, program),
         "name": network.name,
         "version": __version__,
@@ -330,7 +331,7 @@ def _render(derivation: Derivation, target: str) -> str:
         "output": output,
         "loss_unpacking": _unpacking(forward, [loss, {"uses": {output}}]),
         "step_unpacking": _unpacking(
-            forward, [loss, *backward, {"uses": {output, derivation.layers[-1].Z.name}}]
+            forward, [loss, *backward, {"uses": {output, last_z}}]
         ),
         "forward": forward_lines,
         "loss": loss,

@@ -2,8 +2,9 @@
 
 Each is the NumPy printer (``printers.NumPyCodePrinter``) with its calls spelled in the
 library's words: ``np.exp`` → ``torch.exp`` / ``jnp.exp``, the error function from the
-library, and, for PyTorch, numbers made tensors where its functions take tensors alone
-(``torch.maximum``, ``torch.logaddexp``). The formulas, their order and their comments are the
+library, and, for PyTorch, the NumPy printer's spelling hooks (``_operand``, ``_clip``,
+``_typed``) overridden: numbers made tensors where its functions take tensors alone
+(``torch.maximum``, ``torch.logaddexp``), clipping as ``torch.clamp``. The formulas, their order and their comments are the
 NumPy module's: only the spelling differs.
 """
 
@@ -16,7 +17,7 @@ import sympy as sp
 from ..errors import SpecError
 from ..options import TARGETS
 from . import array_helpers
-from .printers import NumPyCodePrinter, _clipped_below
+from .printers import NumPyCodePrinter
 
 _NUMPY_CALL = re.compile(r"(?<![\w.])np\.")
 
@@ -47,59 +48,34 @@ class TorchCodePrinter(_LibraryPrinter):
 
     prefix = "torch."
 
-    def _number(self, expr: sp.Expr) -> str:
-        """A number where PyTorch wants a tensor: a 0-d tensor of the module's dtype."""
-        return f"torch.tensor({self._print(expr)}, dtype=TORCH_DTYPE)"
-
     def _operand(self, expr: sp.Expr) -> str:
-        return self._number(expr) if expr.is_number else self._print(expr)
+        """A number as a 0-d tensor of the module's dtype: PyTorch's element-wise functions
+        (torch.maximum, torch.logaddexp) take tensors alone."""
+        if expr.is_number:
+            return f"torch.tensor({self._print(expr)}, dtype=TORCH_DTYPE)"
+        return self._print(expr)
+
+    def _clip(self, code: str, low: object = None, high: object = None) -> str:
+        bound = f"min={low}" if low is not None else f"max={high}"
+        return f"np.clamp({code}, {bound})"
+
+    def _typed(self, value: sp.Expr) -> str:
+        return self._operand(value)
 
     def _pairwise(self, function: str, args: tuple[sp.Expr, ...]) -> str:
-        bound = {"np.maximum": "min", "np.minimum": "max"}.get(function)
+        """max(Z, 0) as torch.clamp(Z, min=0): one op, no tensor built for the number."""
         numbers = [arg for arg in args if arg.is_number]
-        if (
-            bound and len(numbers) == 1 and len(args) > 1
-        ):  # max(Z, 0): one op, no tensor
-            rest = tuple(arg for arg in args if not arg.is_number)
-            inner = (
-                self._pairwise(function, rest)
-                if len(rest) > 1
-                else self._print(rest[0])
-            )
-            return f"np.clamp({inner}, {bound}={self._print(numbers[0])})"
+        rest = tuple(arg for arg in args if not arg.is_number)
+        if len(numbers) == 1 and rest:
+            inner = super()._pairwise(function, rest)
+            bound = self._print(numbers[0])
+            if function == "np.maximum":
+                return self._clip(inner, low=bound)
+            return self._clip(inner, high=bound)
         code = self._operand(args[-1])
         for arg in reversed(args[:-1]):
             code = f"{function}({self._operand(arg)}, {code})"
         return code
-
-    def _print_Softplus(self, expr: sp.Expr) -> str:
-        return f"np.logaddexp({self._number(sp.S.Zero)}, {self._print(expr.args[0])})"
-
-    def _print_LogAddExp(self, expr: sp.Expr) -> str:
-        left, right = (self._operand(arg) for arg in expr.args)
-        return f"np.logaddexp({left}, {right})"
-
-    def _print_LogSoftplus(self, expr: sp.Expr) -> str:
-        u = self._print(expr.args[0])
-        clipped = f"np.clamp({u}, min=-80)"
-        zero = self._number(sp.S.Zero)
-        return f"(np.log(np.logaddexp({zero}, {clipped})) + ({u} - {clipped}))"
-
-    def _print_LogCosh(self, expr: sp.Expr) -> str:
-        self.needs.add("math")
-        u = f"np.abs({self._print(expr.args[0])})"
-        small = f"np.log1p(2 * np.sinh(np.clamp({u}, max=1) / 2) ** 2)"
-        large = f"{u} + np.logaddexp({self._number(sp.S.Zero)}, -2 * {u}) - math.log(2)"
-        return f"np.where({u} < 1, {small}, {large})"
-
-    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
-        if _clipped_below(expr):  # max(u, c): torch.maximum takes tensors only
-            (value, _), (low, _) = expr.args
-            return self._pairwise("np.maximum", (value, low))
-        code = super()._print_Piecewise(expr)
-        return re.sub(
-            r"DTYPE\(([^()]*)\)", r"torch.tensor(\1, dtype=TORCH_DTYPE)", code
-        )
 
     def for_scalars(self) -> NumPyCodePrinter:
         """The printer for formulas of numbers alone (a schedule's rate at update k): Python's

@@ -124,26 +124,48 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
     def _print_BatchLoss(self, expr: sp.Expr) -> str:
         return f"{self._reduce(expr, 'sum()')} / N"
 
+    # What a library spells differently, for its printer to override (libraries.py): a
+    # number where a function wants an array, an array clipped at a number, a number of the
+    # module's dtype.
+
+    def _operand(self, expr: sp.Expr) -> str:
+        """``expr`` as an argument of an element-wise function (NumPy: numbers as they are)."""
+        return self._print(expr)
+
+    def _clip(self, code: str, low: object = None, high: object = None) -> str:
+        """The array ``code`` clipped below at ``low`` or above at ``high``."""
+        if low is not None:
+            return f"np.maximum({code}, {low})"
+        return f"np.minimum({code}, {high})"
+
+    def _typed(self, value: sp.Expr) -> str:
+        """A number of the module's dtype (np.where would otherwise give int64 or float64)."""
+        return f"DTYPE({self._print(value)})"
+
     def _print_Softplus(self, expr: sp.Expr) -> str:
-        return f"np.logaddexp(0, {self._print(expr.args[0])})"
+        return f"np.logaddexp({self._operand(sp.S.Zero)}, {self._print(expr.args[0])})"
 
     def _print_LogAddExp(self, expr: sp.Expr) -> str:
-        return f"np.logaddexp({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+        left, right = (self._operand(arg) for arg in expr.args)
+        return f"np.logaddexp({left}, {right})"
 
     def _print_LogSoftplus(self, expr: sp.Expr) -> str:
         # log(softplus(u)) = u + log(softplus(u)/e^u), and softplus(u)/e^u = 1 − e^u/2 + … is
         # 1 to within e^(−80) below u = −80, where softplus(u) would underflow (in float32 too)
         u = self._print(expr.args[0])
-        clipped = f"np.maximum({u}, -80)"
-        return f"(np.log(np.logaddexp(0, {clipped})) + ({u} - {clipped}))"
+        clipped = self._clip(u, low=-80)
+        zero = self._operand(sp.S.Zero)
+        return f"(np.log(np.logaddexp({zero}, {clipped})) + ({u} - {clipped}))"
 
     def _print_LogCosh(self, expr: sp.Expr) -> str:
         # |u| + softplus(−2|u|) − log 2 cancels to 0 for small u, log1p(2 sinh²(u/2)) is exact
         # there; sinh is clipped so that the branch np.where discards cannot overflow
         self.needs.add("math")
         u = f"np.abs({self._print(expr.args[0])})"
-        small = f"np.log1p(2 * np.sinh(np.minimum({u}, 1) / 2) ** 2)"
-        large = f"{u} + np.logaddexp(0, -2 * {u}) - math.log(2)"
+        small = f"np.log1p(2 * np.sinh({self._clip(u, high=1)} / 2) ** 2)"
+        large = (
+            f"{u} + np.logaddexp({self._operand(sp.S.Zero)}, -2 * {u}) - math.log(2)"
+        )
         return f"np.where({u} < 1, {small}, {large})"
 
     def _print_Expm1(self, expr: sp.Expr) -> str:
@@ -244,10 +266,10 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
             raise ValueError(f"Piecewise without a default branch: {expr}")
         if _clipped_below(expr):
             # (u if u > c else c) is max(u, c): one pass instead of a comparison and a where
-            return f"np.maximum({self._print(pieces[0][0])}, {self._print(last)})"
+            return self._pairwise("np.maximum", (pieces[0][0], last))
         # numbers in every branch: np.where would give an integer or float64 array
         numeric = all(branch.is_number for branch, _ in expr.args)
-        value = (lambda v: f"DTYPE({self._print(v)})") if numeric else self._print
+        value = self._typed if numeric else self._print
         code = value(last)
         for branch, condition in reversed(pieces):
             code = f"np.where({self._print(condition)}, {value(branch)}, {code})"
