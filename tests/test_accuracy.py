@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 import symbackprop as sb
 from symbackprop.derive import calculus
+from symbackprop.expressions import helpers
 from symbackprop.expressions.algebra import value
 from symbackprop.expressions.symbols import t, y, z
 from symbackprop.spec import domain
@@ -392,3 +393,64 @@ def test_softmax_with_log_of_one_minus_y_keeps_its_digits_on_any_row(loss, dtype
     exact, condition = _row_exact(expr, rows, targets)
     computed = _row_computed(_row_module(loss, width, dtype), rows, targets)
     _check_rows(computed, exact, condition, dtype, rows, targets)
+
+
+_MATRICES = st.tuples(
+    st.integers(1, 6),
+    st.integers(1, 5),
+    st.sampled_from(["C", "F", "strided"]),
+    st.sampled_from(["float64", "float32"]),
+).flatmap(
+    lambda shape: st.tuples(
+        st.just(shape),
+        st.lists(_LOGIT, min_size=shape[0] * shape[1], max_size=shape[0] * shape[1]),
+    )
+)
+
+
+def _laid_out(values, rows, width, layout, dtype):
+    """values as a rows × width array of dtype in C order, Fortran order, or as a strided
+    view (every other row and column of a larger array)."""
+    Z = np.asarray(values, dtype=dtype).reshape(rows, width)
+    if layout == "F":
+        return np.asfortranarray(Z)
+    if layout == "strided":
+        big = np.full((2 * rows, 2 * width), np.nan, dtype=dtype)
+        big[::2, ::2] = Z
+        return big[::2, ::2]
+    return Z
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=_MATRICES)
+def test_the_softmax_helpers_keep_their_digits_on_any_rows_in_any_layout(case):
+    """The module's _softmax and _log_softmax gather each row's largest entry by a flat index
+    and sum rows by a product with ones: on several rows at once (ties, leads of 1000,
+    −745 where e^z turns over), in C order, Fortran order and strided views, float64 and
+    float32, every entry against mpmath, and the input left unchanged."""
+    (rows, width, layout, dtype), values = case
+    Z = _laid_out(values, rows, width, layout, dtype)
+    before = Z.copy()
+    eps = np.finfo(dtype).eps
+    tiny = np.finfo(dtype).smallest_normal
+    # both shifted by the row's largest M (exact in mpmath), so that 0 − log(1) is 0
+    for name, exact_of in (
+        ("_softmax", lambda row, k: mpmath.exp(row[k]) / sum(map(mpmath.exp, row))),
+        ("_log_softmax", lambda row, k: row[k] - mpmath.log(sum(map(mpmath.exp, row)))),
+    ):
+        computed = helpers.HELPERS[name](Z)
+        assert computed.dtype == Z.dtype and computed.shape == Z.shape, name
+        for n in range(rows):
+            with mpmath.workdps(60 + int(np.ptp(Z[n].astype(np.float64)))):
+                top = max(float(u) for u in Z[n])
+                row = [mpmath.mpf(float(u)) - mpmath.mpf(top) for u in Z[n]]
+                for k in range(width):
+                    exact = float(exact_of(row, k))
+                    error = abs(float(computed[n, k]) - exact)
+                    # κ of exp(z_k − M) is 1 + |z_k − M|: z_k − M rounds in the dtype
+                    kappa = 1 + abs(float(row[k]))
+                    assert error <= 16 * eps * kappa * abs(exact) + tiny, (
+                        f"{name} of row {list(Z[n])} ({layout}, {dtype}) at {k}: "
+                        f"{computed[n, k]!r} against {exact!r}"
+                    )
+    np.testing.assert_array_equal(Z, before)
