@@ -397,18 +397,23 @@ def _check_data(X, T, names=("X", "T")):
     return X, T
 
 
-def _accuracy(Y, T, weights=1.0):
-    """Fraction correct, by the task (TASK): the largest output is the target class
-    (multiclass), the output is on the target's side of 0.5 (binary) or of 0 (sign). Each
-    sample counts by its weight (an N × 1 column of mean 1, or 1.0)."""
+def _hits(Y, T, xp=np):
+    """Whether each sample is right, by the task (TASK): the largest output is the target class
+    (multiclass; an N × 1 column), the output is on the target's side of 0.5 (binary) or of 0
+    (sign). xp: the array library (a JAX module counts inside its compiled epoch)."""
     if TASK == "multiclass":
-        hits = (np.argmax(Y, axis=1) == np.argmax(T, axis=1))[:, None]
-    elif TASK == "binary":
-        hits = (Y > 0.5) == (T > 0.5)
-    elif TASK == "sign":
-        hits = (Y > 0) == (T > 0)
-    else:
-        raise TypeError(f"{NAME} is a regression network: it has no accuracy")
+        return (xp.argmax(Y, axis=1) == xp.argmax(T, axis=1))[:, None]
+    if TASK == "binary":
+        return (Y > 0.5) == (T > 0.5)
+    if TASK == "sign":
+        return (Y > 0) == (T > 0)
+    raise TypeError(f"{NAME} is a regression network: it has no accuracy")
+
+
+def _accuracy(Y, T, weights=1.0):
+    """Fraction correct (_hits), each sample counted by its weight (an N × 1 column of mean 1,
+    or 1.0)."""
+    hits = _hits(Y, T)
     if isinstance(weights, float):  # every sample alike: a count, no product per sample
         return np.count_nonzero(hits) / hits.size * weights
     return float(np.mean(hits * weights))
@@ -1278,6 +1283,7 @@ FUNCTIONS = (
     _finite,
     _check_inputs,
     _check_data,
+    _hits,
     _accuracy,
     _evaluate,
     _check_weights,
