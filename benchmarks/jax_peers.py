@@ -12,7 +12,7 @@ at a time:
 from __future__ import annotations
 
 import numpy as np
-from peers import Case, Generated, Peer
+from peers import FIT_EPOCHS, Case, Generated, Peer
 
 
 class HandJax(Peer):
@@ -114,4 +114,9 @@ class JaxFloor(HandJax):
 
 def jax_peers(case: Case) -> list[Peer]:
     """The JAX implementations of ``case``."""
-    return [Generated(case, target="jax"), HandJax(case), JaxFloor(case)]
+    return [
+        Generated(case, target="jax"),
+        Generated(case, target="jax", epochs=FIT_EPOCHS),
+        HandJax(case),
+        JaxFloor(case),
+    ]

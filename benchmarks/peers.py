@@ -68,6 +68,7 @@ class Peer:
     name = ""
     missing: str | None = None
     trains = True  # False for the floors, which only do part of the work
+    epochs = 1  # epochs per call of ``epoch``: its time is divided by them
     #: the library the peer needs beyond NumPy, set as the attribute of its name (self.torch)
     requires: str | None = None
 
@@ -96,15 +97,23 @@ class Peer:
 
 class Generated(Peer):
     """The module symbackprop generates, through its public ``train``: with its default
-    metrics (loss and accuracy recorded), or with ``metrics=()``; NumPy, or another target.
+    metrics (loss and accuracy recorded), or with ``metrics=()``; NumPy, or another target;
+    one epoch per call, or ``epochs`` in one call (as a fit runs them: the call's checks and
+    conversions shared; it then ends elsewhere than one epoch and is not compared).
     """
 
     def __init__(
-        self, case: Case, metrics: tuple[str, ...] | None = None, target="numpy"
+        self,
+        case: Case,
+        metrics: tuple[str, ...] | None = None,
+        target="numpy",
+        epochs: int = 1,
     ):
         super().__init__(case)
         self.name = "symbackprop" + ("" if target == "numpy" else f" --target {target}")
         self.name += "" if metrics is None else ", metrics=()"
+        self.name += "" if epochs == 1 else f", {epochs} epochs per call"
+        self.epochs, self.trains = epochs, epochs == 1
         self.trains_with = {} if metrics is None else {"metrics": metrics}
         library = None if target == "numpy" else _module(target)
         if target != "numpy" and library is None:
@@ -124,7 +133,7 @@ class Generated(Peer):
             self.values,
             case.X,
             case.T,
-            epochs=1,
+            epochs=self.epochs,
             batch_size=case.batch_size,
             lr=case.lr,
             seed=seed,
@@ -427,11 +436,16 @@ class HipsAutograd(Peer):
         self.b = [b for _, b in params]
 
 
+#: the epochs of the rows that time an epoch inside one ``train`` call
+FIT_EPOCHS = 5
+
+
 def peers(case: Case) -> list[Peer]:
     """Every implementation of ``case`` timed in the main process, ours first."""
     return [
         Generated(case),
         Generated(case, metrics=()),
+        Generated(case, epochs=FIT_EPOCHS),
         HandNumPy(case),
         ScikitLearn(case),
         HipsAutograd(case),
@@ -445,6 +459,7 @@ def torch_peers(case: Case) -> list[Peer]:
     OpenBLAS's disturb each other."""
     return [
         Generated(case, target="torch"),
+        Generated(case, target="torch", epochs=FIT_EPOCHS),
         HandTorch(case),
         PyTorch(case),
         TorchFloor(case),

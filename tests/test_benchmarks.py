@@ -37,7 +37,11 @@ def test_every_installed_peer_trains_the_same_epoch(case):
     assert set(agreement) == expected
     assert max(agreement.values()) <= bench.AGREEMENT
     timed = set(result["times"])
-    assert {"symbackprop", "floor: the matrix products alone"} <= timed
+    assert {
+        "symbackprop",
+        f"symbackprop, {peers.FIT_EPOCHS} epochs per call",
+        "floor: the matrix products alone",
+    } <= timed
     assert all(time > 0 for time in result["times"].values())
 
 
@@ -60,7 +64,8 @@ def test_the_torch_and_jax_peers_train_the_same_epoch(case, family):
     floor = {"torch": "PyTorch", "jax": "JAX"}[
         family
     ] + " floor: products + gather + updates"
-    assert set(result["times"]) == names | {floor}
+    fit = f"symbackprop --target {family}, {peers.FIT_EPOCHS} epochs per call"
+    assert set(result["times"]) == names | {floor, fit}
     assert all(np.isfinite(time) and time > 0 for time in result["times"].values())
 
 

@@ -253,6 +253,20 @@ def _hostile_rows(rng):
     return Z
 
 
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_a_softmax_output_is_the_numpy_modules_on_hostile_rows(library):
+    """The softmax output as each library's module computes it (PyTorch's fused
+    torch.softmax, JAX through the helper) against the NumPy module's, rows as below."""
+    network = sb.Network(
+        "rows", 4, [sb.Dense(4, "softmax")], "categorical_crossentropy"
+    )
+    params = {"W1": np.eye(4), "b1": np.zeros(4)}
+    Z = _hostile_rows(np.random.default_rng(11))
+    expected = sb.build(network).forward(params, Z)
+    found = sb.build(network, target=library).forward(params, Z)
+    np.testing.assert_allclose(found, expected, rtol=1e-13, atol=1e-300)
+
+
 @pytest.mark.parametrize("library", ("numpy",) + LIBRARIES)
 def test_array_helpers_compute_what_the_numpy_helpers_compute(library):
     """The softmax family of the torch and jax modules, run in each library, against the

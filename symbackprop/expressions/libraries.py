@@ -85,6 +85,11 @@ class TorchCodePrinter(_LibraryPrinter):
         printer.needs.add("math")
         return printer
 
+    def _print_Softmax(self, expr: sp.Expr) -> str:
+        """PyTorch's softmax, one op where the helper takes five (it subtracts the row's
+        maximum as the helper does): per-op cost is most of a small batch's time."""
+        return f"torch.softmax({self._print(expr.args[0])}, dim=1)"
+
     def _print_erf(self, expr: sp.Expr) -> str:
         return f"torch.special.erf({self._print(expr.args[0])})"
 
