@@ -382,6 +382,32 @@ def test_the_whole_train_api_follows_the_numpy_module(library, batch_size):
 
 
 @pytest.mark.parametrize("library", LIBRARIES)
+def test_weighted_multilabel_metrics_follow_the_numpy_module(library):
+    """Three sigmoid outputs (a binary task per output) with sample weights and a short last
+    batch: the accuracy averages over the outputs of each sample and weighs samples, which the
+    JAX module does inside its compiled epoch."""
+    network = _network(("tanh",), "sigmoid", "binary_crossentropy", None, sb.SGD(0.5))
+    rng = np.random.default_rng(5)
+    X, T = _data(network, rng, 29)
+    w = rng.uniform(0.1, 3, 29)
+    histories = {}
+    for target in ("numpy", library):
+        module = sb.build(network, target=target)
+        _, histories[target] = module.train(
+            module.init_params(2),
+            X,
+            T,
+            epochs=3,
+            batch_size=8,
+            verbose=0,
+            sample_weight=w,
+        )
+    assert set(histories[library]) == {"loss", "accuracy"}
+    for key, values in histories["numpy"].items():
+        _close(histories[library][key], values, 1e-10)
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
 def test_the_model_of_a_library_module_fits_scores_and_pickles(library):
     import pickle
 
