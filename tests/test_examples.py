@@ -80,3 +80,18 @@ def test_vanishing_gradients_show_in_the_sigmoid_stack_not_the_relu_one():
         png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
         and png.stat().st_size > 20_000
     )
+
+
+def test_every_committed_module_passes_its_gradient_check():
+    """What `make demo` runs after compiling: `symbackprop check generated/*.py` (it once
+    failed on the vanishing-gradient example while every test passed)."""
+    modules = sorted(str(path) for path in (ROOT / "generated").glob("*.py"))
+    run = subprocess.run(
+        [sys.executable, "-m", "symbackprop", "check", *modules],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.count(" ok") == len(modules), run.stdout

@@ -169,6 +169,26 @@ def test_check_gradients_detects_a_wrong_gradient():
     assert namespace["check_gradients"](namespace["init_params"](), X, T) > 1e-3
 
 
+def test_a_vanishing_gradient_is_checked_beyond_the_rounding_of_its_differences():
+    """Seven sigmoid layers: W1's gradient is 1e-4 of W7's, and at eps = 1e-6 the rounding of
+    the loss differences was 5e-6 of it (`make demo` failed on examples/vanishing.py). The
+    check resolves it at a longer step, and a W1 gradient 1 % off still fails at every step.
+    """
+    layers = [sb.Dense(16, "sigmoid") for _ in range(6)] + [sb.Dense(10, "softmax")]
+    network = sb.Network("deep_sigmoid", 64, layers, "categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    X, T = rng.normal(size=(8, 64)), np.eye(10)[rng.integers(0, 10, 8)]
+    source = sb.generate(network)
+    namespace: dict = {}
+    exec(compile(source, "<deep>", "exec"), namespace)  # noqa: S102 - the module itself
+    params = namespace["init_params"](0)
+    assert namespace["check_gradients"](params, X, T) < 1e-7
+    assert "dW1 = delta_h1.T @ X" in source
+    wrong = source.replace("dW1 = delta_h1.T @ X", "dW1 = 1.01 * delta_h1.T @ X")
+    exec(compile(wrong, "<wrong>", "exec"), namespace)  # noqa: S102 - a broken module
+    assert namespace["check_gradients"](params, X, T, names=("W1",)) > 1e-3
+
+
 def test_bias_free_layers_have_no_bias_gradient():
     network = sb.Network(
         "nobias", 3, [sb.Dense(4, "relu", bias=False), sb.Dense(1, bias=False)], "mse"
