@@ -118,3 +118,17 @@ def test_the_report_names_machine_targets_and_compile_costs(tmp_path):
 def test_the_readme_has_a_benchmark_section():
     readme = (BENCHMARKS.parent / "README.md").read_text()
     assert readme.count(bench.README_START) == 1 and readme.count(bench.README_END) == 1
+
+
+def test_goal_ratios_pair_rounds_within_a_process_only():
+    """Rows timed back to back in the same rounds compare round by round; rows from
+    different processes compare by their medians."""
+    result = {
+        "times": {"ours": 10.0, "theirs": 5.0, "apart": 4.0},
+        "rounds": {
+            "main": {"ours": [1.0, 10.0, 10.0], "theirs": [1.0, 5.0, 20.0]},
+            "torch": {"apart": [4.0, 4.0, 4.0]},
+        },
+    }
+    assert bench.paired_ratio(result, "ours", "theirs") == 1.0  # ratios 1, 2, 0.5
+    assert bench.paired_ratio(result, "ours", "apart") == 2.5  # 10 / 4
