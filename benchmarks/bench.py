@@ -97,14 +97,6 @@ def check_agreement(case: Case, peers: list) -> dict[str, float]:
     return results
 
 
-def time_epochs(case: Case, peers: list, rounds: int) -> dict[str, float]:
-    """Median seconds per epoch of each peer, run interleaved in a shuffled order per round."""
-    return {
-        name: statistics.median(values)
-        for name, values in time_rounds(case, peers, rounds).items()
-    }
-
-
 def time_rounds(case: Case, peers: list, rounds: int) -> dict[str, list[float]]:
     """Seconds per epoch of each peer in each round, the peers run interleaved in a shuffled
     order per round."""

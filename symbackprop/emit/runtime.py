@@ -410,13 +410,18 @@ def _hits(Y, T, xp=np):
     raise TypeError(f"{NAME} is a regression network: it has no accuracy")
 
 
-def _accuracy(Y, T, weights=1.0):
-    """Fraction correct (_hits), each sample counted by its weight (an N × 1 column of mean 1,
-    or 1.0)."""
-    hits = _hits(Y, T)
+def _right(Y, T, weights=1.0, xp=np):
+    """Σ_n of each sample's weight (an N × 1 column, or 1.0 for all) times its share of right
+    outputs (_hits): the samples classified right, by weight. xp as in _hits."""
+    hits = _hits(Y, T, xp)
     if isinstance(weights, float):  # every sample alike: a count, no product per sample
-        return np.count_nonzero(hits) / hits.size * weights
-    return float(np.mean(hits * weights))
+        return xp.count_nonzero(hits) * weights / hits.shape[1]
+    return xp.sum(hits * weights) / hits.shape[1]
+
+
+def _accuracy(Y, T, weights=1.0):
+    """Fraction correct (_right over the samples; weights of mean 1, or 1.0)."""
+    return float(_right(Y, T, weights) / Y.shape[0])
 
 
 def _evaluate(values, X, T, weights=1.0):
@@ -555,6 +560,22 @@ def summary():
     )
 
 
+def _differences(values, value, X, T, step):
+    """∂L/∂value by central differences of _loss with ``step``, value one of the parameter
+    arrays ``values`` (each entry moved and put back in place)."""
+    numeric = np.zeros_like(value)
+    for index in np.ndindex(value.shape):
+        original = value[index]
+        with np.errstate(all="ignore"):
+            value[index] = original + step
+            plus = _loss(*values, X, T)[0]
+            value[index] = original - step
+            minus = _loss(*values, X, T)[0]
+        value[index] = original
+        numeric[index] = (plus - minus) / (2 * step)
+    return numeric
+
+
 def check_gradients(params, X, T, eps=1e-6, names=PARAMS):
     """Largest relative error ‖analytic − numeric‖ / (‖analytic‖ + ‖numeric‖) over the parameter
     arrays named in `names`, the numeric gradient taken by central differences of `loss`, in
@@ -591,27 +612,15 @@ def check_gradients(params, X, T, eps=1e-6, names=PARAMS):
             return float("inf")  # a gradient that is not a number agrees with nothing
         errors = []
         for step in (eps, 10 * eps, 100 * eps):
-            numeric = np.zeros_like(value)
-            for index in np.ndindex(value.shape):
-                original = value[index]
-                with np.errstate(all="ignore"):
-                    value[index] = original + step
-                    plus = _loss(*values, X, T)[0]
-                    value[index] = original - step
-                    minus = _loss(*values, X, T)[0]
-                value[index] = original
-                numeric[index] = (plus - minus) / (2 * step)
+            numeric = _differences(values, value, X, T, step)
             if not np.isfinite(numeric).all():
                 if step == eps:
                     return float("inf")
                 break  # a longer step left the loss's domain
             scale = np.linalg.norm(analytic[name]) + np.linalg.norm(numeric)
-            errors.append(
-                float(np.linalg.norm(analytic[name] - numeric) / scale)
-                if scale
-                else 0.0
-            )
-            if errors[-1] <= 1e-8:
+            error = np.linalg.norm(analytic[name] - numeric) / scale if scale else 0.0
+            errors.append(float(error))
+            if error <= 1e-8:
                 break
         worst = max(worst, min(errors))
     return worst
@@ -1300,6 +1309,7 @@ FUNCTIONS = (
     _check_inputs,
     _check_data,
     _hits,
+    _right,
     _accuracy,
     _evaluate,
     _check_weights,
@@ -1326,6 +1336,7 @@ FUNCTIONS = (
     _read,
     Text,
     summary,
+    _differences,
     check_gradients,
 )
 
