@@ -30,6 +30,7 @@ demo: $(STAMP)
 	$(PY) examples/custom.py
 	$(PY) examples/digits.py
 	$(PY) examples/vanishing.py
+	$(PY) examples/dropout.py
 
 test: $(STAMP) $(NPM_STAMP)
 	$(PY) -m pytest -q

@@ -32,7 +32,7 @@ _HOMES = {
     ),
     ".spec.functions": ("Activation", "Loss", "Regularizer"),
     ".spec.initializers": ("INITIALIZERS", "Initializer"),
-    ".spec.network": ("Dense", "Network"),
+    ".spec.network": ("Dense", "Dropout", "Network"),
     ".spec.optimizers": (
         "OPTIMIZERS",
         "SGD",
@@ -93,6 +93,7 @@ __all__ = [
     "Adam",
     "Dense",
     "Derivation",
+    "Dropout",
     "Equation",
     "Initializer",
     "Loss",

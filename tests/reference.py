@@ -90,14 +90,20 @@ LOSSES = {
 PENALTIES = {"L2": lambda W: anp.sum(W**2), "L1": lambda W: anp.sum(anp.abs(W))}
 
 
-def loss(network, params, X, T, custom=None):
+def loss(network, params, X, T, custom=None, masks=None):
     """Mean over the batch of the per-sample loss summed over outputs, plus the regulariser.
 
-    ``custom`` maps the name of a custom activation or loss to its autograd definition.
+    ``custom`` maps the name of a custom activation or loss to its autograd definition;
+    ``masks`` the number of Dense layers before each Dropout to the mask it multiplies by
+    (none: inference, nothing dropped).
     """
     custom = custom or {}
-    A, penalty = X, 0.0
-    for i, layer in enumerate(network.layers, start=1):
+    A, penalty, i = X, 0.0, 0
+    for layer in network.layers:
+        if not hasattr(layer, "units"):  # a Dropout
+            A = A if masks is None else A * masks[i]
+            continue
+        i += 1
         Z = anp.dot(A, params[f"W{i}"].T)
         if layer.bias:
             Z = Z + params[f"b{i}"]
@@ -119,9 +125,9 @@ def loss(network, params, X, T, custom=None):
     return anp.sum(per_element) / X.shape[0] + penalty
 
 
-def gradients(network, params, X, T, custom=None):
+def gradients(network, params, X, T, custom=None, masks=None):
     """autograd's gradient of ``loss`` with respect to every parameter."""
-    return grad(lambda p: loss(network, p, X, T, custom))(params)
+    return grad(lambda p: loss(network, p, X, T, custom, masks))(params)
 
 
 def random_batch(network, samples, rng):
@@ -131,7 +137,7 @@ def random_batch(network, samples, rng):
     targets = network.loss.targets
     if targets == "labels":
         return X, rng.integers(0, n_out, size=samples)
-    if network.layers[-1].activation.name == "softmax" or network.loss.name in (
+    if network.dense[-1].activation.name == "softmax" or network.loss.name in (
         "categorical_crossentropy",
         "kl_divergence",
     ):

@@ -95,7 +95,48 @@ def _net(**overrides):
         ),
         (
             lambda: _net(layers=["dense"]),
-            "Network.layers[0] must be a Dense layer, got 'dense'",
+            "Network.layers[0] must be a Dense layer or a Dropout, got 'dense'",
+        ),
+        (
+            lambda: sb.Dropout(1.0),
+            (
+                "Dropout.rate must be a number in [0, 1) (the fraction of entries "
+                "dropped), got 1.0"
+            ),
+        ),
+        (lambda: sb.Dropout(-0.1), "Dropout.rate must be a number in [0, 1)"),
+        (
+            lambda: _net(
+                layers=[
+                    sb.Dense(3, sb.Activation("scaled", "M*z", learnable={"M": 1.0})),
+                    sb.Dropout(0.5),
+                    sb.Dense(2, "softmax"),
+                ]
+            ),
+            (
+                "Network.layers: learnable parameter 'M' of layer 1 and the mask of the "
+                "Dropout after layer 1 would both be named 'M1' in the generated module"
+            ),
+        ),
+        (lambda: sb.Dropout(float("nan")), "got nan"),
+        (lambda: sb.Dropout("0.5"), "got '0.5'"),
+        (lambda: sb.Dropout(True), "got True"),
+        (
+            lambda: _net(layers=[sb.Dense(3, "relu"), sb.Dropout(0.5)]),
+            "Network.layers[1]: the output layer must be Dense, got Dropout(0.5)",
+        ),
+        (
+            lambda: _net(layers=[sb.Dropout(0.5)]),
+            "Network.layers[0]: the output layer must be Dense, got Dropout(0.5)",
+        ),
+        (
+            lambda: _net(
+                layers=[sb.Dropout(0.1), sb.Dropout(0.2), sb.Dense(2, "softmax")]
+            ),
+            (
+                "Network.layers[1]: Dropout(0.2) follows another Dropout; use one "
+                "Dropout of rate 1 − (1 − p)(1 − q) instead"
+            ),
         ),
         (
             lambda: _net(name="my net"),

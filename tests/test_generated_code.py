@@ -441,6 +441,7 @@ def test_every_comment_evaluates_to_its_statements_value(network):
     T = module._check_data(X, _targets(module, network, rng))[1]
     params = module.init_params(1)
     weights = module._check_weights(rng.uniform(0.5, 2.0, size=6), 6)
+    masks = module._masks(rng, 6)
     checked = 0
     for name in ("_forward", "_loss", "_step"):
         function = _function(source, name)
@@ -449,6 +450,8 @@ def test_every_comment_evaluates_to_its_statements_value(network):
             **dict(zip(module.PARAMS, _as_list(module, params))),
         }
         namespace.update(X=X, T=T, scale=0.37, with_loss=True, weights=weights)
+        # the dropout masks, as training draws them
+        namespace.update(zip((mask for mask, *_ in module.DROPOUT), masks))
         namespace.update(
             _row_sum=lambda u: np.sum(u, axis=1, keepdims=True),
             _batch_sum=lambda u: np.sum(u, axis=0),

@@ -29,6 +29,19 @@ from .test_generated_code import EVERY_ACTIVATION
 WORKED = [
     *EXAMPLES,
     sb.Network(
+        "dropout_prelu",
+        3,
+        [
+            sb.Dropout(0.25),
+            sb.Dense(4, sb.prelu()),
+            sb.Dropout(0.5),
+            sb.Dense(3, "tanh"),
+            sb.Dropout(0.1),
+            sb.Dense(2, "sigmoid"),
+        ],
+        "binary_crossentropy",
+    ),
+    sb.Network(
         "softmax_l2",
         3,
         [sb.Dense(4, "tanh"), sb.Dense(3, "softmax")],
@@ -91,15 +104,22 @@ def test_worked_example_equals_the_generated_module(network, convention):
     ) in given.items():  # the batch and weights printed are those computed with
         _agrees(shown[name], exact, name)
     X, T = given["X"], given["T"]
-    params = {name: given[name] for name in module.PARAMS}
-    T_module = T.argmax(axis=1) if module.TARGETS == "labels" else T
-    values = module._forward(*(params[n] for n in module.PARAMS), X)
-    layers = len(network.layers)
-    for i in range(layers):
-        _agrees(shown[f"Z{i + 1}"], values[2 * i], f"Z{i + 1}")
-        _agrees(shown[f"A{i + 1}"], values[2 * i + 1], f"A{i + 1}")
-    _agrees(shown["L"], np.array([[module.loss(params, X, T_module)]]), "L")
-    gradients = module.gradients(params, X, T_module)
+    params = [given[name] for name in module.PARAMS]
+    # the example runs in training mode: its dropout masks are given too
+    masks = {name: given[name] for name, *_ in module.DROPOUT}
+    assert len(masks) == len(network.dropout)
+    values = module._forward(*params, X, **masks)
+    forward = [eq.lhs.name for eq in sb.derive(network, convention).step("forward")]
+    for name, value in zip(forward, values, strict=True):
+        _agrees(shown[name], value, name)
+    X, T_module = module._check_data(
+        X, T.argmax(axis=1) if module.TARGETS == "labels" else T
+    )
+    L = module._loss(*params, X, T_module, 1.0, **masks)[0]
+    _agrees(shown["L"], np.array([[L]]), "L")
+    found = module._step(*params, X, T_module, 1.0, True, 1.0, **masks)[3:]
+    gradients = dict(zip(module.PARAMS, found))
+    layers = len(network.dense)
     for name in module.PARAMS:
         _agrees(shown[f"d{name}"], gradients[name], f"d{name}")
     # each δ printed gives the module's bias gradient: ∂ℒ/∂b = ∓ mean of δ over the batch

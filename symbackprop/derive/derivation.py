@@ -178,8 +178,17 @@ class Derivation:
         return _delta(layer, self.layers)
 
     def inputs_of(self, layer: LayerDerivation) -> sp.Symbol:
-        """What the layer weighs: X for the first layer, A_{l−1} after it."""
-        return X if layer.index == 1 else self.layers[layer.index - 2].A
+        """What the layer weighs: X for the first layer, A_{l−1} after it; X̃ or Ã_{l−1}
+        where a Dropout drops them."""
+        return _inputs(layer.index, self.layers, self.network.dropout)
+
+    @property
+    def masks(self) -> tuple[tuple[sp.Symbol, float, int], ...]:
+        """Each dropout mask M_l with its rate and its width, in order."""
+        sizes = self.network.sizes
+        return tuple(
+            (names.mask(l), rate, sizes[l]) for l, rate in self.network.dropout.items()
+        )
 
     def latex(self) -> str:
         """Every derived formula as LaTeX: one ``align*`` environment, a titled section per step."""
@@ -269,16 +278,36 @@ def _layer(index: int, inputs: int, dense) -> LayerDerivation:
     )
 
 
-def _forward(layers: tuple[LayerDerivation, ...]) -> list[Equation]:
-    """Z_l = A_{l-1} W_lᵀ + b_l and A_l = f_l(Z_l), with A_0 = X."""
-    equations, inputs = [], X
+def _inputs(
+    index: int, layers: tuple[LayerDerivation, ...], dropout: dict[int, float]
+) -> sp.Symbol:
+    """What layer ``index`` weighs: A_{index−1} (X for the first), or its dropped form."""
+    if index - 1 in dropout:
+        return names.dropped(index - 1)
+    return X if index == 1 else layers[index - 2].A
+
+
+def _dropout(index: int) -> Equation:
+    """Ã_l = A_l ⊙ M_l (X̃ = X ⊙ M_0): inverted dropout by its mask."""
+    kept = X if index == 0 else names.activation(index)
+    return Equation(names.dropped(index), kept * names.mask(index), "forward", index)
+
+
+def _forward(
+    layers: tuple[LayerDerivation, ...], dropout: dict[int, float]
+) -> list[Equation]:
+    """Z_l = A_{l-1} W_lᵀ + b_l and A_l = f_l(Z_l), with A_0 = X; Ã_l = A_l ⊙ M_l after a
+    layer whose outputs a Dropout drops (X̃ = X ⊙ M_0 first)."""
+    equations = [_dropout(0)] if 0 in dropout else []
     for layer in layers:
+        inputs = _inputs(layer.index, layers, dropout)
         net = Dot(inputs, Transpose(layer.W)) + (layer.b if layer.bias else 0)
         equations.append(Equation(layer.Z, net, "forward", layer.index))
         activation = layer.at(value(layer.activation.expr))
         label = sp.Function(layer.activation.name)(layer.Z)
         equations.append(Equation(layer.A, activation, "forward", layer.index, label))
-        inputs = layer.A
+        if layer.index in dropout:
+            equations.append(_dropout(layer.index))
     return equations
 
 
@@ -302,9 +331,11 @@ def _deltas(
     layers: tuple[LayerDerivation, ...],
     output_delta: sp.Expr,
     computed_delta: sp.Expr,
+    dropout: dict[int, float],
 ) -> list[Equation]:
-    """δ_y from the fused output error, then δ_h = backward rule of (δ_{l+1} W_{l+1}), top down;
-    each with the form the code computes where that differs (``Equation.computed``).
+    """δ_y from the fused output error, then δ_h = backward rule of (δ_{l+1} W_{l+1}), top down,
+    the arriving error times the mask M_l where a Dropout drops A_l (∂Ã_l/∂A_l = M_l); each
+    with the form the code computes where that differs (``Equation.computed``).
 
     A row-wise activation uses its incoming signal twice, so it gets a name of its own, E_l.
     """
@@ -323,6 +354,8 @@ def _deltas(
     ]
     for layer, above in zip(reversed(layers[:-1]), reversed(layers[1:])):
         signal = Dot(_delta(above, layers), above.W)
+        if layer.index in dropout:
+            signal = signal * names.mask(layer.index)
         if layer.backward.count(g) > 1 or layer.parameter_derivatives:
             name = names.signal(layer.index)
             equations.append(Equation(name, signal, "delta", layer.index))
@@ -346,12 +379,13 @@ def _gradients(
     sign: int,
     loss_gradient: sp.Expr,
     penalty_derivative: sp.Expr | None,
+    dropout: dict[int, float],
 ) -> list[Equation]:
     """dW_l = ±δ_lᵀ A_{l-1} / N (+ r'(W_l)), db_l = ±mean δ_l (− under δ = −∂ℓ/∂Z), and
     dp_l = mean(∂ℓ/∂A_l ⊙ ∂f/∂p) for each learnable activation parameter p."""
     equations = []
-    previous = (X, *(layer.A for layer in layers[:-1]))
-    for layer, inputs in zip(layers, previous):
+    for layer in layers:
+        inputs = _inputs(layer.index, layers, dropout)
         delta = _delta(layer, layers)
         grad_w = sign * Dot(Transpose(delta), inputs) / N
         if penalty_derivative is not None:
@@ -456,7 +490,7 @@ def _derive(network: Network, convention: str) -> Derivation:
     """
     sizes = network.sizes
     layers = tuple(
-        _layer(i + 1, sizes[i], dense) for i, dense in enumerate(network.layers)
+        _layer(i + 1, sizes[i], dense) for i, dense in enumerate(network.dense)
     )
     out = layers[-1]
     loss = network.loss
@@ -475,8 +509,13 @@ def _derive(network: Network, convention: str) -> Derivation:
         + regularization,
     )
     loss_gradient = sp.diff(loss.expr, y)
+    dropout = network.dropout
     gradients = _gradients(
-        layers, -1 if convention == "negative" else 1, loss_gradient, penalty_derivative
+        layers,
+        -1 if convention == "negative" else 1,
+        loss_gradient,
+        penalty_derivative,
+        dropout,
     )
     return Derivation(
         network=network,
@@ -492,12 +531,13 @@ def _derive(network: Network, convention: str) -> Derivation:
         regularizer_in_symbols=in_symbols,
         neuron=_neuron(),
         equations=(
-            *_forward(layers),
+            *_forward(layers, dropout),
             loss_equation,
             *_deltas(
                 layers,
                 output_delta,
                 calculus.accurate_output_error(out.activation, loss, convention),
+                dropout,
             ),
             *gradients,
             *_updates(layers, network.optimizer),

@@ -93,10 +93,11 @@ def _factors(derivation: Derivation, layer: LayerDerivation) -> list[sp.Expr]:
     ]
     for below in reversed(derivation.layers[layer.index - 1 : -1]):
         above = derivation.layers[below.index]
-        factors += [
-            colored(Partial(above.Z, below.A), HIDDEN_COLORS[0]),
-            colored(Partial(below.A, below.Z), HIDDEN_COLORS[1]),
-        ]
+        weighed = derivation.inputs_of(above)
+        factors.append(colored(Partial(above.Z, weighed), HIDDEN_COLORS[0]))
+        if weighed != below.A:  # dropped: Ã = A ⊙ M, one more factor
+            factors.append(Partial(weighed, below.A))
+        factors.append(colored(Partial(below.A, below.Z), HIDDEN_COLORS[1]))
     return factors
 
 
@@ -142,15 +143,26 @@ def layer_by_layer(derivation: Derivation) -> Section:
         ]
         if layer.index < len(derivation.layers):
             above = derivation.layers[layer.index]
-            forward = _net(layer.A, above)
+            weighed = derivation.inputs_of(above)
+            forward = _net(weighed, above)
             rows.append(
                 Row(
-                    colored(Partial(above.Z, layer.A), HIDDEN_COLORS[0]),
-                    (sp.Derivative(forward, layer.A), above.W),
+                    colored(Partial(above.Z, weighed), HIDDEN_COLORS[0]),
+                    (sp.Derivative(forward, weighed), above.W),
                     arrays=True,
                     note=_as("z", "a_k", "w_k"),
                 )
             )
+            if weighed != layer.A:
+                mask = names.mask(layer.index)
+                rows.append(
+                    Row(
+                        Partial(weighed, layer.A),
+                        (sp.Derivative(layer.A * mask, layer.A), mask),
+                        arrays=True,
+                        note="dropout: its mask, entry by entry, a Hadamard product",
+                    )
+                )
             rows.append(
                 Row(
                     colored(Partial(layer.A, layer.Z), HIDDEN_COLORS[1]),
@@ -254,6 +266,10 @@ def index_form(derivation: Derivation) -> Section:
             layer.activation_derivative,
             {a: sp.Indexed(layer.A.name, n, j), z: sp.Indexed(layer.Z.name, n, j)},
         )
+        if layer.index in derivation.network.dropout:
+            local = sp.Mul(
+                sp.Indexed(names.mask(layer.index).name, n, j), local, evaluate=False
+            )
         rows.append(
             Row(
                 sp.Indexed(derivation.error_of(layer).name, n, j),

@@ -79,6 +79,9 @@ def inputs(derivation: Derivation) -> dict[sp.Symbol, np.ndarray]:
             values[layer.b] = np.zeros(layer.units)
         for p, initial in layer.activation.learnable:
             values[layer.learnable[p]] = np.full(layer.units, float(initial))
+    for mask, rate, width in derivation.masks:
+        # training mode: each entry kept with probability 1 − rate, scaled by 1/(1 − rate)
+        values[mask] = (rng.random((SAMPLES, width)) >= rate) / (1 - rate)
     return values
 
 
@@ -95,7 +98,7 @@ def computed(derivation: Derivation) -> dict[sp.Symbol, np.ndarray]:
 def worked_example(derivation: Derivation) -> Section:
     """The section: the batch and the initial weights, then every value computed from them."""
     values = computed(derivation)
-    given = [X, T, *derivation.params]
+    given = [X, T, *derivation.params, *(mask for mask, _, _ in derivation.masks)]
     rows = [Row(symbol, (_shown(values[symbol]),)) for symbol in given]
     results = [
         Row(eq.lhs, (_shown(values[eq.lhs]),))
@@ -106,8 +109,14 @@ def worked_example(derivation: Derivation) -> Section:
         (
             f"{SAMPLES} samples through this network (N = {SAMPLES}): inputs, targets and "
             "initial weights drawn as above (NumPy's default_rng(0)) and rounded to two "
-            "decimals, biases 0. "
-            f"Every value below follows from them by the formulas above, computed in float64 "
+            "decimals, biases 0"
+            + (
+                ", dropout masks drawn for training mode (each entry kept with "
+                "probability 1 − rate, then scaled by 1/(1 − rate)). "
+                if derivation.masks
+                else ". "
+            )
+            + f"Every value below follows from them by the formulas above, computed in float64 "
             f"and shown to {DIGITS} significant digits; the tests check each against the "
             "generated module."
         ),

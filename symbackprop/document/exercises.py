@@ -59,7 +59,7 @@ def _items(derivation: Derivation) -> list[Item]:
         below = layers[-2]
         items.append(
             (
-                ("What is ", Partial(out.Z, below.A), ", and why?"),
+                ("What is ", Partial(out.Z, derivation.inputs_of(out)), ", and why?"),
                 (
                     out.W,
                     (

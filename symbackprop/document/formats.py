@@ -45,6 +45,7 @@ _LATEX_TEXT = {
     "·": r"$\cdot$",
     "×": r"$\times$",
     "⊙": r"$\odot$",
+    "Ã": r"$\tilde{A}$",
     "ℝ": r"$\mathbb{R}$",
     "∈": r"$\in$",
     "←": r"$\leftarrow$",

@@ -1,7 +1,7 @@
 """The computational graph of the network, as a figure the writers draw themselves.
 
 Nodes on one line, X → Z₁ → A₁ → … → Z_L → A_L → ℒ, each layer's W above its Z and b below it,
-the targets T above ℒ. Forward edges follow the computation; each backward edge runs the other
+the targets T above ℒ, a dropped Ã_l = A_l ⊙ M_l after A_l with its mask M_l below it. Forward edges follow the computation; each backward edge runs the other
 way and carries the local derivative the chain rule multiplies by (∂Z₁/∂W₁, ∂A₁/∂Z₁, …).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..derive.derivation import LOSS, T, X
+from ..expressions import names
 from ..expressions.notation import Partial
 from .model import Figure
 
@@ -33,6 +34,20 @@ def computational_graph(derivation: Derivation) -> Figure:
             edges.append((target, source, True, Partial(target, source)))
 
     below, x = X, 0.0
+
+    def dropped(index: int, source: sp.Symbol) -> sp.Symbol:
+        """Ã = A ⊙ M after ``source`` where a Dropout drops it, its mask M below it."""
+        nonlocal x
+        if index not in derivation.network.dropout:
+            return source
+        x += 1.0
+        target, mask = names.dropped(index), names.mask(index)
+        nodes.extend([(target, x, 0.0), (mask, x, -OFFSET)])
+        link(source, target, to_parameter=source is not X)
+        edges.append((mask, target, False, None))
+        return target
+
+    below = dropped(0, X)
     for layer in derivation.layers:
         x += 1.0
         nodes.append((layer.Z, x, 0.0))
@@ -45,7 +60,7 @@ def computational_graph(derivation: Derivation) -> Figure:
         x += 1.0
         nodes.append((layer.A, x, 0.0))
         link(layer.Z, layer.A)
-        below = layer.A
+        below = dropped(layer.index, layer.A)
     x += 1.0
     nodes += [(LOSS, x, 0.0), (T, x, OFFSET)]
     link(below, LOSS)

@@ -92,11 +92,20 @@ def _shape(layer: LayerDerivation, param: sp.Symbol) -> sp.Expr:
 
 def _shapes(derivation: Derivation) -> Section:
     X = sp.Symbol("X")
+    dropout = derivation.network.dropout
     rows = [Row(X, (Space(N, derivation.network.inputs),), relation="∈")]
+    if 0 in dropout:
+        rows += [
+            Row(array, (Space(N, derivation.network.inputs),), relation="∈")
+            for array in (names.mask(0), names.dropped(0))
+        ]
     for layer in derivation.layers:
         for param in layer.params:
             rows.append(Row(param, (_shape(layer, param),), relation="∈"))
-        for array in (layer.Z, layer.A):
+        arrays = [layer.Z, layer.A]
+        if layer.index in dropout:
+            arrays += [names.mask(layer.index), names.dropped(layer.index)]
+        for array in arrays:
             rows.append(Row(array, (Space(N, layer.units),), relation="∈"))
     for layer in reversed(derivation.layers):
         rows.append(
@@ -116,6 +125,19 @@ def _shapes(derivation: Derivation) -> Section:
                 "sample n, so every Z, A and δ has one row per sample; b_l is added to every "
                 "row. A gradient has the shape of its parameter. ⊙ is the element-wise "
                 "(Hadamard) product, and (M)_nk the entry in row n, column k."
+            ),
+            *(
+                (
+                    (
+                        " A Dropout of rate p after layer l (inverted dropout, Srivastava "
+                        "et al., JMLR 15, 2014) multiplies A_l by a mask M_l while "
+                        "training: each entry 1/(1 − p) with probability 1 − p, else 0, "
+                        "drawn anew for every batch, so the next layer weighs "
+                        "Ã_l = A_l ⊙ M_l (X ⊙ M_0 for the inputs); in inference M_l = 1."
+                    ),
+                )
+                if dropout
+                else ()
             ),
         )
     )
@@ -348,7 +370,13 @@ def _hidden_errors(derivation: Derivation) -> Section | None:
             (
                 (
                     "The error of each hidden layer is the error of the layer above, sent back "
-                    "through its weights and scaled by f' of this layer:"
+                    "through its weights and scaled by f' of this layer"
+                    + (
+                        " (and by its dropout mask M_l, ∂Ã_l/∂A_l, where a Dropout drops "
+                        "A_l):"
+                        if derivation.masks
+                        else ":"
+                    )
                 ),
             )
         )

@@ -27,6 +27,12 @@ from ..spec.targets import DOMAINS
 from . import revive, runtime
 
 TEMPLATE = "module.py.j2"
+#: black for the derived part, for the Pythons the module runs on (requires-python): alone,
+#: black would infer older ones from it and format ``f(…, *masks)`` as the whole module's
+#: formatting would not
+BLACK = black.Mode(
+    target_versions={black.TargetVersion[f"PY3{minor}"] for minor in range(10, 14)}
+)
 #: Unicode categories never copied into generated text: controls, format characters, line and
 #: paragraph separators, lone surrogates
 _UNSAFE = {"Cc", "Cf", "Zl", "Zp", "Cs"}
@@ -170,7 +176,7 @@ def _initializers(
     network = derivation.network
     used = {
         network.initializer(i).name: network.initializer(i)
-        for i in range(len(network.layers))
+        for i in range(len(network.dense))
     }
     return [
         {
@@ -273,9 +279,8 @@ def _render(derivation: Derivation, target: str) -> str:
     network = derivation.network
     params = _params(derivation)
     param_names = tuple(p["name"] for p in params)
-    forward = [
-        name for layer in derivation.layers for name in (layer.Z.name, layer.A.name)
-    ]
+    forward = [eq.lhs.name for eq in derivation.step("forward")]
+    masks = [mask.name for mask, _, _ in derivation.masks]
     output = derivation.layers[-1].A.name
     last_z = derivation.layers[-1].Z.name
     program = lower(derivation)
@@ -327,6 +332,16 @@ def _render(derivation: Derivation, target: str) -> str:
         "metrics": ("loss", "accuracy") if task != "regression" else ("loss",),
         "targets_sum_to_one": derivation.targets_sum_to_one,
         "args": ", ".join(param_names),
+        # the dropout masks: 1.0 (nothing dropped) unless given
+        "masks": masks,
+        "mask_defaults": "".join(f", {mask}=1.0" for mask in masks),
+        "mask_args": "".join(f", {mask}" for mask in masks),
+        "dropout": tuple(
+            (mask.name, layer, rate, width)
+            for (mask, rate, width), layer in zip(
+                derivation.masks, network.dropout, strict=True
+            )
+        ),
         "activations": ", ".join(forward),
         "output": output,
         "loss_unpacking": _unpacking(forward, [loss, {"uses": {output}}]),
@@ -346,7 +361,7 @@ def _render(derivation: Derivation, target: str) -> str:
     derived = _environment().get_template(TEMPLATE).render(context)
     # black formats the derived part; the runtime is copied as it stands in runtime.py,
     # black-formatted already (formatting it again cost most of a module's generation)
-    formatted = black.format_str(derived, mode=black.Mode())
+    formatted = black.format_str(derived, mode=BLACK)
     return sign(f"{formatted}\n\n{runtime.source()}\n", "py")
 
 

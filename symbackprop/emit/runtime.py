@@ -46,6 +46,7 @@ TARGET_DOMAIN = {
     "values": (),
 }
 TARGETS_SUM_TO_ONE = False
+DROPOUT = ()
 
 
 def _forward(W1, b1, W2, b2, X):
@@ -88,7 +89,18 @@ def _on_device(X, T, weights):
 
 
 def _epoch(
-    params, state, X, T, weights, order, batch_size, lr, k, metrics, on_batch=None
+    params,
+    state,
+    X,
+    T,
+    weights,
+    order,
+    batch_size,
+    lr,
+    k,
+    metrics,
+    on_batch=None,
+    masks=(),
 ):
     """Stand-in for a module's derived pass over the batches. No gradient: every parameter
     shrinks by the factor 1 − lr per batch and the state counts batches, so the fit loop around
@@ -171,6 +183,26 @@ def _check_seed(seed):
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be an integer ≥ 0, got {seed!r}")
     return int(seed)
+
+
+def _masks(rng, n, dtype=None):
+    """A dropout mask of n rows for each of DROPOUT, drawn from rng in order: inverted
+    dropout (Srivastava et al., JMLR 15, 2014) keeps an entry with probability 1 − rate and
+    scales it by 1/(1 − rate), so each entry is 0 or 1/(1 − rate) and its mean 1."""
+    dtype = DTYPE if dtype is None else dtype
+    return [
+        (rng.random((n, width)) >= rate) * np.asarray(1 / (1 - rate), dtype)
+        for _, _, rate, width in DROPOUT
+    ]
+
+
+def _training_masks(training, seed, n):
+    """The masks loss and gradients apply: none in inference (training=False), else drawn
+    from seed."""
+    if not isinstance(training, bool):
+        raise TypeError(f"training must be True or False, got {training!r}")
+    seed = _check_seed(seed)
+    return _masks(np.random.default_rng(seed), n) if training else []
 
 
 def _finite(value, what):
@@ -540,6 +572,10 @@ def summary():
     for layer, activation, units, names in LAYERS:
         count = sum(int(np.prod(SHAPES[name])) for name in names)
         rows.append((f"{layer} (Dense)", f"(None, {units})", str(count), activation))
+    for i, (_, after, rate, width) in enumerate(DROPOUT):
+        # after its Dense layers and the Dropouts before it (the header is row 0)
+        row = (f"dropout_{i + 1} (Dropout)", f"(None, {width})", "0", f"rate {rate:g}")
+        rows.insert(1 + after + i, row)
     widths = [max(len(row[i]) for row in rows) + 4 for i in range(3)]
     lines = [
         "".join(cell.ljust(width) for cell, width in zip(row, widths)) + row[3]
@@ -560,17 +596,18 @@ def summary():
     )
 
 
-def _differences(values, value, X, T, step):
+def _differences(values, value, X, T, step, masks=()):
     """∂L/∂value by central differences of _loss with ``step``, value one of the parameter
-    arrays ``values`` (each entry moved and put back in place)."""
+    arrays ``values`` (each entry moved and put back in place), through the dropout masks.
+    """
     numeric = np.zeros_like(value)
     for index in np.ndindex(value.shape):
         original = value[index]
         with np.errstate(all="ignore"):
             value[index] = original + step
-            plus = _loss(*values, X, T)[0]
+            plus = _loss(*values, X, T, 1.0, *masks)[0]
             value[index] = original - step
-            minus = _loss(*values, X, T)[0]
+            minus = _loss(*values, X, T, 1.0, *masks)[0]
         value[index] = original
         numeric[index] = (plus - minus) / (2 * step)
     return numeric
@@ -585,7 +622,8 @@ def check_gradients(params, X, T, eps=1e-6, names=PARAMS):
     instead) and its smallest error counts, so that a right gradient agrees at one of the steps
     and a wrong one at none. The layers in STRAIGHT_THROUGH (if any) use a straight-through
     gradient (a surrogate, not the true derivative of their step), so parameters below them are
-    expected to differ here."""
+    expected to differ here. Dropout is checked in training mode, with one fixed draw of its
+    masks (seed 0) in both gradients."""
     if isinstance(names, str) or not isinstance(names, (tuple, list)):
         raise TypeError(
             f"names must be a sequence of parameter names from PARAMS, got {names!r}"
@@ -602,8 +640,9 @@ def check_gradients(params, X, T, eps=1e-6, names=PARAMS):
         raise ValueError(f"eps must be a positive finite step, got {eps!r}")
     X, T = (array.astype(np.float64) for array in _check_data(X, T))
     values = [value.astype(np.float64) for value in _check_params(params)]
+    masks = _masks(np.random.default_rng(0), X.shape[0], np.float64)
     with np.errstate(all="ignore"):
-        analytic = dict(zip(PARAMS, _step(*values, X, T)[3:]))
+        analytic = dict(zip(PARAMS, _step(*values, X, T, 1.0, True, 1.0, *masks)[3:]))
     worst = 0.0
     for name, value in zip(PARAMS, values):
         if name not in names:
@@ -612,7 +651,7 @@ def check_gradients(params, X, T, eps=1e-6, names=PARAMS):
             return float("inf")  # a gradient that is not a number agrees with nothing
         errors = []
         for step in (eps, 10 * eps, 100 * eps):
-            numeric = _differences(values, value, X, T, step)
+            numeric = _differences(values, value, X, T, step, masks)
             if not np.isfinite(numeric).all():
                 if step == eps:
                     return float("inf")
@@ -631,18 +670,22 @@ def forward(params, X):
     return _finite(_forward(*_check_params(params), _check_inputs(X))[-1], "the output")
 
 
-def loss(params, X, T, sample_weight=None):
-    """Mean loss over the batch (with sample_weight, Σ_n w_n ℓ_n / Σ_n w_n)."""
+def loss(params, X, T, sample_weight=None, training=False, seed=0):
+    """Mean loss over the batch (with sample_weight, Σ_n w_n ℓ_n / Σ_n w_n); training=True
+    applies dropout (DROPOUT, if any) with masks drawn from seed, as train does."""
     X, T = _check_data(X, T)
     weights = _check_weights(sample_weight, X.shape[0])
-    return _finite(_loss(*_check_params(params), X, T, weights)[0], "the loss")
+    masks = _training_masks(training, seed, X.shape[0])
+    return _finite(_loss(*_check_params(params), X, T, weights, *masks)[0], "the loss")
 
 
-def gradients(params, X, T, sample_weight=None):
-    """Gradient of `loss` with respect to every parameter, keyed like PARAMS."""
+def gradients(params, X, T, sample_weight=None, training=False, seed=0):
+    """Gradient of `loss` (with the same training and seed) with respect to every
+    parameter, keyed like PARAMS."""
     X, T = _check_data(X, T)
     weights = _check_weights(sample_weight, X.shape[0])
-    found = _step(*_check_params(params), X, T, weights=weights)[3:]
+    masks = _training_masks(training, seed, X.shape[0])
+    found = _step(*_check_params(params), X, T, 1.0, True, weights, *masks)[3:]
     return {
         name: _finite(value, f"the gradient of {name}")
         for name, value in zip(PARAMS, found)
@@ -866,6 +909,8 @@ def train(
         progress = {"batch": 0, "samples": 0, "loss": 0.0}
         # a permutation per epoch, applied where the module computes (one gather)
         order = rng.permutation(X.shape[0]) if shuffle else None
+        # the epoch's dropout masks, a row per sample in the order the batches take them
+        masks = _masks(rng, X.shape[0]) if DROPOUT else ()
         # a diverging run overflows on its way to inf or nan: that is caught below
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             values, state, k, total = _epoch(
@@ -878,6 +923,7 @@ def train(
                 k,
                 metrics,
                 on_batch if bar or watching else None,
+                masks,
             )
         L = total["loss"] / X.shape[0] if "loss" in total else None
         lost = L is not None and not np.isfinite(L)
@@ -1305,6 +1351,8 @@ FUNCTIONS = (
     _numbers,
     _check_params,
     _check_seed,
+    _masks,
+    _training_masks,
     _finite,
     _check_inputs,
     _check_data,

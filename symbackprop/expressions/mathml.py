@@ -55,9 +55,12 @@ class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
             return self.element("mn" if word.isdigit() else "mi", text=word)
         if kind == "sub":
             return self.element("msub", self._name(parts[0]), self._name(parts[1]))
-        if kind == "hat":
+        if kind in names.ACCENTS:
             return self.element(
-                "mover", self._name(parts[0]), self.op("^"), accent="true"
+                "mover",
+                self._name(parts[0]),
+                self.op(names.ACCENTS[kind][0]),
+                accent="true",
             )
         top, bottom = parts
         return self.element(

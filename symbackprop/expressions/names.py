@@ -8,7 +8,8 @@ Words that come from users or the catalog (alpha, lam, beta1, lr_k, mhat) are wr
 ``word``, with SymPy's convention that trailing digits and ``_x`` are subscripts.
 
 A lecture name is a small tree that every printer renders: ("glyph", key) | ("text", s) |
-("sub", base, sub) | ("partial", top, bottom) | ("hat", base); LaTeX here, MathML in
+("sub", base, sub) | ("partial", top, bottom) | ("hat", base) | ("tilde", base); LaTeX here,
+MathML in
 ``mathml``.
 """
 
@@ -30,6 +31,9 @@ GLYPHS = {
     "L": (r"\mathcal{L}", "ℒ"),
     "ell": (r"\ell", "ℓ"),
 }
+
+#: accents over a name: the MathML operator and the combining character
+ACCENTS = {"hat": ("^", "\u0302"), "tilde": ("~", "\u0303")}
 
 #: other names with a glyph of their own
 ALIASES = {"lr": "eta", "eps": "epsilon", "momentum": "mu"}
@@ -108,6 +112,23 @@ def signal(layer: int) -> sp.Symbol:
     return _made(f"E{layer}", _indexed("E", layer))
 
 
+def mask(layer: int) -> sp.Symbol:
+    """M_l, the dropout mask of A_l (M_0 of the inputs X): each entry 0, or 1/(1 − rate)
+    for a kept one."""
+    return _made(f"M{layer}", _indexed("M", layer))
+
+
+def dropped(layer: int) -> sp.Symbol:
+    """Ã_l = A_l ⊙ M_l, the outputs of layer ``layer`` after dropout (X̃ for layer 0)."""
+    if layer == 0:
+        return _made("X_drop", ("tilde", ("text", "X")), real=True)
+    return _made(
+        f"A{layer}_drop",
+        ("sub", ("tilde", ("text", "A")), ("text", str(layer))),
+        real=True,
+    )
+
+
 def other(symbol: sp.Symbol) -> sp.Symbol:
     """The same quantity of another unit k of the row: a → a_other (a_k)."""
     name = f"{symbol.name}_other"
@@ -166,8 +187,8 @@ def unicode(name: Name) -> str:
     if kind == "sub":
         base, sub = unicode(parts[0]), unicode(parts[1])
         return base + (sub.translate(_SUBSCRIPTS) if sub.isdigit() else f"_{sub}")
-    if kind == "hat":
-        return unicode(parts[0]) + "\u0302"
+    if kind in ACCENTS:
+        return unicode(parts[0]) + ACCENTS[kind][1]
     top, bottom = parts
     return f"∂{unicode(top)}/∂{unicode(bottom)}"
 
@@ -182,7 +203,7 @@ def latex(name: Name) -> str:
         return text if len(text) == 1 or text.isdigit() else rf"\mathrm{{{text}}}"
     if kind == "sub":
         return f"{latex(parts[0])}_{{{latex(parts[1])}}}"
-    if kind == "hat":
-        return rf"\hat{{{latex(parts[0])}}}"
+    if kind in ACCENTS:
+        return rf"\{kind}{{{latex(parts[0])}}}"
     top, bottom = parts
     return rf"\frac{{\partial {latex(top)}}}{{\partial {latex(bottom)}}}"

@@ -26,7 +26,7 @@ from pathlib import Path
 from ..errors import SpecError
 from . import catalog, optimizers
 from .functions import Activation, Loss, Regularizer
-from .network import Dense, Network
+from .network import Dense, Dropout, Network
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -208,7 +208,13 @@ def _network(
     return _located(where, Network, **fields)
 
 
-def _layer(entry: object, where: str, custom: dict[str, dict[str, object]]) -> Dense:
+def _layer(
+    entry: object, where: str, custom: dict[str, dict[str, object]]
+) -> Dense | Dropout:
+    """A Dense layer's table, or ``{dropout = rate}`` for a Dropout."""
+    if isinstance(entry, dict) and "dropout" in entry:
+        fields = _keys(entry, ("dropout",), where)
+        return _located(where, Dropout, fields["dropout"])
     fields = _keys(entry, _LAYER, where, required=("units",))
     if "activation" in fields:
         fields["activation"] = _entry(

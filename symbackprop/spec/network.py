@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import sys
 from dataclasses import dataclass, field
 
@@ -100,6 +102,59 @@ class Dense:
         return f"Dense({self.units}, activation={self.activation.title!r}{bias}{init})"
 
 
+@dataclass(frozen=True)
+class Dropout:
+    """Inverted dropout (Srivastava et al., JMLR 15, 2014) of the layer before it (or of the
+    inputs): while training, each entry is kept with probability 1 − ``rate`` and scaled by
+    1/(1 − rate), so that its expected value is unchanged; in inference it passes unchanged.
+    """
+
+    rate: float
+
+    def __post_init__(self) -> None:
+        rate = self.rate
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, numbers.Real)
+            or not math.isfinite(rate)
+            or not 0 <= rate < 1
+        ):
+            raise SpecError(
+                f"Dropout.rate must be a number in [0, 1) (the fraction of entries dropped), "
+                f"got {rate!r}"
+            )
+        object.__setattr__(self, "rate", float(rate))
+
+    def __repr__(self) -> str:
+        return f"Dropout({self.rate!r})"
+
+
+def _check_layers(layers: tuple[object, ...]) -> None:
+    """Dense layers, each Dropout before a Dense one, never two Dropouts in a row."""
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, (Dense, Dropout)):
+            raise SpecError(
+                f"Network.layers[{i}] must be a Dense layer or a Dropout, got {layer!r}"
+            )
+        if isinstance(layer, Dropout) and i and isinstance(layers[i - 1], Dropout):
+            raise SpecError(
+                f"Network.layers[{i}]: {layer!r} follows another Dropout; use one Dropout "
+                "of rate 1 − (1 − p)(1 − q) instead"
+            )
+        if isinstance(layer, Dense):
+            need = layer.activation.min_units
+            if layer.units < need:
+                raise SpecError(
+                    f"Network.layers[{i}]: activation {layer.activation.name!r} needs at "
+                    f"least {need} units, got {layer.units}"
+                )
+    if not isinstance(layers[-1], Dense):
+        raise SpecError(
+            f"Network.layers[{len(layers) - 1}]: the output layer must be Dense, got "
+            f"{layers[-1]!r} (a Dropout drops the outputs of the layer before it)"
+        )
+
+
 def _check_output_domain(activation: Activation, loss: Loss) -> None:
     """The loss must be defined on every output the output activation can give."""
     found = domain.violation(activation, loss)
@@ -147,13 +202,26 @@ def _task(task: object, loss: Loss, units: int) -> str | None:
     return task
 
 
-def _check_generated_names(layers: tuple[Dense, ...], optimizer: Optimizer) -> None:
+def _check_generated_names(
+    layers: tuple[Dense, ...], optimizer: Optimizer, dropout: dict[int, float]
+) -> None:
     """No two things in the generated module get the same name: a learnable parameter
-    ``dalpha`` beside ``alpha`` (both ``dalpha1``), or ``beta`` in layer 1 under Adam
-    (``beta1`` is Adam's setting)."""
+    ``dalpha`` beside ``alpha`` (both ``dalpha1``), ``beta`` in layer 1 under Adam
+    (``beta1`` is Adam's setting), or ``M`` in layer 1 beside the dropout mask M1."""
     owners = {
         name: f"the optimiser's setting {name}" for name, _ in optimizer.constants
     }
+    owners.update(
+        (
+            names.mask(l).name,
+            (
+                f"the mask of the Dropout after layer {l}"
+                if l
+                else "the inputs' dropout mask"
+            ),
+        )
+        for l in dropout
+    )
     for i, layer in enumerate(layers, 1):
         params = [(names.weight(i), f"W{i}"), (names.bias(i), f"b{i}")] + [
             (
@@ -175,9 +243,10 @@ def _check_generated_names(layers: tuple[Dense, ...], optimizer: Optimizer) -> N
 
 @dataclass(frozen=True)
 class Network:
-    """A feed-forward network: ``inputs`` features, then ``layers``, trained on ``loss``
-    (plus ``regularizer`` summed over every weight, if given) by ``optimizer``; weights start
-    from ``init`` unless a layer names its own; the module computes in ``dtype``. ``task``
+    """A feed-forward network: ``inputs`` features, then ``layers`` (Dense, and Dropouts
+    between or before them), trained on ``loss`` (plus ``regularizer`` summed over every
+    weight, if given) by ``optimizer``; weights start from ``init`` unless a layer names its
+    own; the module computes in ``dtype``. ``task``
     ("regression", "binary", "multiclass" or "sign") overrides the loss's own: the quadratic
     cost with ``task="multiclass"`` makes a classifier, with labels, accuracy and predict.
     """
@@ -199,33 +268,24 @@ class Network:
             self.layers, "__iter__"
         ):
             raise SpecError(
-                f"Network.layers must be a list of Dense layers, got {self.layers!r}"
+                f"Network.layers must be a list of Dense layers (and Dropouts), got {self.layers!r}"
             )
         layers = tuple(self.layers)
         if not layers:
             raise SpecError("Network.layers must hold at least one Dense layer, got []")
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Dense):
-                raise SpecError(
-                    f"Network.layers[{i}] must be a Dense layer, got {layer!r}"
-                )
-            need = layer.activation.min_units
-            if layer.units < need:
-                raise SpecError(
-                    f"Network.layers[{i}]: activation {layer.activation.name!r} needs at least "
-                    f"{need} units, got {layer.units}"
-                )
+        _check_layers(layers)
         object.__setattr__(self, "layers", layers)
+        dense = self.dense
         loss = catalog.loss(self.loss, "Network.loss")
         object.__setattr__(self, "loss", loss)
         budget.bounded(
-            lambda: _check_output_domain(layers[-1].activation, loss),
+            lambda: _check_output_domain(dense[-1].activation, loss),
             f"Network {self.name!r}: checking the loss against the output activation",
         )
-        if layers[-1].units < loss.min_units:
+        if dense[-1].units < loss.min_units:
             raise SpecError(
                 f"Network.loss: {loss.name!r} needs at least {loss.min_units} output units, "
-                f"got {layers[-1].units}"
+                f"got {dense[-1].units}"
             )
         if self.regularizer is not None and not isinstance(
             self.regularizer, Regularizer
@@ -237,10 +297,10 @@ class Network:
         object.__setattr__(
             self, "optimizer", optimizer(self.optimizer, "Network.optimizer")
         )
-        _check_generated_names(layers, self.optimizer)
+        _check_generated_names(dense, self.optimizer, self.dropout)
         object.__setattr__(self, "init", initializer(self.init, "Network.init"))
         object.__setattr__(self, "dtype", one_of(self.dtype, DTYPES, "Network.dtype"))
-        object.__setattr__(self, "task", _task(self.task, loss, layers[-1].units))
+        object.__setattr__(self, "task", _task(self.task, loss, dense[-1].units))
 
     @property
     def effective_task(self) -> str:
@@ -251,7 +311,7 @@ class Network:
     def gives_probabilities(self) -> bool:
         """Whether a classifier's outputs are class probabilities: softmax rows (multiclass),
         or values where binary cross-entropy is defined, in [0, 1] (binary)."""
-        output = self.layers[-1].activation
+        output = self.dense[-1].activation
         if self.effective_task == "multiclass":
             return output.name == "softmax"
         if self.effective_task != "binary":
@@ -263,16 +323,34 @@ class Network:
         )
 
     @property
+    def dense(self) -> tuple[Dense, ...]:
+        """The Dense layers, in order (W1, b1 belong to the first)."""
+        return tuple(layer for layer in self.layers if isinstance(layer, Dense))
+
+    @property
+    def dropout(self) -> dict[int, float]:
+        """Each Dropout's rate by the activations it drops: 0 for the inputs X, l for the
+        outputs A_l of Dense layer l."""
+        rates, seen = {}, 0
+        for layer in self.layers:
+            if isinstance(layer, Dropout):
+                rates[seen] = layer.rate
+            else:
+                seen += 1
+        return rates
+
+    @property
     def sizes(self) -> tuple[int, ...]:
         """Widths from the input to the output, e.g. (2, 20, 1)."""
-        return (self.inputs, *(layer.units for layer in self.layers))
+        return (self.inputs, *(layer.units for layer in self.dense))
 
     def initializer(self, index: int) -> Initializer:
-        """The initialiser of layer ``index`` (0-based): its own, else the network's."""
-        return self.layers[index].init or self.init
+        """The initialiser of Dense layer ``index`` (0-based): its own, else the network's."""
+        return self.dense[index].init or self.init
 
     def architecture(self) -> str:
-        """Inputs and layers: what the parameters mean (a saved file must match it)."""
+        """Inputs and layers (Dropouts too): what the parameters mean (a saved file must
+        match it)."""
         stack = " → ".join(repr(layer) for layer in self.layers)
         return f"inputs {self.inputs} → {stack}"
 
