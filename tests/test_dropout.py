@@ -3,15 +3,20 @@ its mask is a symbol of the equations, its gradients are checked against central
 HIPS autograd and PyTorch autograd through the same mask, every target applies the same masks,
 and inference drops nothing."""
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import symbackprop as sb
 from symbackprop.spec.files import load_networks
 
 from . import reference
+from .test_gradients import OUTPUTS
 
 NETWORKS = [
     sb.Network(
@@ -381,3 +386,73 @@ def test_summary_lists_each_dropout_where_it_acts():
         "0.5",
     ]
     assert "Total params: 59" in summary  # 25 + 24 + 10: a Dropout learns nothing
+
+
+#: activations a random chain draws from (the straight-through threshold aside: its
+#: gradient is a surrogate by design)
+_HIDDEN = [act for act in sb.ACTIVATIONS if act not in ("threshold", "softmax")]
+
+
+@st.composite
+def _chains(draw):
+    """A random chain: 1–3 hidden layers, a Dropout of a random rate before any Dense layer
+    or none, and an output and loss that fit each other."""
+    output, loss = draw(st.sampled_from(OUTPUTS))
+    widths = draw(st.lists(st.integers(2, 5), min_size=1, max_size=3))
+    hidden = [sb.Dense(width, draw(st.sampled_from(_HIDDEN))) for width in widths]
+    dense = [*hidden, sb.Dense(max(3, sb.LOSSES[loss].min_units), output)]
+    layers = []
+    for layer in dense:
+        if draw(st.booleans()):
+            layers.append(sb.Dropout(draw(st.sampled_from([0.0, 0.1, 0.5, 0.9]))))
+        layers.append(layer)
+    return sb.Network("chain", draw(st.integers(1, 4)), layers, loss)
+
+
+@settings(max_examples=12, deadline=None)
+@given(network=_chains(), seed=st.integers(0, 2**16))
+def test_random_chains_with_dropout_match_autograd_through_their_masks(network, seed):
+    rng = np.random.default_rng(seed)
+    module, params, X, T, masks = _setting(network, rng, samples=7)
+    values = [params[name] for name in module.PARAMS]
+    X_checked, T_checked = module._check_data(X, T)
+    derived = module._step(*values, X_checked, T_checked, 1.0, True, 1.0, *masks)[3:]
+    expected = reference.gradients(
+        network, params, X, T, masks=_by_layer(network, masks)
+    )
+    for name, found in zip(module.PARAMS, derived):
+        _close(found, expected[name], 1e-9)
+
+
+def test_training_resumes_with_the_masks_it_would_have_drawn():
+    network = NETWORKS[1]
+    module, params, X, T, _ = _setting(network, np.random.default_rng(4), samples=13)
+    whole, history = module.train(params, X, T, epochs=4, batch_size=5, verbose=0)
+    state = {}
+    half, first = module.train(
+        params, X, T, epochs=2, batch_size=5, verbose=0, state=state
+    )
+    resumed, second = module.train(
+        half, X, T, epochs=2, batch_size=5, verbose=0, state=state
+    )
+    assert all(np.array_equal(resumed[k], whole[k]) for k in whole)
+    assert first["loss"] + second["loss"] == history["loss"]
+
+
+def test_a_model_with_dropout_fits_clones_and_pickles():
+    from sklearn.base import clone
+
+    network = NETWORKS[0]
+    module = sb.build(network)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, network.inputs))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)
+    model = module.Model(epochs=5, batch_size=8, verbose=0).fit(X, y)
+    again = clone(model).fit(X, y)
+    np.testing.assert_array_equal(model.predict_proba(X), again.predict_proba(X))
+    # predictions are inference: dropout leaves them alone
+    np.testing.assert_array_equal(
+        model.predict_proba(X), module.forward(model.params_, X)
+    )
+    revived = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(revived.predict(X), model.predict(X))
