@@ -31,6 +31,7 @@ demo: $(STAMP)
 	$(PY) examples/digits.py
 	$(PY) examples/vanishing.py
 	$(PY) examples/dropout.py
+	$(PY) examples/deep_batchnorm.py
 
 test: $(STAMP) $(NPM_STAMP)
 	$(PY) -m pytest -q

@@ -32,7 +32,7 @@ _HOMES = {
     ),
     ".spec.functions": ("Activation", "Loss", "Regularizer"),
     ".spec.initializers": ("INITIALIZERS", "Initializer"),
-    ".spec.network": ("Dense", "Dropout", "Network"),
+    ".spec.network": ("BatchNorm", "Dense", "Dropout", "Network"),
     ".spec.optimizers": (
         "OPTIMIZERS",
         "SGD",
@@ -91,6 +91,7 @@ __all__ = [
     "Activation",
     "Adagrad",
     "Adam",
+    "BatchNorm",
     "Dense",
     "Derivation",
     "Dropout",

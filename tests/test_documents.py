@@ -252,6 +252,8 @@ def chromium_probe(chromium: str, page: Path, budget_ms: int) -> dict:
         EVERY_OPTIMIZER[1],
         # X̃, Ã and the masks: accented names
         next(n for n in EXAMPLES if n.dropout),
+        # batch normalisation: Â, σ², cases of training and inference
+        next(n for n in EXAMPLES if n.batchnorm),
     ],
     ids=lambda n: n.name,
 )

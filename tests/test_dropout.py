@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import symbackprop as sb
 from symbackprop.spec.files import load_networks
 
-from . import reference
+from . import reference, torch_reference
 from .test_gradients import OUTPUTS
 
 NETWORKS = [
@@ -95,52 +95,6 @@ def _close(found, expected, tolerance):
     )
 
 
-TORCH_ACTIVATIONS = {
-    "relu": torch.relu,
-    "tanh": torch.tanh,
-    "sigmoid": torch.sigmoid,
-    "softplus": F.softplus,
-    "identity": lambda z: z,
-    "softmax": lambda z: torch.softmax(z, dim=1),
-}
-
-
-def _torch_loss(network, params, X, T, masks):
-    """The network written directly in PyTorch, from its spec: nothing of symbackprop's
-    derivation, the activations and losses by torch's own functions."""
-    A, i, penalty = torch.tensor(X), 0, 0.0
-    for layer in network.layers:
-        if isinstance(layer, sb.Dropout):
-            A = A * torch.tensor(masks[i])
-            continue
-        i += 1
-        Z = A @ params[f"W{i}"].T + (params[f"b{i}"] if layer.bias else 0.0)
-        if layer.activation.name == "prelu":  # its slope is a parameter
-            A = torch.where(Z > 0, Z, params[f"alpha{i}"] * Z)
-        else:
-            A = TORCH_ACTIVATIONS[layer.activation.name](Z)
-        if network.regularizer is not None:
-            lam = dict(network.regularizer.settings)["lam"]
-            penalty = penalty + lam * (params[f"W{i}"] ** 2).sum()
-    T = torch.tensor(T)
-    n = A.shape[0]
-    if network.loss.name == "sparse_categorical_crossentropy":
-        L = F.nll_loss(torch.log(A), T, reduction="sum") / n
-    elif network.loss.name == "categorical_crossentropy":
-        L = -(T * torch.log(A)).sum() / n
-    elif network.loss.name == "binary_crossentropy":
-        L = F.binary_cross_entropy(A, T, reduction="sum") / n
-    else:  # mse, summed over the outputs, as the catalog's
-        L = ((A - T) ** 2).sum() / n
-    return L + penalty
-
-
-def _torch_gradients(network, params, X, T, masks):
-    tensors = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
-    _torch_loss(network, tensors, X, T, _by_layer(network, masks)).backward()
-    return {k: t.grad.numpy() for k, t in tensors.items()}
-
-
 def _central_differences(module, params, X, T, masks, step=1e-6):
     values = [params[name].copy() for name in module.PARAMS]
     X, T = module._check_data(X, T)
@@ -178,14 +132,16 @@ def test_dropout_gradients_match_differences_autograd_and_torch_through_one_mask
     by_autograd = reference.gradients(
         network, params, X, T, masks=_by_layer(network, masks)
     )
-    by_torch = _torch_gradients(network, params, X_checked, T, masks)
+    by_torch = torch_reference.gradients(
+        network, params, X_checked, T, _by_layer(network, masks)
+    )
     for name in module.PARAMS:
         _close(derived[name], differences[name], 1e-7)
         _close(derived[name], by_autograd[name], 1e-9)
         _close(derived[name], by_torch[name], 1e-9)
     # the loss itself, through the masks, as PyTorch computes it
     L = module._loss(*values, X_checked, T_checked, 1.0, *masks)[0]
-    expected = _torch_loss(
+    expected = torch_reference.loss(
         network,
         {k: torch.tensor(v) for k, v in params.items()},
         X_checked,

@@ -95,7 +95,7 @@ def _net(**overrides):
         ),
         (
             lambda: _net(layers=["dense"]),
-            "Network.layers[0] must be a Dense layer or a Dropout, got 'dense'",
+            "Network.layers[0] must be a Dense layer, a Dropout or a BatchNorm, got 'dense'",
         ),
         (
             lambda: sb.Dropout(1.0),

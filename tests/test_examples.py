@@ -112,3 +112,23 @@ def test_every_committed_module_passes_its_gradient_check():
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.count(" ok") == len(modules), run.stdout
+
+
+def test_batchnorm_trains_the_deep_sigmoid_stack_that_stalls_without_it():
+    output = _run("deep_batchnorm")
+    found = {
+        name: (float(norm), float(train), float(test))
+        for name, norm, train, test in re.findall(
+            r"deep_batchnorm: (\w+) layer 1 gradient norm after epoch 1 ([\d.e+-]+), "
+            r"training accuracy ([\d.]+)%, test accuracy ([\d.]+)%",
+            output,
+        )
+    }
+    plain, normalised = found["deep_sigmoid"], found["deep_sigmoid_batchnorm"]
+    # the first layer's gradient grows by an order of magnitude with the BatchNorms
+    assert normalised[0] > 5 * plain[0]
+    assert plain[1] < 20.0 and plain[2] < 20.0
+    assert normalised[1] > 90.0 and normalised[2] > 60.0
+    png = ROOT / "generated" / "deep_batchnorm.png"
+    assert f"deep_batchnorm: plot in {png}" in output
+    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

@@ -1,6 +1,7 @@
 """The generated modules: standalone, deterministic, black-formatted, ruff-clean, commented."""
 
 import ast
+import itertools
 import math
 import os
 import pickle
@@ -443,13 +444,17 @@ def test_every_comment_evaluates_to_its_statements_value(network):
     weights = module._check_weights(rng.uniform(0.5, 2.0, size=6), 6)
     masks = module._masks(rng, 6)
     checked = 0
-    for name in ("_forward", "_loss", "_step"):
+    # a BatchNorm's statistics and error differ in training and inference: both are checked
+    modes = (True, False) if module.BATCHNORM else (False,)
+    for training, name in itertools.product(modes, ("_forward", "_loss", "_step")):
         function = _function(source, name)
         namespace = {
             **vars(module),
             **dict(zip(module.PARAMS, _as_list(module, params))),
         }
-        namespace.update(X=X, T=T, scale=0.37, with_loss=True, weights=weights)
+        namespace.update(
+            X=X, T=T, scale=0.37, with_loss=True, weights=weights, training=training
+        )
         # the dropout masks, as training draws them
         namespace.update(zip((mask for mask, *_ in module.DROPOUT), masks))
         namespace.update(
@@ -474,6 +479,14 @@ def test_every_comment_evaluates_to_its_statements_value(network):
             formula = formula.split("  (lecture: ")[0]
             if " = " in formula:  # the lecture's own line: "relu(Z1) = (Z1 if …)"
                 formula = formula.split(" = ")[-1]
+            if " in training, " in formula:  # "a in training, b in inference"
+                value_in = dict(
+                    zip(
+                        (True, False),
+                        formula.removesuffix(" in inference").split(" in training, "),
+                    )
+                )
+                formula = value_in[training]
             expected = namespace[target]
             value = _comment_value(formula, {**_FUNCTIONS, **namespace})
             np.testing.assert_allclose(

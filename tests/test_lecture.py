@@ -42,6 +42,20 @@ WORKED = [
         "binary_crossentropy",
     ),
     sb.Network(
+        "batchnorm_dropout_adam",
+        3,
+        [
+            sb.Dense(4),
+            sb.BatchNorm(),
+            sb.Dense(3, "tanh"),
+            sb.BatchNorm(center=False),
+            sb.Dropout(0.5),
+            sb.Dense(2, "softmax"),
+        ],
+        "categorical_crossentropy",
+        optimizer=sb.Adam(),
+    ),
+    sb.Network(
         "softmax_l2",
         3,
         [sb.Dense(4, "tanh"), sb.Dense(3, "softmax")],
@@ -98,16 +112,20 @@ def test_worked_example_equals_the_generated_module(network, convention):
     given = {
         s.name: v for s, v in example.inputs(sb.derive(network, convention)).items()
     }
-    for (
-        name,
-        exact,
-    ) in given.items():  # the batch and weights printed are those computed with
-        _agrees(shown[name], exact, name)
+    # the batch and weights printed are those computed with (the running statistics of a
+    # BatchNorm are not: training mode normalises by the batch's)
+    running = set(module.PARAMS) - set(module.TRAINED)
+    for name, exact in given.items():
+        if name not in running:
+            _agrees(shown[name], exact, name)
     X, T = given["X"], given["T"]
     params = [given[name] for name in module.PARAMS]
-    # the example runs in training mode: its dropout masks are given too
+    # the example runs in training mode: its dropout masks are given too, and a
+    # BatchNorm normalises by the batch's statistics
     masks = {name: given[name] for name, *_ in module.DROPOUT}
     assert len(masks) == len(network.dropout)
+    if module.BATCHNORM:
+        masks["training"] = True
     values = module._forward(*params, X, **masks)
     forward = [eq.lhs.name for eq in sb.derive(network, convention).step("forward")]
     for name, value in zip(forward, values, strict=True):
@@ -118,9 +136,9 @@ def test_worked_example_equals_the_generated_module(network, convention):
     L = module._loss(*params, X, T_module, 1.0, **masks)[0]
     _agrees(shown["L"], np.array([[L]]), "L")
     found = module._step(*params, X, T_module, 1.0, True, 1.0, **masks)[3:]
-    gradients = dict(zip(module.PARAMS, found))
+    gradients = dict(zip(module.TRAINED, found))
     layers = len(network.dense)
-    for name in module.PARAMS:
+    for name in module.TRAINED:
         _agrees(shown[f"d{name}"], gradients[name], f"d{name}")
     # each δ printed gives the module's bias gradient: ∂ℒ/∂b = ∓ mean of δ over the batch
     sign = -1 if convention == "negative" else 1

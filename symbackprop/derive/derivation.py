@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 import sympy as sp
 
@@ -20,15 +21,16 @@ from ..expressions.algebra import (
     BatchMean,
     Dot,
     ElementSum,
+    InTraining,
     Transpose,
     value,
 )
 from ..expressions.symbols import a, g, t, w, y, z
 from ..options import CONVENTIONS
 from ..spec.functions import Activation
-from ..spec.network import Network
+from ..spec.network import BatchNorm, Network
 from ..spec.optimizers import GRAD, LR_K, THETA, Optimizer
-from . import calculus
+from . import batchnorm, calculus
 
 #: δ = −∂ℓ/∂net (Rumelhart, Hinton & Williams' error signal, so δ_y = t − y) or δ = ∂ℓ/∂Z (Nielsen's δ, so δ_y = y − t)
 
@@ -91,6 +93,8 @@ class LayerDerivation:
     backward: sp.Expr
     #: ∂f/∂p for each learnable parameter p of the activation (PReLU's slope), in z and p
     parameter_derivatives: tuple[tuple[sp.Symbol, sp.Expr], ...] = ()
+    #: (i, the BatchNorm) where the i-th BatchNorm normalises this layer's outputs A_l
+    batchnorm: tuple[int, BatchNorm] | None = None
 
     @property
     def Z(self) -> sp.Symbol:
@@ -116,9 +120,64 @@ class LayerDerivation:
         }
 
     @property
+    def normalisation(self) -> dict[sp.Symbol, sp.Symbol]:
+        """Batch normalisation's scalar symbols (``batchnorm``) → this layer's arrays and
+        parameters: x → A_l, x̂ → Â_l, μ → μ_i, γ → gamma<i>, … (empty without one)."""
+        if self.batchnorm is None:
+            return {}
+        i, spec = self.batchnorm
+        return {
+            batchnorm.x: self.A,
+            batchnorm.x_hat: names.normalised(self.index),
+            batchnorm.y_bn: names.batchnorm_output(self.index),
+            batchnorm.mu: names.batch_mean(i),
+            batchnorm.var: names.batch_variance(i),
+            batchnorm.gamma: names.batchnorm_parameter("gamma", i),
+            batchnorm.beta: names.batchnorm_parameter("beta", i),
+            batchnorm.eps: sp.Float(spec.eps),
+        }
+
+    @property
+    def scale_and_shift(self) -> tuple[sp.Symbol, ...]:
+        """The trained parameters of the layer's BatchNorm: gamma<i> and beta<i> (those its
+        ``scale`` and ``center`` keep)."""
+        if self.batchnorm is None:
+            return ()
+        _, spec = self.batchnorm
+        kept = {batchnorm.gamma: spec.scale, batchnorm.beta: spec.center}
+        return tuple(self.normalisation[p] for p, keep in kept.items() if keep)
+
+    @property
+    def statistics(self) -> tuple[tuple[sp.Symbol, sp.Symbol], ...]:
+        """(running average, batch statistic) of the layer's BatchNorm: (mean<i>, μ_i) and
+        (var<i>, σ²_i); updated after each step, never trained."""
+        if self.batchnorm is None:
+            return ()
+        i, _ = self.batchnorm
+        return (
+            (names.batchnorm_parameter("mean", i), names.batch_mean(i)),
+            (names.batchnorm_parameter("var", i), names.batch_variance(i)),
+        )
+
+    @property
+    def starting_at_one(self) -> dict[sp.Symbol, float]:
+        """The BatchNorm's parameters that start at 1 (γ and the running variance); every
+        other of its starts at 0."""
+        if self.batchnorm is None:
+            return {}
+        ones = [self.normalisation[batchnorm.gamma], self.statistics[1][0]]
+        return {p: 1.0 for p in ones if p in self.scale_and_shift or p == ones[-1]}
+
+    @property
+    def output(self) -> sp.Symbol:
+        """What the next layer receives (before any dropout): A_l, or B_l after a
+        BatchNorm."""
+        return self.A if self.batchnorm is None else names.batchnorm_output(self.index)
+
+    @property
     def params(self) -> tuple[sp.Symbol, ...]:
         weights = (self.W, self.b) if self.bias else (self.W,)
-        return (*weights, *self.learnable.values())
+        return (*weights, *self.learnable.values(), *self.scale_and_shift)
 
     def at(self, expr: sp.Expr) -> sp.Expr:
         """A per-unit formula written over this layer's arrays: z → Z, a → A, alpha → alpha2."""
@@ -253,7 +312,9 @@ class Derivation:
         return bundle
 
 
-def _layer(index: int, inputs: int, dense) -> LayerDerivation:
+def _layer(
+    index: int, inputs: int, dense, normalised: tuple[int, BatchNorm] | None = None
+) -> LayerDerivation:
     act = dense.activation
     jacobian = calculus.row_jacobian(act.expr) if act.is_vector else None
     if jacobian is not None:
@@ -275,6 +336,7 @@ def _layer(index: int, inputs: int, dense) -> LayerDerivation:
         parameter_derivatives=tuple(
             (p, sp.diff(act.expr, p)) for p, _ in act.learnable
         ),
+        batchnorm=normalised,
     )
 
 
@@ -284,13 +346,29 @@ def _inputs(
     """What layer ``index`` weighs: A_{index−1} (X for the first), or its dropped form."""
     if index - 1 in dropout:
         return names.dropped(index - 1)
-    return X if index == 1 else layers[index - 2].A
+    return X if index == 1 else layers[index - 2].output
 
 
-def _dropout(index: int) -> Equation:
-    """Ã_l = A_l ⊙ M_l (X̃ = X ⊙ M_0): inverted dropout by its mask."""
-    kept = X if index == 0 else names.activation(index)
+def _dropout(index: int, kept: sp.Symbol) -> Equation:
+    """Ã_l = A_l ⊙ M_l (X̃ = X ⊙ M_0; B_l ⊙ M_l after a BatchNorm): inverted dropout by its
+    mask."""
     return Equation(names.dropped(index), kept * names.mask(index), "forward", index)
+
+
+def _normalise(layer: LayerDerivation) -> list[Equation]:
+    """Batch normalisation of A_l by its definition's steps: μ_i, σ²_i (the batch's in
+    training, the running averages in inference), Â_l, B_l = γ Â_l + β."""
+    i, spec = layer.batchnorm
+    steps = batchnorm.derive_batchnorm(spec.center, spec.scale).steps
+    running = {batchnorm.mu: "mean", batchnorm.var: "var"}
+    equations = []
+    for quantity, formula in steps:
+        rhs = formula.xreplace(layer.normalisation)
+        if quantity in running:
+            rhs = InTraining(rhs, names.batchnorm_parameter(running[quantity], i))
+        lhs = layer.normalisation[quantity]
+        equations.append(Equation(lhs, rhs, "forward", layer.index))
+    return equations
 
 
 def _forward(
@@ -298,7 +376,7 @@ def _forward(
 ) -> list[Equation]:
     """Z_l = A_{l-1} W_lᵀ + b_l and A_l = f_l(Z_l), with A_0 = X; Ã_l = A_l ⊙ M_l after a
     layer whose outputs a Dropout drops (X̃ = X ⊙ M_0 first)."""
-    equations = [_dropout(0)] if 0 in dropout else []
+    equations = [_dropout(0, X)] if 0 in dropout else []
     for layer in layers:
         inputs = _inputs(layer.index, layers, dropout)
         net = Dot(inputs, Transpose(layer.W)) + (layer.b if layer.bias else 0)
@@ -306,8 +384,10 @@ def _forward(
         activation = layer.at(value(layer.activation.expr))
         label = sp.Function(layer.activation.name)(layer.Z)
         equations.append(Equation(layer.A, activation, "forward", layer.index, label))
+        if layer.batchnorm is not None:
+            equations.extend(_normalise(layer))
         if layer.index in dropout:
-            equations.append(_dropout(layer.index))
+            equations.append(_dropout(layer.index, layer.output))
     return equations
 
 
@@ -356,15 +436,42 @@ def _deltas(
         signal = Dot(_delta(above, layers), above.W)
         if layer.index in dropout:
             signal = signal * names.mask(layer.index)
-        if layer.backward.count(g) > 1 or layer.parameter_derivatives:
+        if (
+            layer.backward.count(g) > 1
+            or layer.parameter_derivatives
+            or layer.batchnorm is not None
+        ):
             name = names.signal(layer.index)
             equations.append(Equation(name, signal, "delta", layer.index))
             signal = name
+        if layer.batchnorm is not None:
+            equations.append(_normalisation_error(layer))
+            signal = names.batchnorm_error(layer.index)
         rule = layer.at(layer.backward.xreplace({g: signal}))
         accurate = calculus.accurate_backward_rule(layer.activation.expr)
         computed = layer.at(accurate.xreplace({g: signal}))
         equations.append(_equation(_delta(layer, layers), rule, computed, layer.index))
     return equations
+
+
+def _normalisation_error(layer: LayerDerivation) -> Equation:
+    """G_l, the error at A_l from the error E_l at B_l: batch normalisation's backward pass
+    as derived (``batchnorm``), in training through the batch statistics, in inference
+    through the running ones, constants."""
+    _, spec = layer.batchnorm
+    derived = batchnorm.derive_batchnorm(spec.center, spec.scale)
+    at = {**layer.normalisation, g: names.signal(layer.index)}
+    rhs = InTraining(
+        derived.backward.xreplace(at), derived.inference_backward.xreplace(at)
+    )
+    return Equation(names.batchnorm_error(layer.index), rhs, "delta", layer.index)
+
+
+def _arriving(layer: LayerDerivation) -> sp.Symbol:
+    """The named error arriving at A_l: G_l through a BatchNorm, else E_l."""
+    if layer.batchnorm is not None:
+        return names.batchnorm_error(layer.index)
+    return names.signal(layer.index)
 
 
 def _equation(lhs: sp.Symbol, rhs: sp.Expr, computed: sp.Expr, layer: int) -> Equation:
@@ -401,14 +508,33 @@ def _gradients(
         if layer is layers[-1]:
             upstream = loss_gradient.xreplace({y: layer.A, t: T})
         else:
-            upstream = sign * names.signal(layer.index)
+            upstream = sign * _arriving(layer)
         for p, derivative in layer.parameter_derivatives:
             param = layer.learnable[p]
             grad_p = BatchMean(upstream * layer.at(derivative))
             equations.append(
                 Equation(names.gradient(param), grad_p, "gradient", layer.index)
             )
+        if layer.batchnorm is not None:
+            equations.extend(_scale_and_shift_gradients(layer, sign))
     return equations
+
+
+def _scale_and_shift_gradients(layer: LayerDerivation, sign: int) -> list[Equation]:
+    """∂ℒ/∂γ_i = mean(∂ℓ/∂B_l ⊙ Â_l), ∂ℒ/∂β_i = mean ∂ℓ/∂B_l, as derived (``batchnorm``),
+    with ∂ℓ/∂B_l = ∓E_l."""
+    _, spec = layer.batchnorm
+    derived = batchnorm.derive_batchnorm(spec.center, spec.scale)
+    at = {**layer.normalisation, g: sign * names.signal(layer.index)}
+    return [
+        Equation(
+            names.gradient(layer.normalisation[p]),
+            formula.xreplace(at),
+            "gradient",
+            layer.index,
+        )
+        for p, formula in derived.parameters
+    ]
 
 
 def _updates(
@@ -435,7 +561,23 @@ def _updates(
                         rebinds=target == THETA or target in optimizer.state,
                     )
                 )
+        if layer.batchnorm is not None:
+            equations.extend(_running_averages(layer))
     return equations
+
+
+def _running_averages(layer: LayerDerivation) -> list[Equation]:
+    """mean<i> := ρ·mean<i> + (1 − ρ)·μ_i and var<i> likewise with σ²_i, ρ the BatchNorm's
+    momentum (Keras's BatchNormalization; PyTorch's momentum is 1 − ρ)."""
+    _, spec = layer.batchnorm
+    keep = sp.Float(repr(spec.momentum))
+    new = sp.Float(str(Decimal(1) - Decimal(repr(spec.momentum))))
+    return [
+        Equation(
+            running, keep * running + new * batch, "update", layer.index, rebinds=True
+        )
+        for running, batch in layer.statistics
+    ]
 
 
 #: inputs of the unit whose scalar derivatives the documents show
@@ -489,8 +631,12 @@ def _derive(network: Network, convention: str) -> Derivation:
     compile and latex of one spec derive it more than once (``generate`` derives again).
     """
     sizes = network.sizes
+    normalised = {
+        l: (i, spec) for i, (l, spec) in enumerate(network.batchnorm.items(), 1)
+    }
     layers = tuple(
-        _layer(i + 1, sizes[i], dense) for i, dense in enumerate(network.dense)
+        _layer(i + 1, sizes[i], dense, normalised.get(i + 1))
+        for i, dense in enumerate(network.dense)
     )
     out = layers[-1]
     loss = network.loss

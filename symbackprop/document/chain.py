@@ -95,8 +95,10 @@ def _factors(derivation: Derivation, layer: LayerDerivation) -> list[sp.Expr]:
         above = derivation.layers[below.index]
         weighed = derivation.inputs_of(above)
         factors.append(colored(Partial(above.Z, weighed), HIDDEN_COLORS[0]))
-        if weighed != below.A:  # dropped: Ã = A ⊙ M, one more factor
-            factors.append(Partial(weighed, below.A))
+        if weighed != below.output:  # dropped: Ã = A ⊙ M, one more factor
+            factors.append(Partial(weighed, below.output))
+        if below.batchnorm is not None:  # normalised: B = γ Â + β, one more
+            factors.append(Partial(below.output, below.A))
         factors.append(colored(Partial(below.A, below.Z), HIDDEN_COLORS[1]))
     return factors
 
@@ -153,14 +155,27 @@ def layer_by_layer(derivation: Derivation) -> Section:
                     note=_as("z", "a_k", "w_k"),
                 )
             )
-            if weighed != layer.A:
+            if weighed != layer.output:
                 mask = names.mask(layer.index)
                 rows.append(
                     Row(
-                        Partial(weighed, layer.A),
-                        (sp.Derivative(layer.A * mask, layer.A), mask),
+                        Partial(weighed, layer.output),
+                        (sp.Derivative(layer.output * mask, layer.output), mask),
                         arrays=True,
                         note="dropout: its mask, entry by entry, a Hadamard product",
+                    )
+                )
+            if layer.batchnorm is not None:
+                rows.append(
+                    Row(
+                        Partial(layer.output, layer.A),
+                        (sp.Function("J_BN")(layer.A),),
+                        arrays=True,
+                        note=(
+                            "batch-wise: its Jacobian couples the samples of each "
+                            f"feature; applied to the error it gives G_{layer.index} "
+                            "(Batch normalisation)"
+                        ),
                     )
                 )
             rows.append(
@@ -266,16 +281,22 @@ def index_form(derivation: Derivation) -> Section:
             layer.activation_derivative,
             {a: sp.Indexed(layer.A.name, n, j), z: sp.Indexed(layer.Z.name, n, j)},
         )
-        if layer.index in derivation.network.dropout:
-            local = sp.Mul(
-                sp.Indexed(names.mask(layer.index).name, n, j), local, evaluate=False
+        if layer.batchnorm is not None:  # the batch's samples mix: G_l (its section)
+            error = sp.Mul(
+                sp.Indexed(names.batchnorm_error(layer.index).name, n, j),
+                local,
+                evaluate=False,
             )
+        else:
+            if layer.index in derivation.network.dropout:
+                local = sp.Mul(
+                    sp.Indexed(names.mask(layer.index).name, n, j),
+                    local,
+                    evaluate=False,
+                )
+            error = back * local
         rows.append(
-            Row(
-                sp.Indexed(derivation.error_of(layer).name, n, j),
-                (back * local,),
-                note="BP2",
-            )
+            Row(sp.Indexed(derivation.error_of(layer).name, n, j), (error,), note="BP2")
         )
     for layer in derivation.layers:
         delta = sp.Indexed(derivation.error_of(layer).name, n, j)

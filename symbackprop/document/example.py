@@ -1,4 +1,5 @@
-"""A worked example: two samples through the user's own network, every value as numbers.
+"""A worked example: two samples through the user's own network in training mode (dropout
+masks drawn, batch statistics), every value as numbers.
 
 The inputs, targets and initial weights are drawn (NumPy's default_rng(0)) and rounded to two decimals, so the
 numbers shown are exactly the ones computed with; every forward value, the loss, each δ and each
@@ -79,6 +80,9 @@ def inputs(derivation: Derivation) -> dict[sp.Symbol, np.ndarray]:
             values[layer.b] = np.zeros(layer.units)
         for p, initial in layer.activation.learnable:
             values[layer.learnable[p]] = np.full(layer.units, float(initial))
+        ones = layer.starting_at_one
+        for p in (*layer.scale_and_shift, *(stat for stat, _ in layer.statistics)):
+            values[p] = np.full(layer.units, ones.get(p, 0.0))
     for mask, rate, width in derivation.masks:
         # training mode: each entry kept with probability 1 − rate, scaled by 1/(1 − rate)
         values[mask] = (rng.random((SAMPLES, width)) >= rate) / (1 - rate)
@@ -91,7 +95,7 @@ def computed(derivation: Derivation) -> dict[sp.Symbol, np.ndarray]:
     values = {**inputs(derivation), N: float(SAMPLES)}
     for step in ("forward", "loss", "delta", "gradient"):
         for eq in derivation.step(step):
-            values[eq.lhs] = on_arrays(eq.code, values)
+            values[eq.lhs] = on_arrays(eq.code, values, training=True)
     return values
 
 
@@ -110,6 +114,11 @@ def worked_example(derivation: Derivation) -> Section:
             f"{SAMPLES} samples through this network (N = {SAMPLES}): inputs, targets and "
             "initial weights drawn as above (NumPy's default_rng(0)) and rounded to two "
             "decimals, biases 0"
+            + (
+                ", each BatchNorm's γ 1 and β 0, normalising by the batch's statistics"
+                if derivation.network.batchnorm
+                else ""
+            )
             + (
                 ", dropout masks drawn for training mode (each entry kept with "
                 "probability 1 − rate, then scaled by 1/(1 − rate)). "

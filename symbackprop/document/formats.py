@@ -33,6 +33,12 @@ _LATEX_TEXT = {
     "η": r"$\eta$",
     "λ": r"$\lambda$",
     "α": r"$\alpha$",
+    "β": r"$\beta$",
+    "γ": r"$\gamma$",
+    "μ": r"$\mu$",
+    "σ": r"$\sigma$",
+    "ε": r"$\epsilon$",
+    "ρ": r"$\rho$",
     "Σ": r"$\Sigma$",
     "ᵀ": r"$^{\top}$",
     "−": "-",
@@ -112,7 +118,9 @@ def _label_text(expr: sp.Basic) -> str:
     if isinstance(expr, Partial):
         top, bottom = (_label_text(arg) for arg in expr.args)
         return f"∂{top}/∂{bottom}"
-    return names.unicode(names.lecture(str(expr)))
+    return names.unicode(
+        names.lecture(expr if isinstance(expr, sp.Symbol) else str(expr))
+    )
 
 
 def _edge_geometry(figure: Figure):

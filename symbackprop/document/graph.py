@@ -1,7 +1,9 @@
 """The computational graph of the network, as a figure the writers draw themselves.
 
 Nodes on one line, X → Z₁ → A₁ → … → Z_L → A_L → ℒ, each layer's W above its Z and b below it,
-the targets T above ℒ, a dropped Ã_l = A_l ⊙ M_l after A_l with its mask M_l below it. Forward edges follow the computation; each backward edge runs the other
+the targets T above ℒ, a batch-normalised B_l = γ Â_l + β after A_l with its scale γ above
+and shift β below it, a dropped Ã_l = A_l ⊙ M_l (or B_l ⊙ M_l) after that with its mask M_l
+below it. Forward edges follow the computation; each backward edge runs the other
 way and carries the local derivative the chain rule multiplies by (∂Z₁/∂W₁, ∂A₁/∂Z₁, …).
 """
 
@@ -47,6 +49,19 @@ def computational_graph(derivation: Derivation) -> Figure:
         edges.append((mask, target, False, None))
         return target
 
+    def normalised(layer) -> sp.Symbol:
+        """B = γ Â + β after A where a BatchNorm normalises it, γ above and β below."""
+        nonlocal x
+        if layer.batchnorm is None:
+            return layer.A
+        x += 1.0
+        nodes.append((layer.output, x, 0.0))
+        link(layer.A, layer.output)
+        for param, height in zip(layer.scale_and_shift, (OFFSET, -OFFSET)):
+            nodes.append((param, x, height))
+            link(param, layer.output)
+        return layer.output
+
     below = dropped(0, X)
     for layer in derivation.layers:
         x += 1.0
@@ -60,7 +75,7 @@ def computational_graph(derivation: Derivation) -> Figure:
         x += 1.0
         nodes.append((layer.A, x, 0.0))
         link(layer.Z, layer.A)
-        below = dropped(layer.index, layer.A)
+        below = dropped(layer.index, normalised(layer))
     x += 1.0
     nodes += [(LOSS, x, 0.0), (T, x, OFFSET)]
     link(below, LOSS)

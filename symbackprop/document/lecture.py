@@ -26,6 +26,7 @@ from .example import worked_example
 from .exercises import exercises as questions_and_answers
 from .graph import computational_graph
 from .model import Document, Math, Row, Section, Text
+from .normalisation import batch_normalisation
 from .settings import hyperparameters, in_symbols
 
 if TYPE_CHECKING:
@@ -102,7 +103,14 @@ def _shapes(derivation: Derivation) -> Section:
     for layer in derivation.layers:
         for param in layer.params:
             rows.append(Row(param, (_shape(layer, param),), relation="∈"))
+        for stat, batch in layer.statistics:
+            rows += [
+                Row(symbol, (Space(layer.units),), relation="∈")
+                for symbol in (stat, batch)
+            ]
         arrays = [layer.Z, layer.A]
+        if layer.batchnorm is not None:
+            arrays += [names.normalised(layer.index), layer.output]
         if layer.index in dropout:
             arrays += [names.mask(layer.index), names.dropped(layer.index)]
         for array in arrays:
@@ -137,6 +145,18 @@ def _shapes(derivation: Derivation) -> Section:
                     ),
                 )
                 if dropout
+                else ()
+            ),
+            *(
+                (
+                    (
+                        " A BatchNorm after layer l normalises A_l by the batch mean μ and "
+                        "variance σ² of each feature (the running averages mean and var in "
+                        "inference) to Â_l, and the next layer weighs B_l = γ ⊙ Â_l + β; "
+                        "γ and β are trained, mean and var are updated after each step."
+                    ),
+                )
+                if derivation.network.batchnorm
                 else ()
             ),
         )
@@ -373,8 +393,15 @@ def _hidden_errors(derivation: Derivation) -> Section | None:
                     "through its weights and scaled by f' of this layer"
                     + (
                         " (and by its dropout mask M_l, ∂Ã_l/∂A_l, where a Dropout drops "
-                        "A_l):"
+                        "A_l)"
                         if derivation.masks
+                        else ""
+                    )
+                    + (
+                        "; where a BatchNorm normalises A_l, the error E_l arriving at "
+                        "B_l goes back through it first, as derived in Batch "
+                        "normalisation, to G_l:"
+                        if derivation.network.batchnorm
                         else ":"
                     )
                 ),
@@ -504,6 +531,7 @@ def _lecture(derivation: Derivation, values: bool, exercises: bool) -> Document:
         Section("Computational graph", (computational_graph(derivation),)),
         one_unit(derivation),
         _output_error(derivation),
+        batch_normalisation(derivation),
         _hidden_errors(derivation),
         layer_by_layer(derivation),
         index_form(derivation),

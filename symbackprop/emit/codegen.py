@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import types
@@ -23,6 +24,7 @@ from ..lower.rules import lower
 from ..output import sign, write_atomic
 from ..spec.initializers import FAN_IN, FAN_OUT
 from ..spec.network import Network
+from ..spec.optimizers import hyper
 from ..spec.targets import DOMAINS
 from . import revive, runtime
 
@@ -138,12 +140,16 @@ def _unpacking(variables: list[str], lines: list[dict[str, object]]) -> str:
 
 def _params(derivation: Derivation) -> list[dict[str, object]]:
     """Each parameter's name, shape and initialiser: the layer's for W, zeros for b, the
-    activation's initial value for its learnable parameters."""
+    activation's initial value for its learnable parameters; a BatchNorm's γ and running
+    variance start at 1, its β and running mean at 0 (the running ones after the layer's
+    trained parameters)."""
     params = []
     for layer in derivation.layers:
         initial = {layer.learnable[p]: v for p, v in layer.activation.learnable}
+        initial.update(layer.starting_at_one)
         init = derivation.network.initializer(layer.index - 1)
-        for param in layer.params:
+        running = tuple(stat for stat, _ in layer.statistics)
+        for param in (*layer.params, *running):
             entry = {"name": param.name, "init": "bias", "shape": (layer.units,)}
             if param == layer.W:
                 entry.update(init=init.name, shape=(layer.units, layer.inputs))
@@ -151,6 +157,34 @@ def _params(derivation: Derivation) -> list[dict[str, object]]:
                 entry.update(init="constant", value=initial[param])
             params.append(entry)
     return params
+
+
+def _layer_rows(derivation: Derivation) -> tuple[tuple, ...]:
+    """For summary(): (name, activation, units, its parameters) of each Dense layer."""
+    return tuple(
+        (
+            f"dense_{layer.index}",
+            layer.activation.title,
+            layer.units,
+            tuple(p.name for p in layer.params if p not in layer.scale_and_shift),
+        )
+        for layer in derivation.layers
+    )
+
+
+def _batchnorm_rows(derivation: Derivation) -> tuple[tuple, ...]:
+    """For summary() and the runtime: (the Dense layer it follows, its width, its
+    parameters) of each BatchNorm, in order."""
+    return tuple(
+        (
+            layer.index,
+            layer.units,
+            tuple(p.name for p in layer.scale_and_shift)
+            + tuple(stat.name for stat, _ in layer.statistics),
+        )
+        for layer in derivation.layers
+        if layer.batchnorm is not None
+    )
 
 
 def _exact_params(derivation: Derivation) -> tuple[str, ...]:
@@ -195,7 +229,7 @@ def _initializers(
 
 
 def _training(
-    printer: printers.NumPyCodePrinter, program: Program
+    printer: printers.NumPyCodePrinter, program: Program, param_names: tuple[str, ...]
 ) -> dict[str, object]:
     """The optimiser in the fit loop: its state arrays, constants, the factor ``_step``
     scales gradients by, the schedule and the update lines."""
@@ -207,23 +241,57 @@ def _training(
         for param in derivation.params
         for s in optimizer.state
     ]
-    updates = [
-        _statement(printer, statement) for statement in program.function("update")
-    ]
+    own = _own_names(derivation)
+    lowered = [_renamed(statement, own) for statement in program.function("update")]
+    updates = [_statement(printer, statement) for statement in lowered]
     schedule = optimizer.schedule is not None
     if schedule:  # the rate at update k: numbers alone
-        updates[0] = _statement(printer.for_scalars(), program.function("update")[0])
+        updates[0] = _statement(printer.for_scalars(), lowered[0])
+    with_state = {entry["param"] for entry in state}
     return {
         "optimizer": optimizer.title,
         "lr": optimizer.lr,
         "state": state,
+        # the parameters unpacked for their state: a BatchNorm's running ones have none
+        "state_unpacking": ", ".join(
+            name if name in with_state else "_" for name in param_names
+        ),
         "constants": [
-            {"name": key, "value": literal(value)} for key, value in optimizer.constants
+            {"name": own.get(hyper(key), hyper(key)).name, "value": literal(value)}
+            for key, value in optimizer.constants
         ],
         "step_scale": "1.0" if rate is None else rate.name,
         "schedule": updates[0] if schedule else None,
         "updates": updates[1:] if schedule else updates,
     }
+
+
+def _own_names(derivation: Derivation) -> dict[sp.Symbol, sp.Symbol]:
+    """The optimiser's settings that a parameter's name takes in the module (Adam's beta1
+    beside the first BatchNorm's beta1), each renamed after its optimiser: adam_beta1.
+    """
+    optimizer = derivation.network.optimizer
+    taken = {
+        symbol.name
+        for layer in derivation.layers
+        for symbol in (*layer.params, *(stat for stat, _ in layer.statistics))
+    }
+    return {
+        hyper(key): hyper(f"{optimizer.name.lower()}_{key}")
+        for key, _ in optimizer.constants
+        if key in taken
+    }
+
+
+def _renamed(statement: Statement, own: dict[sp.Symbol, sp.Symbol]) -> Statement:
+    """``statement`` with the optimiser's settings under their own names (``_own_names``)."""
+    if not own:
+        return statement
+    return dataclasses.replace(
+        statement,
+        expr=statement.expr.xreplace(own),
+        in_place=tuple((op, expr.xreplace(own)) for op, expr in statement.in_place),
+    )
 
 
 #: each target's library as the module's text names it, the prefix of its derived kernels
@@ -281,6 +349,9 @@ def _render(derivation: Derivation, target: str) -> str:
     param_names = tuple(p["name"] for p in params)
     forward = [eq.lhs.name for eq in derivation.step("forward")]
     masks = [mask.name for mask, _, _ in derivation.masks]
+    statistics = [
+        batch.name for layer in derivation.layers for _, batch in layer.statistics
+    ]
     output = derivation.layers[-1].A.name
     last_z = derivation.layers[-1].Z.name
     program = lower(derivation)
@@ -318,15 +389,14 @@ def _render(derivation: Derivation, target: str) -> str:
         "initializers": _initializers(printer, derivation),
         "param_names": param_names,
         "shapes": {p["name"]: p["shape"] for p in params},
-        "layers": tuple(
-            (
-                f"dense_{layer.index}",
-                layer.activation.title,
-                layer.units,
-                tuple(p.name for p in layer.params),
-            )
-            for layer in derivation.layers
-        ),
+        "layers": _layer_rows(derivation),
+        "batchnorm": _batchnorm_rows(derivation),
+        "trained": tuple(p.name for p in derivation.params),
+        # batch normalisation: the kernels take training= (batch or running statistics),
+        # and the step returns the batch statistics for the running averages
+        "mode_default": ", training=False" if network.batchnorm else "",
+        "mode_arg": ", training=training" if network.batchnorm else "",
+        "batch_statistics": "".join(f", {name}" for name in statistics),
         "task": task,
         "probabilities": network.gives_probabilities,
         "metrics": ("loss", "accuracy") if task != "regression" else ("loss",),
@@ -346,14 +416,15 @@ def _render(derivation: Derivation, target: str) -> str:
         "output": output,
         "loss_unpacking": _unpacking(forward, [loss, {"uses": {output}}]),
         "step_unpacking": _unpacking(
-            forward, [loss, *backward, {"uses": {output, last_z}}]
+            forward,
+            [loss, *backward, {"uses": {output, last_z, *statistics}}],
         ),
         "forward": forward_lines,
         "loss": loss,
         "backward": backward,
         "error_scale": printers.comment(program.context.error_scale),
         "grads": ", ".join(names.gradient(p).name for p in derivation.params),
-        **_training(printer, program),
+        **_training(printer, program, param_names),
     }
     # everything is printed now: the helpers and modules the code needs are known
     context["needs"] = printer.needs

@@ -47,6 +47,8 @@ TARGET_DOMAIN = {
 }
 TARGETS_SUM_TO_ONE = False
 DROPOUT = ()
+TRAINED = PARAMS
+BATCHNORM = ()
 
 
 def _forward(W1, b1, W2, b2, X):
@@ -196,13 +198,15 @@ def _masks(rng, n, dtype=None):
     ]
 
 
-def _training_masks(training, seed, n):
-    """The masks loss and gradients apply: none in inference (training=False), else drawn
-    from seed."""
+def _mode(training, seed, n, dtype=None):
+    """What puts _loss and _step in training or inference mode: the dropout masks (drawn
+    from seed in training, none in inference) and the keyword that chooses batch or running
+    statistics (where a BatchNorm needs it)."""
     if not isinstance(training, bool):
         raise TypeError(f"training must be True or False, got {training!r}")
     seed = _check_seed(seed)
-    return _masks(np.random.default_rng(seed), n) if training else []
+    masks = _masks(np.random.default_rng(seed), n, dtype) if training else []
+    return masks, ({"training": training} if BATCHNORM else {})
 
 
 def _finite(value, what):
@@ -569,13 +573,24 @@ def summary():
     """The layers with their output shapes and parameter counts, as Keras' model.summary()
     (a str that a notebook shows as lines)."""
     rows = [("Layer (type)", "Output Shape", "Param #", "Activation")]
-    for layer, activation, units, names in LAYERS:
-        count = sum(int(np.prod(SHAPES[name])) for name in names)
-        rows.append((f"{layer} (Dense)", f"(None, {units})", str(count), activation))
-    for i, (_, after, rate, width) in enumerate(DROPOUT):
-        # after its Dense layers and the Dropouts before it (the header is row 0)
-        row = (f"dropout_{i + 1} (Dropout)", f"(None, {width})", "0", f"rate {rate:g}")
-        rows.insert(1 + after + i, row)
+
+    def count(names):
+        return str(sum(int(np.prod(SHAPES[name])) for name in names))
+
+    def dropouts(after):
+        for i, (_, before, rate, width) in enumerate(DROPOUT):
+            if before == after:
+                name = f"dropout_{i + 1} (Dropout)"
+                rows.append((name, f"(None, {width})", "0", f"rate {rate:g}"))
+
+    dropouts(0)
+    for l, (layer, activation, units, names) in enumerate(LAYERS, 1):
+        rows.append((f"{layer} (Dense)", f"(None, {units})", count(names), activation))
+        for i, (before, width, names) in enumerate(BATCHNORM):
+            if before == l:
+                name = f"batch_normalization_{i + 1} (BatchNormalization)"
+                rows.append((name, f"(None, {width})", count(names), ""))
+        dropouts(l)
     widths = [max(len(row[i]) for row in rows) + 4 for i in range(3)]
     lines = [
         "".join(cell.ljust(width) for cell, width in zip(row, widths)) + row[3]
@@ -583,54 +598,62 @@ def summary():
     ]
     rule = max(len(line) for line in lines)
     total = sum(int(np.prod(shape)) for shape in SHAPES.values())
+    trained = sum(int(np.prod(SHAPES[name])) for name in TRAINED)
     body = [item for line in lines[1:] for item in (line, "_" * rule)][:-1]
     return Text(
         "\n".join(
             [f'Model: "{NAME}"', "_" * rule, lines[0], "=" * rule, *body, "=" * rule]
             + [
                 f"Total params: {total}",
-                f"Trainable params: {total}",
-                "Non-trainable params: 0",
+                f"Trainable params: {trained}",
+                f"Non-trainable params: {total - trained}",
             ]
         )
     )
 
 
-def _differences(values, value, X, T, step, masks=()):
+def _differences(values, value, X, T, step, masks=(), mode=None):
     """∂L/∂value by central differences of _loss with ``step``, value one of the parameter
-    arrays ``values`` (each entry moved and put back in place), through the dropout masks.
-    """
+    arrays ``values`` (each entry moved and put back in place), through the dropout masks,
+    in the mode given (training=…)."""
+    mode = mode or {}
     numeric = np.zeros_like(value)
     for index in np.ndindex(value.shape):
         original = value[index]
         with np.errstate(all="ignore"):
             value[index] = original + step
-            plus = _loss(*values, X, T, 1.0, *masks)[0]
+            plus = _loss(*values, X, T, 1.0, *masks, **mode)[0]
             value[index] = original - step
-            minus = _loss(*values, X, T, 1.0, *masks)[0]
+            minus = _loss(*values, X, T, 1.0, *masks, **mode)[0]
         value[index] = original
         numeric[index] = (plus - minus) / (2 * step)
     return numeric
 
 
-def check_gradients(params, X, T, eps=1e-6, names=PARAMS):
+def check_gradients(params, X, T, eps=1e-6, names=TRAINED):
     """Largest relative error ‖analytic − numeric‖ / (‖analytic‖ + ‖numeric‖) over the parameter
     arrays named in `names`, the numeric gradient taken by central differences of `loss`, in
     float64 whatever DTYPE is. Rounding in the differences grows as the step shrinks, and a tiny
     gradient (a deep sigmoid network's lower layers) can drown in it at `eps`: an array off by
     more than 1e-8 there is differenced again at 10·eps and 100·eps (where truncation grows
     instead) and its smallest error counts, so that a right gradient agrees at one of the steps
-    and a wrong one at none. The layers in STRAIGHT_THROUGH (if any) use a straight-through
+    and a wrong one at none. A gradient that is 0 (a bias before a BatchNorm, whose mean
+    removes it) agrees where both gradients lie below the rounding of the differences (64 ulp
+    of the loss over the step). The layers in STRAIGHT_THROUGH (if any) use a straight-through
     gradient (a surrogate, not the true derivative of their step), so parameters below them are
-    expected to differ here. Dropout is checked in training mode, with one fixed draw of its
-    masks (seed 0) in both gradients."""
+    expected to differ here. Dropout and batch normalisation are checked in training mode, with
+    one fixed draw of the dropout masks (seed 0) in both gradients and batch statistics. The
+    running statistics of a BatchNorm are not trained and have no gradient (TRAINED lists
+    the parameters that do)."""
     if isinstance(names, str) or not isinstance(names, (tuple, list)):
         raise TypeError(
-            f"names must be a sequence of parameter names from PARAMS, got {names!r}"
+            f"names must be a sequence of parameter names from TRAINED, got {names!r}"
         )
-    unknown = [name for name in names if name not in PARAMS]
+    unknown = [name for name in names if name not in TRAINED]
     if unknown:
-        raise KeyError(f"no parameters named {unknown}; PARAMS is {list(PARAMS)}")
+        raise KeyError(
+            f"no trained parameters named {unknown}; TRAINED is {list(TRAINED)}"
+        )
     if (
         isinstance(eps, bool)
         or not isinstance(eps, (int, float, np.floating))
@@ -640,9 +663,12 @@ def check_gradients(params, X, T, eps=1e-6, names=PARAMS):
         raise ValueError(f"eps must be a positive finite step, got {eps!r}")
     X, T = (array.astype(np.float64) for array in _check_data(X, T))
     values = [value.astype(np.float64) for value in _check_params(params)]
-    masks = _masks(np.random.default_rng(0), X.shape[0], np.float64)
+    masks, mode = _mode(True, 0, X.shape[0], np.float64)
     with np.errstate(all="ignore"):
-        analytic = dict(zip(PARAMS, _step(*values, X, T, 1.0, True, 1.0, *masks)[3:]))
+        found = _step(*values, X, T, 1.0, True, 1.0, *masks, **mode)
+        analytic = dict(zip(TRAINED, found[3:]))
+    # what rounding leaves in a difference of two losses near this one (64 ulp), per step
+    rounding = 64 * np.finfo(np.float64).eps * max(1.0, abs(found[0]))
     worst = 0.0
     for name, value in zip(PARAMS, values):
         if name not in names:
@@ -651,13 +677,16 @@ def check_gradients(params, X, T, eps=1e-6, names=PARAMS):
             return float("inf")  # a gradient that is not a number agrees with nothing
         errors = []
         for step in (eps, 10 * eps, 100 * eps):
-            numeric = _differences(values, value, X, T, step, masks)
+            numeric = _differences(values, value, X, T, step, masks, mode)
             if not np.isfinite(numeric).all():
                 if step == eps:
                     return float("inf")
                 break  # a longer step left the loss's domain
-            scale = np.linalg.norm(analytic[name]) + np.linalg.norm(numeric)
+            sizes = np.linalg.norm(analytic[name]), np.linalg.norm(numeric)
+            scale = sum(sizes)
             error = np.linalg.norm(analytic[name] - numeric) / scale if scale else 0.0
+            if max(sizes) <= rounding / step * np.sqrt(value.size):
+                error = 0.0  # both zero as far as differences can tell
             errors.append(float(error))
             if error <= 1e-8:
                 break
@@ -672,23 +701,26 @@ def forward(params, X):
 
 def loss(params, X, T, sample_weight=None, training=False, seed=0):
     """Mean loss over the batch (with sample_weight, Σ_n w_n ℓ_n / Σ_n w_n); training=True
-    applies dropout (DROPOUT, if any) with masks drawn from seed, as train does."""
+    applies dropout (DROPOUT, if any) with masks drawn from seed, as train does, and
+    normalises by the batch's statistics (BATCHNORM, if any) instead of the running ones.
+    """
     X, T = _check_data(X, T)
     weights = _check_weights(sample_weight, X.shape[0])
-    masks = _training_masks(training, seed, X.shape[0])
-    return _finite(_loss(*_check_params(params), X, T, weights, *masks)[0], "the loss")
+    masks, mode = _mode(training, seed, X.shape[0])
+    found = _loss(*_check_params(params), X, T, weights, *masks, **mode)
+    return _finite(found[0], "the loss")
 
 
 def gradients(params, X, T, sample_weight=None, training=False, seed=0):
-    """Gradient of `loss` (with the same training and seed) with respect to every
-    parameter, keyed like PARAMS."""
+    """Gradient of `loss` (with the same training and seed) with respect to every trained
+    parameter, keyed like TRAINED."""
     X, T = _check_data(X, T)
     weights = _check_weights(sample_weight, X.shape[0])
-    masks = _training_masks(training, seed, X.shape[0])
-    found = _step(*_check_params(params), X, T, 1.0, True, weights, *masks)[3:]
+    masks, mode = _mode(training, seed, X.shape[0])
+    found = _step(*_check_params(params), X, T, 1.0, True, weights, *masks, **mode)[3:]
     return {
         name: _finite(value, f"the gradient of {name}")
-        for name, value in zip(PARAMS, found)
+        for name, value in zip(TRAINED, found)
     }
 
 
@@ -727,9 +759,10 @@ def predict_proba(params, X):
     return forward(params, X)
 
 
-def _layer_norms(arrays):
-    """The Euclidean norm of each layer's arrays together (keyed like LAYERS' names)."""
-    found = dict(zip(PARAMS, arrays))
+def _layer_norms(arrays, names=PARAMS):
+    """The Euclidean norm of each layer's arrays together (``arrays`` keyed like names,
+    the norms like LAYERS' names)."""
+    found = dict(zip(names, arrays))
     return {
         layer: float(np.sqrt(sum(np.sum(found[name] ** 2) for name in names)))
         for layer, _, _, names in LAYERS
@@ -740,10 +773,13 @@ def _diagnostics(values, before, X, T, weights):
     """Per layer: grad_norm_<layer>, the norm of the gradient of the training loss at the
     epoch's parameters (as gradients() computes it), and update_ratio_<layer>, the norm of
     the epoch's change of the layer's parameters over their norm before it."""
-    grads = _step(*values, X, T, 1.0, False, weights)[3:]
+    grads = _step(*values, X, T, 1.0, False, weights)[3 : 3 + len(TRAINED)]
     changes = _layer_norms([value - old for value, old in zip(values, before)])
     sizes = _layer_norms(before)
-    logs = {f"grad_norm_{layer}": norm for layer, norm in _layer_norms(grads).items()}
+    logs = {
+        f"grad_norm_{layer}": norm
+        for layer, norm in _layer_norms(grads, TRAINED).items()
+    }
     for layer, change in changes.items():
         size = sizes[layer]
         ratio = change / size if size > 0 else (np.inf if change > 0 else 0.0)
@@ -884,7 +920,7 @@ def train(
         if watching:
             logs = {"size": size, "loss": L, "params": dict(zip(PARAMS, current))}
             logs["gradients"] = {
-                name: grad / scale for name, grad in zip(PARAMS, grads)
+                name: grad / scale for name, grad in zip(TRAINED, grads)
             }
             hook("on_batch_end", progress["batch"] - 1, logs)
         now = time.perf_counter()
@@ -1352,7 +1388,7 @@ FUNCTIONS = (
     _check_params,
     _check_seed,
     _masks,
-    _training_masks,
+    _mode,
     _finite,
     _check_inputs,
     _check_data,

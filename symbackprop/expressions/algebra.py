@@ -93,6 +93,14 @@ class StopGradient(sp.Function):
         return sp.S.Zero
 
 
+class InTraining(sp.Function):
+    """One value in training (the first argument), another in inference (the second): batch
+    normalisation's statistics are the batch's while training, running averages after.
+    """
+
+    nargs = 2
+
+
 class Grouped(sp.Function):
     """``u`` as written: a comparison 0 < u keeps u whole (SymPy would move its terms across
     the sign, undoing an accurate grouping); printed as u itself."""

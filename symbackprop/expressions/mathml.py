@@ -55,6 +55,10 @@ class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
             return self.element("mn" if word.isdigit() else "mi", text=word)
         if kind == "sub":
             return self.element("msub", self._name(parts[0]), self._name(parts[1]))
+        if kind == "squared":
+            return self.element(
+                "msup", self._name(parts[0]), self.element("mn", text="2")
+            )
         if kind in names.ACCENTS:
             return self.element(
                 "mover",
@@ -70,7 +74,7 @@ class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
         )
 
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain"):
-        return self._name(names.lecture(expr.name))
+        return self._name(names.lecture(expr))
 
     def _print_Pow(self, expr: sp.Pow):
         base, exp = expr.args
@@ -171,6 +175,18 @@ class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
 
     def _print_StopGradient(self, expr: sp.Expr):
         return self._named("sg", expr)
+
+    def _print_InTraining(self, expr: sp.Expr):
+        """The two values as cases: a brace, then a table of value and when."""
+        rows = [
+            self.element(
+                "mtr",
+                self.element("mtd", self._print(value)),
+                self.element("mtd", self.element("mtext", text=f"in {when}")),
+            )
+            for value, when in zip(expr.args, ("training", "inference"))
+        ]
+        return self.row(self.op("{"), self.element("mtable", *rows, columnalign="left"))
 
     def _print_Partial(self, expr: sp.Expr):
         top, bottom = (self._print(arg) for arg in expr.args)

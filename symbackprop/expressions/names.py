@@ -8,7 +8,8 @@ Words that come from users or the catalog (alpha, lam, beta1, lr_k, mhat) are wr
 ``word``, with SymPy's convention that trailing digits and ``_x`` are subscripts.
 
 A lecture name is a small tree that every printer renders: ("glyph", key) | ("text", s) |
-("sub", base, sub) | ("partial", top, bottom) | ("hat", base) | ("tilde", base); LaTeX here,
+("sub", base, sub) | ("partial", top, bottom) | ("hat", base) | ("tilde", base) |
+("squared", base); LaTeX here,
 MathML in
 ``mathml``.
 """
@@ -34,6 +35,8 @@ GLYPHS = {
 
 #: accents over a name: the MathML operator and the combining character
 ACCENTS = {"hat": ("^", "\u0302"), "tilde": ("~", "\u0303")}
+#: a name squared (σ²): its LaTeX and Unicode superscript
+SQUARED = ("^{2}", "²")
 
 #: other names with a glyph of their own
 ALIASES = {"lr": "eta", "eps": "epsilon", "momentum": "mu"}
@@ -44,9 +47,23 @@ Name = tuple
 _LECTURE: dict[str, Name] = {}
 
 
+#: lecture forms of symbols that share their name with another symbol (a BatchNorm's beta1
+#: beside Adam's setting beta1): looked up by the symbol itself, assumptions and all
+_BY_SYMBOL: dict[sp.Symbol, Name] = {}
+
+
 def _made(name: str, lecture: Name, **assumptions: bool) -> sp.Symbol:
     _LECTURE[name] = lecture
     return sp.Symbol(name, **assumptions)
+
+
+def _made_apart(name: str, lecture: Name) -> sp.Symbol:
+    """A symbol whose lecture form is its own, not its name's: another may share the name (a
+    word no builder made, a learnable beta of layer 1), so the symbol is told apart by an
+    assumption no other name carries (finite)."""
+    symbol = sp.Symbol(name, finite=True)
+    _BY_SYMBOL[symbol] = lecture
+    return symbol
 
 
 def _indexed(base: str, index: int) -> Name:
@@ -88,13 +105,13 @@ def learnable(symbol: sp.Symbol, layer: int) -> sp.Symbol:
 
 def gradient(param: sp.Symbol) -> sp.Symbol:
     """The variable holding a parameter's gradient: W1 → dW1 (∂ℒ/∂W₁)."""
-    return _made(f"d{param.name}", ("partial", ("glyph", "L"), lecture(param.name)))
+    return _made(f"d{param.name}", ("partial", ("glyph", "L"), lecture(param)))
 
 
 def state(variable: sp.Symbol, param: sp.Symbol) -> sp.Symbol:
     """An optimiser variable of one parameter: velocity v of W1 → v_W1 (v_{W₁})."""
     name = f"{variable.name}_{param.name}"
-    return _made(name, ("sub", _word(variable.name), lecture(param.name)), real=True)
+    return _made(name, ("sub", _word(variable.name), lecture(param)), real=True)
 
 
 def output_error() -> sp.Symbol:
@@ -127,6 +144,57 @@ def dropped(layer: int) -> sp.Symbol:
         ("sub", ("tilde", ("text", "A")), ("text", str(layer))),
         real=True,
     )
+
+
+def batch_mean(index: int) -> sp.Symbol:
+    """μ_i, the batch mean of the outputs BatchNorm ``index`` normalises (per feature)."""
+    return _made(f"mu{index}", _indexed("mu", index), real=True)
+
+
+def batch_variance(index: int) -> sp.Symbol:
+    """σ²_i, the batch variance of what BatchNorm ``index`` normalises (per feature)."""
+    return _made(
+        f"sigma2_{index}",
+        ("sub", ("squared", ("glyph", "sigma")), ("text", str(index))),
+        real=True,
+    )
+
+
+def feature_variance() -> sp.Symbol:
+    """σ², the batch variance of one feature, in batch normalisation's scalar derivation."""
+    return _made("sigma2", ("squared", ("glyph", "sigma")), positive=True)
+
+
+def feature_normalised() -> sp.Symbol:
+    """x̂, one normalised feature, in batch normalisation's scalar derivation."""
+    return _made("xhat", ("hat", ("text", "x")), real=True)
+
+
+def normalised(layer: int) -> sp.Symbol:
+    """Â_l, the outputs of layer ``layer`` normalised by their batch statistics."""
+    return _made(
+        f"A{layer}_hat",
+        ("sub", ("hat", ("text", "A")), ("text", str(layer))),
+        real=True,
+    )
+
+
+def batchnorm_output(layer: int) -> sp.Symbol:
+    """B_l = γ Â_l + β, the outputs of layer ``layer`` after batch normalisation."""
+    return _made(f"B{layer}", _indexed("B", layer), real=True)
+
+
+def batchnorm_error(layer: int) -> sp.Symbol:
+    """G_l, the error arriving at A_l through the batch normalisation of its outputs."""
+    return _made(f"G{layer}", _indexed("G", layer))
+
+
+def batchnorm_parameter(kind: str, index: int) -> sp.Symbol:
+    """A parameter of BatchNorm ``index``: the trained scale gamma<i> (γ_{BN i}) and shift
+    beta<i> (β_{BN i}), the running mean<i> and var<i>. The subscript BN i keeps β apart
+    from Adam's β₁."""
+    base = _word(kind) if kind in GREEK else ("text", kind)
+    return _made_apart(f"{kind}{index}", ("sub", base, ("text", f"BN{index}")))
 
 
 def other(symbol: sp.Symbol) -> sp.Symbol:
@@ -169,8 +237,13 @@ def word(name: str) -> Name:
     return ("text", name)
 
 
-def lecture(name: str) -> Name:
-    """How lecture notes write the symbol named ``name``."""
+def lecture(name: str | sp.Symbol) -> Name:
+    """How lecture notes write a symbol (or the symbol named ``name``): a symbol made apart
+    by its own form, else by its name's."""
+    if isinstance(name, sp.Symbol):
+        if name in _BY_SYMBOL:
+            return _BY_SYMBOL[name]
+        name = name.name
     return _LECTURE.get(name) or word(name)
 
 
@@ -189,6 +262,8 @@ def unicode(name: Name) -> str:
         return base + (sub.translate(_SUBSCRIPTS) if sub.isdigit() else f"_{sub}")
     if kind in ACCENTS:
         return unicode(parts[0]) + ACCENTS[kind][1]
+    if kind == "squared":
+        return unicode(parts[0]) + SQUARED[1]
     top, bottom = parts
     return f"∂{unicode(top)}/∂{unicode(bottom)}"
 
@@ -205,5 +280,7 @@ def latex(name: Name) -> str:
         return f"{latex(parts[0])}_{{{latex(parts[1])}}}"
     if kind in ACCENTS:
         return rf"\{kind}{{{latex(parts[0])}}}"
+    if kind == "squared":
+        return f"{{{latex(parts[0])}}}{SQUARED[0]}"
     top, bottom = parts
     return rf"\frac{{\partial {latex(top)}}}{{\partial {latex(bottom)}}}"

@@ -85,14 +85,17 @@ def _values(
     return np.broadcast_to(result, shape).copy()
 
 
-def on_arrays(expr: sp.Expr, values: dict[sp.Symbol, object]) -> np.ndarray:
+def on_arrays(
+    expr: sp.Expr, values: dict[sp.Symbol, object], training: bool = False
+) -> np.ndarray:
     """A formula over whole arrays (``Dot``, ``BatchMean``, …) at ``values``, computed in
-    float64 by the code the generated module would run for it."""
+    float64 by the code the generated module would run for it, in training mode or not
+    (batch normalisation's statistics)."""
     symbols = list(values)
     fn = sp.lambdify(
         symbols,
         expr,
-        modules=[{**_NAMESPACE, "DTYPE": np.float64}],
+        modules=[{**_NAMESPACE, "DTYPE": np.float64, "training": training}],
         printer=NumPyCodePrinter(),
     )
     with np.errstate(all="ignore"):

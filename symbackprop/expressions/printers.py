@@ -234,6 +234,10 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
     def _print_StopGradient(self, expr: sp.Expr) -> str:
         return self._print(expr.args[0])
 
+    def _print_InTraining(self, expr: sp.Expr) -> str:
+        training, inference = (self._print(arg) for arg in expr.args)
+        return f"({training} if training else {inference})"
+
     def _print_Grouped(self, expr: sp.Expr) -> str:
         return self.parenthesize(expr.args[0], PRECEDENCE["Atom"])
 
@@ -324,12 +328,7 @@ def _function_name(name: str) -> str:
 
 def is_fraction_name(expr: sp.Basic) -> bool:
     """Whether ``expr`` is a symbol written as a fraction (∂ℒ/∂W₁), so a power needs parentheses."""
-    return isinstance(expr, sp.Symbol) and names.lecture(expr.name)[0] == "partial"
-
-
-def latex_name(name: str) -> str:
-    """The lecture-notes LaTeX for a symbol name (``delta_h1`` → ``\\delta_{h_{1}}``)."""
-    return names.latex(names.lecture(name))
+    return isinstance(expr, sp.Symbol) and names.lecture(expr)[0] == "partial"
 
 
 class MathLatexPrinter(LectureOrder, LatexPrinter):
@@ -341,7 +340,7 @@ class MathLatexPrinter(LectureOrder, LatexPrinter):
     }
 
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
-        return latex_name(expr.name)
+        return names.latex(names.lecture(expr))
 
     def _print_Pow(self, expr: sp.Pow) -> str:
         base, exp = expr.args
@@ -370,6 +369,13 @@ class MathLatexPrinter(LectureOrder, LatexPrinter):
 
     def _print_StopGradient(self, expr: sp.Expr) -> str:
         return rf"\operatorname{{sg}}\left({self._print(expr.args[0])}\right)"
+
+    def _print_InTraining(self, expr: sp.Expr) -> str:
+        training, inference = (self._print(arg) for arg in expr.args)
+        return (
+            rf"\begin{{cases}} {training} & \text{{in training}} \\ {inference} & "
+            r"\text{in inference} \end{cases}"
+        )
 
     def _print_Function(self, expr: sp.Expr, exp: str | None = None) -> str:
         if not isinstance(expr, AppliedUndef):
@@ -487,6 +493,10 @@ class CommentPrinter(ExactFloats, LectureOrder, StrPrinter):
 
     def _print_StopGradient(self, expr: sp.Expr) -> str:
         return f"sg({self._print(expr.args[0])})"
+
+    def _print_InTraining(self, expr: sp.Expr) -> str:
+        training, inference = (self._print(arg) for arg in expr.args)
+        return f"{training} in training, {inference} in inference"
 
     def _print_Grouped(self, expr: sp.Expr) -> str:
         return f"({self._print(expr.args[0])})"

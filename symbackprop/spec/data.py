@@ -26,7 +26,7 @@ from pathlib import Path
 from ..errors import SpecError
 from . import catalog, optimizers
 from .functions import Activation, Loss, Regularizer
-from .network import Dense, Dropout, Network
+from .network import BatchNorm, Dense, Dropout, Network
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -210,11 +210,20 @@ def _network(
 
 def _layer(
     entry: object, where: str, custom: dict[str, dict[str, object]]
-) -> Dense | Dropout:
-    """A Dense layer's table, or ``{dropout = rate}`` for a Dropout."""
+) -> Dense | Dropout | BatchNorm:
+    """A Dense layer's table, ``{dropout = rate}`` for a Dropout, or ``{batchnorm = {…}}``
+    for a BatchNorm with those settings (``{}``: the defaults)."""
     if isinstance(entry, dict) and "dropout" in entry:
         fields = _keys(entry, ("dropout",), where)
         return _located(where, Dropout, fields["dropout"])
+    if isinstance(entry, dict) and "batchnorm" in entry:
+        fields = _keys(entry, ("batchnorm",), where)
+        settings = _keys(
+            fields["batchnorm"],
+            ("momentum", "eps", "center", "scale"),
+            f"{where}.batchnorm",
+        )
+        return _located(where, BatchNorm, **settings)
     fields = _keys(entry, _LAYER, where, required=("units",))
     if "activation" in fields:
         fields["activation"] = _entry(

@@ -112,29 +112,98 @@ class Dropout:
     rate: float
 
     def __post_init__(self) -> None:
-        rate = self.rate
-        if (
-            isinstance(rate, bool)
-            or not isinstance(rate, numbers.Real)
-            or not math.isfinite(rate)
-            or not 0 <= rate < 1
-        ):
-            raise SpecError(
-                f"Dropout.rate must be a number in [0, 1) (the fraction of entries dropped), "
-                f"got {rate!r}"
-            )
-        object.__setattr__(self, "rate", float(rate))
+        rate = _fraction(self.rate, "Dropout.rate", "the fraction of entries dropped")
+        object.__setattr__(self, "rate", rate)
 
     def __repr__(self) -> str:
         return f"Dropout({self.rate!r})"
 
 
-def _check_layers(layers: tuple[object, ...]) -> None:
-    """Dense layers, each Dropout before a Dense one, never two Dropouts in a row."""
-    for i, layer in enumerate(layers):
-        if not isinstance(layer, (Dense, Dropout)):
+def _fraction(value: object, field: str, meaning: str) -> float:
+    """A real number in [0, 1) (not a bool, nan or text)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or not 0 <= value < 1
+    ):
+        raise SpecError(
+            f"{field} must be a number in [0, 1) ({meaning}), got {value!r}"
+        )
+    return float(value)
+
+
+@dataclass(frozen=True)
+class BatchNorm:
+    """Batch normalisation (Ioffe & Szegedy, ICML 2015) of the outputs of the Dense layer
+    before it: in training each feature is normalised by its batch mean and variance, then
+    scaled by γ (``scale``) and shifted by β (``center``); in inference by running averages
+    of them, updated by ``mean := momentum·mean + (1 − momentum)·μ_batch`` (and likewise the
+    variance) after each training step, as Keras's BatchNormalization does. ``eps`` keeps
+    the division finite."""
+
+    momentum: float = 0.99
+    eps: float = 1e-3
+    center: bool = True
+    scale: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self,
+            "momentum",
+            _fraction(
+                self.momentum,
+                "BatchNorm.momentum",
+                "the share of the running statistics kept at each step",
+            ),
+        )
+        eps = self.eps
+        if (
+            isinstance(eps, bool)
+            or not isinstance(eps, numbers.Real)
+            or not math.isfinite(eps)
+            or eps <= 0
+        ):
             raise SpecError(
-                f"Network.layers[{i}] must be a Dense layer or a Dropout, got {layer!r}"
+                f"BatchNorm.eps must be a positive number (added to the variance), got {eps!r}"
+            )
+        object.__setattr__(self, "eps", float(eps))
+        for flag in ("center", "scale"):
+            if not isinstance(getattr(self, flag), bool):
+                raise SpecError(
+                    f"BatchNorm.{flag} must be True or False, got {getattr(self, flag)!r}"
+                )
+
+    def __repr__(self) -> str:
+        settings = [
+            f"{key}={value!r}"
+            for key, value, default in (
+                ("momentum", self.momentum, 0.99),
+                ("eps", self.eps, 1e-3),
+                ("center", self.center, True),
+                ("scale", self.scale, True),
+            )
+            if value != default
+        ]
+        return f"BatchNorm({', '.join(settings)})"
+
+
+def _check_layers(layers: tuple[object, ...]) -> None:
+    """Dense layers, each Dropout before a Dense one, never two Dropouts in a row, each
+    BatchNorm right after a Dense one."""
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, (Dense, Dropout, BatchNorm)):
+            raise SpecError(
+                f"Network.layers[{i}] must be a Dense layer, a Dropout or a BatchNorm, got "
+                f"{layer!r}"
+            )
+        if isinstance(layer, BatchNorm) and (
+            i == 0 or not isinstance(layers[i - 1], Dense)
+        ):
+            before = "the inputs" if i == 0 else repr(layers[i - 1])
+            raise SpecError(
+                f"Network.layers[{i}]: {layer!r} follows {before}; a BatchNorm normalises "
+                "the outputs of the Dense layer right before it"
             )
         if isinstance(layer, Dropout) and i and isinstance(layers[i - 1], Dropout):
             raise SpecError(
@@ -151,7 +220,8 @@ def _check_layers(layers: tuple[object, ...]) -> None:
     if not isinstance(layers[-1], Dense):
         raise SpecError(
             f"Network.layers[{len(layers) - 1}]: the output layer must be Dense, got "
-            f"{layers[-1]!r} (a Dropout drops the outputs of the layer before it)"
+            f"{layers[-1]!r} (a Dropout or a BatchNorm acts on the outputs of the layer "
+            "before it)"
         )
 
 
@@ -203,14 +273,27 @@ def _task(task: object, loss: Loss, units: int) -> str | None:
 
 
 def _check_generated_names(
-    layers: tuple[Dense, ...], optimizer: Optimizer, dropout: dict[int, float]
+    layers: tuple[Dense, ...],
+    optimizer: Optimizer,
+    dropout: dict[int, float],
+    batchnorm: dict[int, BatchNorm],
 ) -> None:
     """No two things in the generated module get the same name: a learnable parameter
     ``dalpha`` beside ``alpha`` (both ``dalpha1``), ``beta`` in layer 1 under Adam
-    (``beta1`` is Adam's setting), or ``M`` in layer 1 beside the dropout mask M1."""
+    (``beta1`` is Adam's setting), ``M`` in layer 1 beside the dropout mask M1, or
+    ``gamma`` in layer 1 beside the first BatchNorm's gamma1. (A BatchNorm's own beta1
+    renames Adam's setting in the module instead: adam_beta1.)"""
     owners = {
         name: f"the optimiser's setting {name}" for name, _ in optimizer.constants
     }
+    for i, l in enumerate(batchnorm, 1):
+        owner = f"the BatchNorm after layer {l}"
+        for kind in ("gamma", "beta", "mean", "var"):
+            param = names.batchnorm_parameter(kind, i)
+            owners[param.name] = owner
+            owners[names.gradient(param).name] = owner
+        for statistic in (names.batch_mean(i), names.batch_variance(i)):
+            owners[statistic.name] = owner
     owners.update(
         (
             names.mask(l).name,
@@ -244,7 +327,7 @@ def _check_generated_names(
 @dataclass(frozen=True)
 class Network:
     """A feed-forward network: ``inputs`` features, then ``layers`` (Dense, and Dropouts
-    between or before them), trained on ``loss`` (plus ``regularizer`` summed over every
+    between or before them, a BatchNorm after any hidden Dense layer), trained on ``loss`` (plus ``regularizer`` summed over every
     weight, if given) by ``optimizer``; weights start from ``init`` unless a layer names its
     own; the module computes in ``dtype``. ``task``
     ("regression", "binary", "multiclass" or "sign") overrides the loss's own: the quadratic
@@ -268,7 +351,8 @@ class Network:
             self.layers, "__iter__"
         ):
             raise SpecError(
-                f"Network.layers must be a list of Dense layers (and Dropouts), got {self.layers!r}"
+                "Network.layers must be a list of Dense layers (and Dropouts, BatchNorms), "
+                f"got {self.layers!r}"
             )
         layers = tuple(self.layers)
         if not layers:
@@ -297,7 +381,7 @@ class Network:
         object.__setattr__(
             self, "optimizer", optimizer(self.optimizer, "Network.optimizer")
         )
-        _check_generated_names(dense, self.optimizer, self.dropout)
+        _check_generated_names(dense, self.optimizer, self.dropout, self.batchnorm)
         object.__setattr__(self, "init", initializer(self.init, "Network.init"))
         object.__setattr__(self, "dtype", one_of(self.dtype, DTYPES, "Network.dtype"))
         object.__setattr__(self, "task", _task(self.task, loss, dense[-1].units))
@@ -335,9 +419,21 @@ class Network:
         for layer in self.layers:
             if isinstance(layer, Dropout):
                 rates[seen] = layer.rate
-            else:
+            elif isinstance(layer, Dense):
                 seen += 1
         return rates
+
+    @property
+    def batchnorm(self) -> dict[int, BatchNorm]:
+        """Each BatchNorm by the Dense layer l whose outputs A_l it normalises, in order
+        (the i-th owns gamma<i>, beta<i>, mean<i>, var<i>)."""
+        found, seen = {}, 0
+        for layer in self.layers:
+            if isinstance(layer, BatchNorm):
+                found[seen] = layer
+            elif isinstance(layer, Dense):
+                seen += 1
+        return found
 
     @property
     def sizes(self) -> tuple[int, ...]:

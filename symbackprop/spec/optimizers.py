@@ -25,7 +25,8 @@ LR_K = sp.Symbol("lr_k", positive=True)
 K = sp.Symbol("k", integer=True, nonnegative=True)
 
 
-def _hyper(name: str) -> sp.Symbol:
+def hyper(name: str) -> sp.Symbol:
+    """The symbol of an optimiser's setting: positive, a scalar to the lowering."""
     return sp.Symbol(name, positive=True)
 
 
@@ -87,7 +88,7 @@ class Schedule:
         if not isinstance(self.expr, sp.Expr) or not self.expr.free_symbols <= {
             LR,
             K,
-            *(_hyper(key) for key, _ in self.settings),
+            *(hyper(key) for key, _ in self.settings),
         }:
             raise SpecError(
                 f"Schedule {self.name!r}: expr must be a SymPy expression in lr, k and its "
@@ -108,14 +109,14 @@ def time_decay(decay: float) -> Schedule:
     value = float(number(decay, "time_decay.decay"))
     if value < 0:
         raise SpecError(f"time_decay.decay must be ≥ 0, got {decay!r}")
-    return Schedule("time_decay", LR / (1 + _hyper("decay") * K), (("decay", value),))
+    return Schedule("time_decay", LR / (1 + hyper("decay") * K), (("decay", value),))
 
 
 def step_decay(drop: float = 0.5, every: int = 1000) -> Schedule:
     """η_k = η·drop^⌊k / every⌋: the rate multiplied by ``drop`` every ``every`` updates."""
     factor = _fraction(drop, "step_decay.drop")
     period = positive_int(every, "step_decay.every")
-    expr = LR * _hyper("drop") ** sp.floor(K / _hyper("every"))
+    expr = LR * hyper("drop") ** sp.floor(K / hyper("every"))
     return Schedule("step_decay", expr, (("drop", factor), ("every", period)))
 
 
@@ -124,7 +125,7 @@ def exponential_decay(rate: float = 0.96, steps: int = 1000) -> Schedule:
     ``ExponentialDecay``)."""
     factor = _fraction(rate, "exponential_decay.rate")
     period = positive_int(steps, "exponential_decay.steps")
-    expr = LR * _hyper("rate") ** (K / _hyper("steps"))
+    expr = LR * hyper("rate") ** (K / hyper("steps"))
     return Schedule("exponential_decay", expr, (("rate", factor), ("steps", period)))
 
 
@@ -164,7 +165,7 @@ class Optimizer:
         for symbol in (*targets, *self.state):
             _symbol(symbol, f"{owner}: the name of {symbol}")
         allowed = {THETA, GRAD, LR, LR_K, K, *targets, *self.state}
-        allowed |= {_hyper(key) for key, _ in self.constants}
+        allowed |= {hyper(key) for key, _ in self.constants}
         for target, formula in self.rules:
             if not isinstance(formula, sp.Expr) or not formula.free_symbols <= allowed:
                 raise SpecError(
@@ -237,7 +238,7 @@ def SGD(
         raise SpecError(f"SGD.nesterov must be True or False, got {nesterov!r}")
     if nesterov and mu == 0:
         raise SpecError("SGD.nesterov needs a momentum > 0, got momentum=0.0")
-    v, MU = sp.Symbol("v", real=True), _hyper("momentum")
+    v, MU = sp.Symbol("v", real=True), hyper("momentum")
 
     def rules(eta: sp.Symbol) -> tuple:
         if mu == 0:
@@ -272,7 +273,7 @@ def Adam(
     )
     m, v = sp.Symbol("m", real=True), sp.Symbol("v", real=True)
     m_hat, v_hat = sp.Symbol("mhat", real=True), sp.Symbol("vhat", real=True)
-    B1, B2, EPS = _hyper("beta1"), _hyper("beta2"), _hyper("eps")
+    B1, B2, EPS = hyper("beta1"), hyper("beta2"), hyper("eps")
 
     def rules(eta: sp.Symbol) -> tuple:
         return (
@@ -299,7 +300,7 @@ def RMSprop(
         ("rho", _check_range(rho, "RMSprop.rho", 0.0, 1.0)),
         ("eps", float(positive(eps, "RMSprop.eps"))),
     )
-    s, RHO, EPS = sp.Symbol("s", real=True), _hyper("rho"), _hyper("eps")
+    s, RHO, EPS = sp.Symbol("s", real=True), hyper("rho"), hyper("eps")
 
     def rules(eta: sp.Symbol) -> tuple:
         return (
@@ -319,7 +320,7 @@ def Adagrad(
 ) -> Optimizer:
     """Adagrad (Duchi et al. 2011): G ← G + dθ²; θ ← θ − η dθ / (√G + ε)."""
     settings = (("eps", float(positive(eps, "Adagrad.eps"))),)
-    G, EPS = sp.Symbol("G", real=True), _hyper("eps")
+    G, EPS = sp.Symbol("G", real=True), hyper("eps")
 
     def rules(eta: sp.Symbol) -> tuple:
         return (
