@@ -546,3 +546,10 @@ def test_batch_norm_names_leave_adams_and_a_layers_beta1_alone():
     assert r"\beta_{\mathrm{BN1}}" in markdown and r"\beta_{1} m_{W_{1}}" in markdown
     assert printers.latex(sp.Symbol("beta1", positive=True)) == r"\beta_{1}"
     assert printers.latex(sp.Symbol("beta1")) == r"\beta_{1}"
+
+
+def test_a_proof_out_of_time_is_a_clear_error(monkeypatch):
+    # the proof runs under a budget: out of it, a SpecError that says what was not proved
+    monkeypatch.setattr(batchnorm, "PROOF_SECONDS", 1e-6)
+    with pytest.raises(sb.SpecError, match="could not be proved equal"):
+        batchnorm.derive_batchnorm.__wrapped__(True, True)
