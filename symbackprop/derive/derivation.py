@@ -165,8 +165,15 @@ class LayerDerivation:
         other of its starts at 0."""
         if self.batchnorm is None:
             return {}
-        ones = [self.normalisation[batchnorm.gamma], self.statistics[1][0]]
-        return {p: 1.0 for p in ones if p in self.scale_and_shift or p == ones[-1]}
+        _, spec = self.batchnorm
+        scale = (self.normalisation[batchnorm.gamma],) if spec.scale else ()
+        _, running_variance = self.running_averages
+        return dict.fromkeys((*scale, running_variance), 1.0)
+
+    @property
+    def running_averages(self) -> tuple[sp.Symbol, ...]:
+        """mean<i> and var<i> of the layer's BatchNorm (none without one)."""
+        return tuple(average for average, _ in self.statistics)
 
     @property
     def output(self) -> sp.Symbol:
@@ -358,15 +365,15 @@ def _dropout(index: int, kept: sp.Symbol) -> Equation:
 def _normalise(layer: LayerDerivation) -> list[Equation]:
     """Batch normalisation of A_l by its definition's steps: μ_i, σ²_i (the batch's in
     training, the running averages in inference), Â_l, B_l = γ Â_l + β."""
-    i, spec = layer.batchnorm
+    _, spec = layer.batchnorm
     steps = batchnorm.derive_batchnorm(spec.center, spec.scale).steps
-    running = {batchnorm.mu: "mean", batchnorm.var: "var"}
+    running = {batch: average for average, batch in layer.statistics}
     equations = []
     for quantity, formula in steps:
-        rhs = formula.xreplace(layer.normalisation)
-        if quantity in running:
-            rhs = InTraining(rhs, names.batchnorm_parameter(running[quantity], i))
         lhs = layer.normalisation[quantity]
+        rhs = formula.xreplace(layer.normalisation)
+        if lhs in running:
+            rhs = InTraining(rhs, running[lhs])
         equations.append(Equation(lhs, rhs, "forward", layer.index))
     return equations
 

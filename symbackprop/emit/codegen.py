@@ -148,8 +148,7 @@ def _params(derivation: Derivation) -> list[dict[str, object]]:
         initial = {layer.learnable[p]: v for p, v in layer.activation.learnable}
         initial.update(layer.starting_at_one)
         init = derivation.network.initializer(layer.index - 1)
-        running = tuple(stat for stat, _ in layer.statistics)
-        for param in (*layer.params, *running):
+        for param in (*layer.params, *layer.running_averages):
             entry = {"name": param.name, "init": "bias", "shape": (layer.units,)}
             if param == layer.W:
                 entry.update(init=init.name, shape=(layer.units, layer.inputs))
@@ -179,8 +178,7 @@ def _batchnorm_rows(derivation: Derivation) -> tuple[tuple, ...]:
         (
             layer.index,
             layer.units,
-            tuple(p.name for p in layer.scale_and_shift)
-            + tuple(stat.name for stat, _ in layer.statistics),
+            tuple(p.name for p in (*layer.scale_and_shift, *layer.running_averages)),
         )
         for layer in derivation.layers
         if layer.batchnorm is not None
@@ -274,7 +272,7 @@ def _own_names(derivation: Derivation) -> dict[sp.Symbol, sp.Symbol]:
     taken = {
         symbol.name
         for layer in derivation.layers
-        for symbol in (*layer.params, *(stat for stat, _ in layer.statistics))
+        for symbol in (*layer.params, *layer.running_averages)
     }
     return {
         hyper(key): hyper(f"{optimizer.name.lower()}_{key}")

@@ -773,7 +773,7 @@ def _diagnostics(values, before, X, T, weights):
     """Per layer: grad_norm_<layer>, the norm of the gradient of the training loss at the
     epoch's parameters (as gradients() computes it), and update_ratio_<layer>, the norm of
     the epoch's change of the layer's parameters over their norm before it."""
-    grads = _step(*values, X, T, 1.0, False, weights)[3 : 3 + len(TRAINED)]
+    grads = _step(*values, X, T, 1.0, False, weights)[3:]
     changes = _layer_norms([value - old for value, old in zip(values, before)])
     sizes = _layer_norms(before)
     logs = {

@@ -411,29 +411,27 @@ class Network:
         """The Dense layers, in order (W1, b1 belong to the first)."""
         return tuple(layer for layer in self.layers if isinstance(layer, Dense))
 
+    def _after_dense(self, kind: type) -> dict[int, object]:
+        """Each layer of ``kind`` by the number l of Dense layers before it, in order."""
+        found, seen = {}, 0
+        for layer in self.layers:
+            if isinstance(layer, kind):
+                found[seen] = layer
+            elif isinstance(layer, Dense):
+                seen += 1
+        return found
+
     @property
     def dropout(self) -> dict[int, float]:
         """Each Dropout's rate by the activations it drops: 0 for the inputs X, l for the
         outputs A_l of Dense layer l."""
-        rates, seen = {}, 0
-        for layer in self.layers:
-            if isinstance(layer, Dropout):
-                rates[seen] = layer.rate
-            elif isinstance(layer, Dense):
-                seen += 1
-        return rates
+        return {l: layer.rate for l, layer in self._after_dense(Dropout).items()}
 
     @property
     def batchnorm(self) -> dict[int, BatchNorm]:
         """Each BatchNorm by the Dense layer l whose outputs A_l it normalises, in order
         (the i-th owns gamma<i>, beta<i>, mean<i>, var<i>)."""
-        found, seen = {}, 0
-        for layer in self.layers:
-            if isinstance(layer, BatchNorm):
-                found[seen] = layer
-            elif isinstance(layer, Dense):
-                seen += 1
-        return found
+        return self._after_dense(BatchNorm)
 
     @property
     def sizes(self) -> tuple[int, ...]:
