@@ -32,6 +32,7 @@ demo: $(STAMP)
 	$(PY) examples/vanishing.py
 	$(PY) examples/dropout.py
 	$(PY) examples/deep_batchnorm.py
+	$(PY) examples/residual.py
 
 test: $(STAMP) $(NPM_STAMP)
 	$(PY) -m pytest -q

@@ -1,7 +1,8 @@
 """Training curves drawn from a history of ``train`` (matplotlib, the optional ``plot`` extra):
 loss and accuracy per epoch with their validation values, and — when trained with
 ``diagnostics=True`` — each layer's gradient norm and update ratio on a log scale, the picture
-in which vanishing gradients show (Nielsen, Neural Networks and Deep Learning, ch. 5).
+in which vanishing gradients show (Nielsen, Neural Networks and Deep Learning, ch. 5); a deep
+network's layers shaded from the first to the last.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ PANELS = (
     ("gradient norm per layer", ("grad_norm_",), True),
     ("update / weight ratio per layer", ("update_ratio_",), True),
 )
+
+
+#: above this many lines in a panel (a deep network's layers), they are shaded along one
+#: colour map and only the first and the last are named
+MANY = 8
 
 
 def _runs(history: object) -> dict[str, Mapping[str, Sequence[float]]]:
@@ -53,6 +59,7 @@ def plot_history(history: object, path: str | os.PathLike | None = None):
     update ratios. Written as PNG to ``path`` (atomically) when given; returned either way.
     """
     try:
+        from matplotlib import colormaps
         from matplotlib.figure import Figure
     except ImportError:
         raise ImportError(
@@ -70,10 +77,15 @@ def plot_history(history: object, path: str | os.PathLike | None = None):
     axes = figure.subplots(len(runs), len(panels), squeeze=False)
     for row, (name, run) in zip(axes, runs.items()):
         for ax, (title, wanted, log) in zip(row, panels):
-            for key in _keys(run, wanted):
+            keys = _keys(run, wanted)
+            for i, key in enumerate(keys):
                 values = [float(v) for v in run[key]]
                 label = key.removeprefix("grad_norm_").removeprefix("update_ratio_")
-                ax.plot(range(1, len(values) + 1), values, label=label)
+                style = {}
+                if len(keys) > MANY:  # shaded from the first layer to the last
+                    style["color"] = colormaps["viridis"](i / (len(keys) - 1))
+                    label = label if i in (0, len(keys) - 1) else None
+                ax.plot(range(1, len(values) + 1), values, label=label, **style)
             if log and ax.lines:
                 ax.set_yscale("log")
             ax.set_title(f"{name}: {title}" if name else title)

@@ -254,6 +254,8 @@ def chromium_probe(chromium: str, page: Path, budget_ms: int) -> dict:
         next(n for n in EXAMPLES if n.dropout),
         # batch normalisation: Â, σ², cases of training and inference
         next(n for n in EXAMPLES if n.batchnorm),
+        # a graph: sums over consumers, routed edges (tests/test_graph.py: concatenation)
+        next(n for n in EXAMPLES if n.name == "residual20"),
     ],
     ids=lambda n: n.name,
 )

@@ -132,3 +132,23 @@ def test_batchnorm_trains_the_deep_sigmoid_stack_that_stalls_without_it():
     png = ROOT / "generated" / "deep_batchnorm.png"
     assert f"deep_batchnorm: plot in {png}" in output
     assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_skip_connections_train_the_twenty_layer_stack_that_stalls_without_them():
+    output = _run("residual")
+    found = {
+        name: (float(norm), float(train), float(test))
+        for name, norm, train, test in re.findall(
+            r"residual: (\w+) layer 1 gradient norm after epoch 1 ([\d.e+-]+), "
+            r"training accuracy ([\d.]+)%, test accuracy ([\d.]+)%",
+            output,
+        )
+    }
+    plain, residual = found["plain20"], found["residual20"]
+    # the plain chain's first layer gets no gradient to speak of; the sums carry it down
+    assert plain[0] < 1e-9 and residual[0] > 1e-2
+    assert plain[1] < 20.0 and plain[2] < 20.0
+    assert residual[1] > 85.0 and residual[2] > 80.0
+    png = ROOT / "generated" / "residual.png"
+    assert f"residual: plot in {png}" in output
+    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

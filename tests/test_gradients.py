@@ -189,6 +189,26 @@ def test_a_vanishing_gradient_is_checked_beyond_the_rounding_of_its_differences(
     assert namespace["check_gradients"](params, X, T, names=("W1",)) > 1e-3
 
 
+def test_a_gradient_below_the_resolution_of_differences_is_checked_beyond_it():
+    """Twenty sigmoid layers (examples/residual.py's plain chain): W10's gradient is 6e-7
+    against a loss of 2.3, and rounding leaves 2e-5 of it at every step differences can take
+    (truncation takes over above 1e-3). Only what exceeds the rounding bound counts, at the
+    longest step: the right gradient agrees, and one 1 % off still fails."""
+    layers = [sb.Dense(16, "sigmoid") for _ in range(19)] + [sb.Dense(10, "softmax")]
+    network = sb.Network("plain20", 64, layers, "categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    X, T = rng.normal(size=(16, 64)), np.eye(10)[rng.integers(0, 10, 16)]
+    source = sb.generate(network)
+    namespace: dict = {}
+    exec(compile(source, "<plain20>", "exec"), namespace)  # noqa: S102 - the module
+    params = namespace["init_params"](0)
+    assert namespace["check_gradients"](params, X, T, names=("W10", "b10")) < 1e-7
+    assert "dW10 = delta_h10.T @ A9" in source
+    wrong = source.replace("dW10 = delta_h10.T @ A9", "dW10 = 1.01 * delta_h10.T @ A9")
+    exec(compile(wrong, "<wrong>", "exec"), namespace)  # noqa: S102 - a broken module
+    assert namespace["check_gradients"](params, X, T, names=("W10",)) > 1e-4
+
+
 def test_bias_free_layers_have_no_bias_gradient():
     network = sb.Network(
         "nobias", 3, [sb.Dense(4, "relu", bias=False), sb.Dense(1, bias=False)], "mse"

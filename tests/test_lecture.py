@@ -25,9 +25,12 @@ from symbackprop.output import status
 
 from .test_documents import EXAMPLES, _compile, _tool
 from .test_generated_code import EVERY_ACTIVATION
+from .test_graph import contract_network
 
 WORKED = [
     *EXAMPLES,
+    # a graph: a residual sum, a concatenation with the inputs, its dropout, a BatchNorm
+    contract_network(),
     sb.Network(
         "dropout_prelu",
         3,

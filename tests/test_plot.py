@@ -100,3 +100,15 @@ def test_what_cannot_be_drawn_is_named(history, error, message, tmp_path):
     with pytest.raises(error, match=message):
         sb.plot_history(history, tmp_path / "never.png")
     assert not any(tmp_path.iterdir())
+
+
+def test_a_deep_networks_layers_are_shaded_and_only_the_ends_named():
+    layers = 20
+    history = {f"grad_norm_dense_{l}": [10.0**-l, 10.0**-l] for l in range(1, 21)}
+    figure = sb.plot_history(history)
+    (norms,) = figure.axes
+    assert len(norms.lines) == layers
+    named = [text.get_text() for text in norms.get_legend().get_texts()]
+    assert named == ["dense_1", "dense_20"]
+    colours = {tuple(line.get_color()) for line in norms.lines}
+    assert len(colours) == layers  # one shade per layer, first to last

@@ -18,17 +18,22 @@ ACTIVATIONS = {
 
 
 def outputs(network, params, X, masks, training=True):
-    """The network's outputs: ``masks`` by the number of Dense layers before each Dropout;
-    BatchNorm by the batch's statistics (training) or by params' mean<i>, var<i>."""
-    A, i, b = torch.as_tensor(X), 0, 0
-    for layer in network.layers:
-        if isinstance(layer, sb.Dropout):
-            A = A * torch.as_tensor(masks[i])
-            continue
-        if isinstance(layer, sb.BatchNorm):
+    """The network's outputs, node by node (a chain's layers in turn, a graph's nodes in the
+    order they were made): ``masks`` in the order of the Dropouts (a dict, as
+    ``network.dropout`` keys them); BatchNorm by the batch's statistics (training) or by
+    params' mean<i>, var<i>; Add by ``+``, Concatenate by ``torch.cat``."""
+    masks, values, i, b = iter(masks.values()), [], 0, 0
+    for step in network.steps:
+        layer = step.layer
+        inputs = [values[s] for s in step.sources]
+        if layer is None:
+            A = torch.as_tensor(X)
+        elif isinstance(layer, sb.Dropout):
+            A = inputs[0] * torch.as_tensor(next(masks))
+        elif isinstance(layer, sb.BatchNorm):
             b += 1
             A = F.batch_norm(
-                A,
+                inputs[0],
                 None if training else params[f"mean{b}"],
                 None if training else params[f"var{b}"],
                 params[f"gamma{b}"] if layer.scale else None,
@@ -36,14 +41,19 @@ def outputs(network, params, X, masks, training=True):
                 training=training,
                 eps=layer.eps,
             )
-            continue
-        i += 1
-        Z = A @ params[f"W{i}"].T + (params[f"b{i}"] if layer.bias else 0.0)
-        if layer.activation.name == "prelu":  # its slope is a parameter
-            A = torch.where(Z > 0, Z, params[f"alpha{i}"] * Z)
+        elif isinstance(layer, sb.Add):
+            A = sum(inputs[1:], inputs[0])
+        elif isinstance(layer, sb.Concatenate):
+            A = torch.cat(inputs, dim=1)
         else:
-            A = ACTIVATIONS[layer.activation.name](Z)
-    return A
+            i += 1
+            Z = inputs[0] @ params[f"W{i}"].T + (params[f"b{i}"] if layer.bias else 0.0)
+            if layer.activation.name == "prelu":  # its slope is a parameter
+                A = torch.where(Z > 0, Z, params[f"alpha{i}"] * Z)
+            else:
+                A = ACTIVATIONS[layer.activation.name](Z)
+        values.append(A)
+    return values[-1]
 
 
 def loss(network, params, X, T, masks, training=True):

@@ -19,6 +19,8 @@ from ..expressions import names
 from ..expressions.algebra import (
     BatchLoss,
     BatchMean,
+    Columns,
+    Concat,
     Dot,
     ElementSum,
     InTraining,
@@ -28,7 +30,8 @@ from ..expressions.algebra import (
 from ..expressions.symbols import a, g, t, w, y, z
 from ..options import CONVENTIONS
 from ..spec.functions import Activation
-from ..spec.network import BatchNorm, Network
+from ..spec.graph import Add, Concatenate
+from ..spec.network import BatchNorm, Dense, Dropout, Network
 from ..spec.optimizers import GRAD, LR_K, THETA, Optimizer
 from . import batchnorm, calculus
 
@@ -95,6 +98,8 @@ class LayerDerivation:
     parameter_derivatives: tuple[tuple[sp.Symbol, sp.Expr], ...] = ()
     #: (i, the BatchNorm) where the i-th BatchNorm normalises this layer's outputs A_l
     batchnorm: tuple[int, BatchNorm] | None = None
+    #: what the layer weighs: X, A_{l−1}, B_{l−1}, a dropped Ã, a junction's S_k or C_k
+    source: sp.Symbol = X
 
     @property
     def Z(self) -> sp.Symbol:
@@ -244,17 +249,35 @@ class Derivation:
         return _delta(layer, self.layers)
 
     def inputs_of(self, layer: LayerDerivation) -> sp.Symbol:
-        """What the layer weighs: X for the first layer, A_{l−1} after it; X̃ or Ã_{l−1}
-        where a Dropout drops them."""
-        return _inputs(layer.index, self.layers, self.network.dropout)
+        """What the layer weighs: X for the first layer of a chain, A_{l−1} after it; X̃ or
+        Ã_{l−1} where a Dropout drops them; in a graph, whatever node it was called on.
+        """
+        return layer.source
 
     @property
     def masks(self) -> tuple[tuple[sp.Symbol, float, int], ...]:
         """Each dropout mask M_l with its rate and its width, in order."""
-        sizes = self.network.sizes
+        steps, keys = self.network.steps, self.network.keys
         return tuple(
-            (names.mask(l), rate, sizes[l]) for l, rate in self.network.dropout.items()
+            (names.mask(keys[step.sources[0]]), step.layer.rate, step.units)
+            for step in steps
+            if isinstance(step.layer, Dropout)
         )
+
+    @property
+    def nodes(self) -> tuple[sp.Symbol, ...]:
+        """The symbol of each step's outputs (``network.steps``): X, A_l, B_l, Ã, S_k, C_k."""
+        return tuple(_values(self.network))
+
+    @property
+    def with_error(self) -> tuple[bool, ...]:
+        """Whether each step's outputs get an error: those that depend on a parameter."""
+        return tuple(_depends_on_parameters(self.network.steps))
+
+    @property
+    def is_graph(self) -> bool:
+        """Whether the network is a graph (``outputs=``) rather than a chain of layers."""
+        return self.network.outputs is not None
 
     def latex(self) -> str:
         """Every derived formula as LaTeX: one ``align*`` environment, a titled section per step."""
@@ -320,7 +343,11 @@ class Derivation:
 
 
 def _layer(
-    index: int, inputs: int, dense, normalised: tuple[int, BatchNorm] | None = None
+    index: int,
+    inputs: int,
+    dense,
+    normalised: tuple[int, BatchNorm] | None,
+    source: sp.Symbol,
 ) -> LayerDerivation:
     act = dense.activation
     jacobian = calculus.row_jacobian(act.expr) if act.is_vector else None
@@ -344,22 +371,28 @@ def _layer(
             (p, sp.diff(act.expr, p)) for p, _ in act.learnable
         ),
         batchnorm=normalised,
+        source=source,
     )
 
 
-def _inputs(
-    index: int, layers: tuple[LayerDerivation, ...], dropout: dict[int, float]
-) -> sp.Symbol:
-    """What layer ``index`` weighs: A_{index−1} (X for the first), or its dropped form."""
-    if index - 1 in dropout:
-        return names.dropped(index - 1)
-    return X if index == 1 else layers[index - 2].output
-
-
-def _dropout(index: int, kept: sp.Symbol) -> Equation:
-    """Ã_l = A_l ⊙ M_l (X̃ = X ⊙ M_0; B_l ⊙ M_l after a BatchNorm): inverted dropout by its
-    mask."""
-    return Equation(names.dropped(index), kept * names.mask(index), "forward", index)
+def _values(network: Network) -> list[sp.Symbol]:
+    """The symbol of each step's outputs: X, A_l (Dense layer l), B_l (its BatchNorm), the
+    dropped Ã of a Dropout's node, S_k or C_k (a junction's)."""
+    keys = network.keys
+    values = []
+    for step, key in zip(network.steps, keys, strict=True):
+        layer = step.layer
+        if layer is None:
+            values.append(X)
+        elif isinstance(layer, Dense):
+            values.append(names.activation(key))
+        elif isinstance(layer, BatchNorm):
+            values.append(names.batchnorm_output(key))
+        elif isinstance(layer, Dropout):
+            values.append(names.dropped(keys[step.sources[0]]))
+        else:
+            values.append(names.junction(key))
+    return values
 
 
 def _normalise(layer: LayerDerivation) -> list[Equation]:
@@ -379,22 +412,36 @@ def _normalise(layer: LayerDerivation) -> list[Equation]:
 
 
 def _forward(
-    layers: tuple[LayerDerivation, ...], dropout: dict[int, float]
+    network: Network, layers: tuple[LayerDerivation, ...], values: list[sp.Symbol]
 ) -> list[Equation]:
-    """Z_l = A_{l-1} W_lᵀ + b_l and A_l = f_l(Z_l), with A_0 = X; Ã_l = A_l ⊙ M_l after a
-    layer whose outputs a Dropout drops (X̃ = X ⊙ M_0 first)."""
-    equations = [_dropout(0, X)] if 0 in dropout else []
-    for layer in layers:
-        inputs = _inputs(layer.index, layers, dropout)
-        net = Dot(inputs, Transpose(layer.W)) + (layer.b if layer.bias else 0)
-        equations.append(Equation(layer.Z, net, "forward", layer.index))
-        activation = layer.at(value(layer.activation.expr))
-        label = sp.Function(layer.activation.name)(layer.Z)
-        equations.append(Equation(layer.A, activation, "forward", layer.index, label))
-        if layer.batchnorm is not None:
-            equations.extend(_normalise(layer))
-        if layer.index in dropout:
-            equations.append(_dropout(layer.index, layer.output))
+    """Each step in turn: Z_l = S W_lᵀ + b_l and A_l = f_l(Z_l) for a Dense layer on S (A_{l−1}
+    in a chain, X first); Ã = S ⊙ M for a Dropout (X̃ = X ⊙ M_0, Ã_l = A_l ⊙ M_l); a BatchNorm's
+    steps; S_k = the sum of its inputs (Add), C_k = them side by side (Concatenate)."""
+    equations = []
+    steps, keys = network.steps, network.keys
+    dense = {layer.index: layer for layer in layers}
+    for j, (step, key, value_) in enumerate(zip(steps, keys, values, strict=True)):
+        kind = step.layer
+        sources = [values[s] for s in step.sources]
+        below = _filed_under(steps, j)
+        if isinstance(kind, Dense):
+            layer = dense[key]
+            net = Dot(layer.source, Transpose(layer.W)) + (layer.b if layer.bias else 0)
+            equations.append(Equation(layer.Z, net, "forward", layer.index))
+            activation = layer.at(value(layer.activation.expr))
+            label = sp.Function(layer.activation.name)(layer.Z)
+            equations.append(
+                Equation(layer.A, activation, "forward", layer.index, label)
+            )
+        elif isinstance(kind, BatchNorm):
+            equations.extend(_normalise(dense[key]))
+        elif isinstance(kind, Dropout):
+            mask = names.mask(keys[step.sources[0]])
+            equations.append(Equation(value_, sources[0] * mask, "forward", below))
+        elif isinstance(kind, Add):
+            equations.append(Equation(value_, sp.Add(*sources), "forward", below))
+        elif isinstance(kind, Concatenate):
+            equations.append(Equation(value_, Concat(*sources), "forward", below))
     return equations
 
 
@@ -415,50 +462,111 @@ def _regularization(
 
 
 def _deltas(
+    network: Network,
     layers: tuple[LayerDerivation, ...],
     output_delta: sp.Expr,
     computed_delta: sp.Expr,
-    dropout: dict[int, float],
 ) -> list[Equation]:
-    """δ_y from the fused output error, then δ_h = backward rule of (δ_{l+1} W_{l+1}), top down,
-    the arriving error times the mask M_l where a Dropout drops A_l (∂Ã_l/∂A_l = M_l); each
-    with the form the code computes where that differs (``Equation.computed``).
+    """δ_y from the fused output error, then each step's error from the top down: what
+    arrives at a node is the sum of what its consumers send back — δ_l W_l from a Dense
+    layer l, the arriving error times the mask M from a Dropout (∂Ã/∂A = M), G_l from a
+    BatchNorm, a junction's error E_{S_k} from an Add, its own columns of E_{C_k} from a
+    Concatenate — and δ_h = backward rule of it; each δ with the form the code computes where
+    that differs (``Equation.computed``). Nodes computed from X alone get no error.
 
     A row-wise activation uses its incoming signal twice, so it gets a name of its own, E_l.
     """
+    steps, keys = network.steps, network.keys
     out = layers[-1]
+    dense = {layer.index: layer for layer in layers}
+    trained = _depends_on_parameters(steps)
 
     def at_output(expr: sp.Expr) -> sp.Expr:
         return out.at(expr.xreplace({y: out.A, t: T}))
 
-    equations = [
-        _equation(
-            _delta(out, layers),
-            at_output(output_delta),
-            at_output(computed_delta),
-            out.index,
-        )
-    ]
-    for layer, above in zip(reversed(layers[:-1]), reversed(layers[1:])):
-        signal = Dot(_delta(above, layers), above.W)
-        if layer.index in dropout:
-            signal = signal * names.mask(layer.index)
-        if (
-            layer.backward.count(g) > 1
-            or layer.parameter_derivatives
-            or layer.batchnorm is not None
-        ):
-            name = names.signal(layer.index)
-            equations.append(Equation(name, signal, "delta", layer.index))
-            signal = name
-        if layer.batchnorm is not None:
+    equations = []
+    sent: dict[int, list[sp.Expr]] = {j: [] for j in range(len(steps))}
+
+    def send(source: int, error: sp.Expr) -> None:
+        if trained[source]:
+            sent[source].append(error)
+
+    for j in reversed(range(1, len(steps))):
+        step, key = steps[j], keys[j]
+        kind, arriving = step.layer, sp.Add(*sent[j])
+        if isinstance(kind, Dense):
+            layer = dense[key]
+            delta = _delta(layer, layers)
+            if layer is out:
+                equations.append(
+                    _equation(
+                        delta,
+                        at_output(output_delta),
+                        at_output(computed_delta),
+                        out.index,
+                    )
+                )
+            else:
+                equations.extend(_hidden_delta(layer, delta, arriving))
+            send(step.sources[0], Dot(delta, layer.W))
+        elif isinstance(kind, BatchNorm):
+            layer = dense[key]
+            equations.append(
+                Equation(names.signal(layer.index), arriving, "delta", layer.index)
+            )
             equations.append(_normalisation_error(layer))
-            signal = names.batchnorm_error(layer.index)
-        rule = layer.at(layer.backward.xreplace({g: signal}))
-        accurate = calculus.accurate_backward_rule(layer.activation.expr)
-        computed = layer.at(accurate.xreplace({g: signal}))
-        equations.append(_equation(_delta(layer, layers), rule, computed, layer.index))
+            send(step.sources[0], names.batchnorm_error(layer.index))
+        elif isinstance(kind, Dropout):
+            send(step.sources[0], arriving * names.mask(keys[step.sources[0]]))
+        else:
+            error = names.junction_error(key)
+            equations.append(Equation(error, arriving, "delta", _filed_under(steps, j)))
+            start = 0
+            for source in step.sources:
+                width = steps[source].units
+                if isinstance(kind, Add):
+                    send(source, error)
+                else:
+                    send(source, Columns(error, start, start + width))
+                start += width
     return equations
+
+
+def _hidden_delta(
+    layer: LayerDerivation, delta: sp.Symbol, arriving: sp.Expr
+) -> list[Equation]:
+    """δ_h = the activation's backward rule of the error arriving at A_l (G_l through a
+    BatchNorm), named E_l first where the rule uses it more than once or a learnable
+    parameter's gradient needs it."""
+    equations = []
+    signal = arriving
+    if layer.batchnorm is None and (
+        layer.backward.count(g) > 1 or layer.parameter_derivatives
+    ):
+        name = names.signal(layer.index)
+        equations.append(Equation(name, signal, "delta", layer.index))
+        signal = name
+    rule = layer.at(layer.backward.xreplace({g: signal}))
+    accurate = calculus.accurate_backward_rule(layer.activation.expr)
+    computed = layer.at(accurate.xreplace({g: signal}))
+    equations.append(_equation(delta, rule, computed, layer.index))
+    return equations
+
+
+def _filed_under(steps, j: int) -> int:
+    """The layer a step that is no Dense layer's is filed under: the Dense layers before it."""
+    return sum(isinstance(step.layer, Dense) for step in steps[:j])
+
+
+def _depends_on_parameters(steps) -> list[bool]:
+    """Whether each step's outputs depend on a parameter (a Dense layer at or before it):
+    only those need an error."""
+    depends = []
+    for step in steps:
+        depends.append(
+            isinstance(step.layer, Dense) or any(depends[s] for s in step.sources)
+        )
+    return depends
 
 
 def _normalisation_error(layer: LayerDerivation) -> Equation:
@@ -493,15 +601,13 @@ def _gradients(
     sign: int,
     loss_gradient: sp.Expr,
     penalty_derivative: sp.Expr | None,
-    dropout: dict[int, float],
 ) -> list[Equation]:
     """dW_l = ±δ_lᵀ A_{l-1} / N (+ r'(W_l)), db_l = ±mean δ_l (− under δ = −∂ℓ/∂Z), and
     dp_l = mean(∂ℓ/∂A_l ⊙ ∂f/∂p) for each learnable activation parameter p."""
     equations = []
     for layer in layers:
-        inputs = _inputs(layer.index, layers, dropout)
         delta = _delta(layer, layers)
-        grad_w = sign * Dot(Transpose(delta), inputs) / N
+        grad_w = sign * Dot(Transpose(delta), layer.source) / N
         if penalty_derivative is not None:
             grad_w += penalty_derivative.xreplace({w: layer.W})
         equations.append(
@@ -637,13 +743,20 @@ def _derive(network: Network, convention: str) -> Derivation:
     """The derivation of ``network`` (a frozen, hashable spec): the last few are kept, as
     compile and latex of one spec derive it more than once (``generate`` derives again).
     """
-    sizes = network.sizes
+    steps, keys, values = network.steps, network.keys, _values(network)
     normalised = {
         l: (i, spec) for i, (l, spec) in enumerate(network.batchnorm.items(), 1)
     }
     layers = tuple(
-        _layer(i + 1, sizes[i], dense, normalised.get(i + 1))
-        for i, dense in enumerate(network.dense)
+        _layer(
+            key,
+            steps[step.sources[0]].units,
+            step.layer,
+            normalised.get(key),
+            values[step.sources[0]],
+        )
+        for step, key in zip(steps, keys, strict=True)
+        if isinstance(step.layer, Dense)
     )
     out = layers[-1]
     loss = network.loss
@@ -662,13 +775,11 @@ def _derive(network: Network, convention: str) -> Derivation:
         + regularization,
     )
     loss_gradient = sp.diff(loss.expr, y)
-    dropout = network.dropout
     gradients = _gradients(
         layers,
         -1 if convention == "negative" else 1,
         loss_gradient,
         penalty_derivative,
-        dropout,
     )
     return Derivation(
         network=network,
@@ -684,13 +795,13 @@ def _derive(network: Network, convention: str) -> Derivation:
         regularizer_in_symbols=in_symbols,
         neuron=_neuron(),
         equations=(
-            *_forward(layers, dropout),
+            *_forward(network, layers, values),
             loss_equation,
             *_deltas(
+                network,
                 layers,
                 output_delta,
                 calculus.accurate_output_error(out.activation, loss, convention),
-                dropout,
             ),
             *gradients,
             *_updates(layers, network.optimizer),

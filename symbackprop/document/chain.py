@@ -14,9 +14,10 @@ import sympy as sp
 
 from ..derive.derivation import LOSS, N
 from ..expressions import names
-from ..expressions.algebra import Dot, Transpose
+from ..expressions.algebra import Concat, Dot, Transpose
 from ..expressions.notation import Partial, chain, colored
 from ..expressions.symbols import a, t, w, y, z
+from ..spec.network import Dense
 from .model import Math, Row, Section, Text
 from .settings import in_symbols
 
@@ -108,7 +109,10 @@ def _product(factors: list[sp.Expr]) -> sp.Expr:
 
 
 def layer_by_layer(derivation: Derivation) -> Section:
-    """Each layer's gradients by the chain rule from the loss down, the shared factor named δ."""
+    """Each layer's gradients by the chain rule from the loss down, the shared factor named δ
+    (in a graph, node by node: ``node_by_node``)."""
+    if derivation.is_graph:
+        return node_by_node(derivation)
     sign = _sign(derivation)
     symbols = in_symbols(derivation)
     blocks: list[Math | Text] = [
@@ -228,6 +232,143 @@ def layer_by_layer(derivation: Derivation) -> Section:
     return Section("The chain rule, layer by layer", tuple(blocks))
 
 
+def _consumers(derivation: Derivation) -> dict[int, list[tuple[int, int]]]:
+    """Each step's consumers: (the consuming step, the position among its inputs)."""
+    steps = derivation.network.steps
+    used: dict[int, list[tuple[int, int]]] = {j: [] for j in range(len(steps))}
+    for j, step in enumerate(steps):
+        for position, source in enumerate(step.sources):
+            used[source].append((j, position))
+    return used
+
+
+def _local(derivation: Derivation, values: tuple, j: int, position: int) -> tuple:
+    """(the consumer's node c, ∂c/∂V, a note) for input ``position`` of step ``j``."""
+    steps, keys = derivation.network.steps, derivation.network.keys
+    step = steps[j]
+    kind = type(step.layer).__name__
+    layer = next((l for l in derivation.layers if l.index == keys[j]), None)
+    if kind == "Dense":
+        return layer.Z, layer.W, _as("z", "a_k", "w_k")
+    if kind == "BatchNorm":
+        note = "batch-wise: its Jacobian, applied to the error in Batch normalisation"
+        return layer.output, sp.Function("J_BN")(layer.A), note
+    if kind == "Dropout":
+        mask = names.mask(keys[step.sources[0]])
+        return values[j], mask, "dropout: its mask, a Hadamard product"
+    if kind == "Add":
+        return values[j], ONE, "a sum passes its error to each input whole"
+    widths = [steps[s].units for s in step.sources]
+    start = sum(widths[:position])
+    blocks = [
+        sp.Integer(0) if start else None,
+        IDENTITY,
+        sp.Integer(0) if start + widths[position] < step.units else None,
+    ]
+    note = f"I in columns {start + 1}…{start + widths[position]}: its own columns of the error"
+    return values[j], Concat(*(b for b in blocks if b is not None)), note
+
+
+#: the identity matrix, as the documents write it
+IDENTITY = sp.Symbol("I")
+
+
+def node_by_node(derivation: Derivation) -> Section:
+    """The chain rule on a graph, from the loss down: at a node that feeds several others,
+    the sum over them of their error times their local derivative (the multivariable chain
+    rule); each layer's gradients from the error at its Z."""
+    network = derivation.network
+    steps, keys = network.steps, network.keys
+    values = derivation.nodes
+    used = _consumers(derivation)
+    trained = derivation.with_error
+    sign = _sign(derivation)
+    symbols = in_symbols(derivation)
+    dense = {layer.index: layer for layer in derivation.layers}
+    blocks: list[Math | Text] = [
+        Text(
+            (
+                (
+                    "In a graph a node can feed several others, and its error is then the sum "
+                    "of what each sends back (the multivariable chain rule): ∂ℒ/∂V = "
+                    "Σ_c ∂ℒ/∂c · ∂c/∂V over the nodes c computed from V. From the loss down, "
+                    "each node's error is found once and reused by every chain through it; "
+                    "a layer's shared factor ∂ℒ/∂Z is named its error δ (per sample, so "
+                    "∂ℒ/∂Z = "
+                ),
+                sp.Integer(sign) * sp.Symbol("delta") / N,
+                "). Nodes computed from X alone need no error.",
+            )
+        )
+    ]
+    for j in reversed(range(1, len(steps))):
+        if not trained[j]:
+            continue
+        rows = []
+        value = values[j]
+        if used[j]:
+            terms, locals_ = [], []
+            for consumer, position in used[j]:
+                node, factor, note = _local(derivation, values, consumer, position)
+                terms.append(chain(Partial(LOSS, node), Partial(node, value)))
+                locals_.append(
+                    Row(Partial(node, value), (factor,), arrays=True, note=note)
+                )
+            note = (
+                f"summed over the {len(terms)} nodes it feeds" if len(terms) > 1 else ""
+            )
+            rows.append(
+                Row(Partial(LOSS, value), (sp.Add(*terms, evaluate=False),), note=note)
+            )
+            rows += list(dict.fromkeys(locals_))
+        if isinstance(steps[j].layer, Dense):
+            layer = dense[keys[j]]
+            rows += _layer_rows(derivation, layer, sign, symbols)
+            title = (f"Layer {layer.index}:",)
+        else:
+            title = ("Node ", value, ":")
+        if rows:
+            blocks += [Text(title), Math(tuple(rows))]
+    return Section("The chain rule, node by node", tuple(blocks))
+
+
+def _layer_rows(derivation, layer, sign, symbols) -> list[Row]:
+    """∂ℒ/∂Z = ∂ℒ/∂A ∂A/∂Z = ±δ/N, then the layer's gradients through ∂Z/∂W = S, ∂Z/∂b = 1."""
+    delta = derivation.error_of(layer)
+    below = derivation.inputs_of(layer)
+    net = _net(below, layer)
+    rows = [
+        Row(
+            Partial(LOSS, layer.Z),
+            (
+                chain(Partial(LOSS, layer.A), Partial(layer.A, layer.Z)),
+                sign * delta / N,
+            ),
+        ),
+        Row(
+            Partial(layer.A, layer.Z),
+            (_local_derivative(layer),),
+            arrays=True,
+            note=_local_note(layer),
+        ),
+        Row(
+            Partial(LOSS, layer.W),
+            (chain(Partial(LOSS, layer.Z), Partial(layer.Z, layer.W)),),
+        ),
+        Row(
+            Partial(layer.Z, layer.W),
+            (sp.Derivative(net, layer.W), below),
+            arrays=True,
+            note=_as("z", "w_k", "a_k"),
+        ),
+    ]
+    return rows + [
+        Row(eq.lhs, (eq.rhs.xreplace(symbols),), arrays=True)
+        for eq in derivation.step("gradient")
+        if eq.layer == layer.index
+    ]
+
+
 def _net(inputs: sp.Symbol, layer: LayerDerivation) -> sp.Expr:
     """Z = A Wᵀ + 1bᵀ, with 1 the column of N ones (no bias term for a layer without one)."""
     bias = Dot(ONE, Transpose(layer.b)) if layer.bias else 0
@@ -254,8 +395,11 @@ def _renamed(expr: sp.Expr, entries: dict) -> sp.Expr:
         return expr.xreplace(entries)
 
 
-def index_form(derivation: Derivation) -> Section:
-    """BP1–BP4 entry by entry: sample n, unit j of the layer, unit k of the layer below."""
+def index_form(derivation: Derivation) -> Section | None:
+    """BP1–BP4 entry by entry: sample n, unit j of the layer, unit k of the layer below (for
+    a chain: in a graph BP2 is the node-by-node sum, shown in the chain rule)."""
+    if derivation.is_graph:
+        return None
     n, j, k = (sp.Symbol(s) for s in "njk")
     sign = _sign(derivation)
     out = derivation.layers[-1]

@@ -57,7 +57,7 @@ def inputs(derivation: Derivation) -> dict[sp.Symbol, np.ndarray]:
     """X, T and every initial parameter of the example, as exactly the numbers shown."""
     network = derivation.network
     rng = np.random.default_rng(SEED)
-    X_values = np.round(rng.normal(size=(SAMPLES, network.inputs)), 2)
+    X_values = np.round(rng.normal(size=(SAMPLES, network.sizes[0])), 2)
     outputs = network.sizes[-1]
     domain = DOMAINS[network.loss.targets]
     if derivation.targets_sum_to_one or network.loss.targets == "labels":

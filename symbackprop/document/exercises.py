@@ -66,7 +66,15 @@ def _items(derivation: Derivation) -> list[Item]:
                         ": each unit computes z = Σ_k w_k a_k + b, and SymPy's ∂z/∂a_k = w_k; "
                         "it is how the error of layer "
                     ),
-                    f"{out.index} reaches layer {below.index}.",
+                    *(
+                        (
+                            f"{out.index} reaches the node it weighs, ",
+                            derivation.inputs_of(out),
+                            ".",
+                        )
+                        if derivation.is_graph
+                        else (f"{out.index} reaches layer {below.index}.",)
+                    ),
                 ),
             )
         )
@@ -125,8 +133,14 @@ def _items(derivation: Derivation) -> list[Item]:
             ),
             (
                 (
-                    "A layer's δ is the δ of the layer above sent back through its weights; "
-                    "going down, each δ is computed once and every chain through it reuses it."
+                    (
+                        "A node's error is the sum of what the nodes it feeds send back; "
+                        if derivation.is_graph
+                        else "A layer's δ is the δ of the layer above sent back through its "
+                        "weights; "
+                    )
+                    + "going down, each δ is computed once and every chain through it "
+                    "reuses it."
                 ),
             ),
         ),

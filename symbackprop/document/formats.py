@@ -124,28 +124,44 @@ def _label_text(expr: sp.Basic) -> str:
 
 
 def _edge_geometry(figure: Figure):
-    """Each edge as (x0, y0, x1, y1, colour, label, label_x, label_y): the two edges between
-    a pair of nodes side by side, the backward one below (or right of) the forward one.
+    """Each edge as (x0, y0, x1, y1, colour, label, label_x, label_y, arrow): the two edges
+    between a pair of nodes side by side, the backward one below (or right of) the forward
+    one. A routed edge's segments meet at its corners (unnamed nodes), where no arrow ends.
     """
     at = {name: (x, y) for name, x, y in figure.nodes}
+
+    def offset(source, target, backward) -> tuple[float, float]:
+        """The pair's sideways shift: on a line, forward above and backward below; upright,
+        forward on the left and backward on the right."""
+        shift = -_PAIR if backward else _PAIR
+        return (0.0, shift) if at[source][1] == at[target][1] else (-shift, 0.0)
+
+    def joint(corner, backward) -> tuple[float, float]:
+        """Where a routed edge's two shifted segments of one direction meet at ``corner``:
+        the upright one's x and the level one's y."""
+        shift = -_PAIR if backward else _PAIR
+        return at[corner][0] - shift, at[corner][1] + shift
+
     for source, target, backward, label in figure.edges:
         (x0, y0), (x1, y1) = at[source], at[target]
         dx, dy = x1 - x0, y1 - y0
         length = (dx * dx + dy * dy) ** 0.5
         ux, uy = dx / length, dy / length
-        # a pair side by side: on a line, forward above and backward below; upright,
-        # forward on the left and backward on the right
-        shift = -_PAIR if backward else _PAIR
-        lateral = (0.0, shift) if dy == 0 else (-shift, 0.0)
+        lateral = offset(source, target, backward)
         start = (x0 + ux * _GAP + lateral[0], y0 + uy * _GAP + lateral[1])
         end = (x1 - ux * _GAP + lateral[0], y1 - uy * _GAP + lateral[1])
+        if isinstance(source, sp.Dummy):
+            start = joint(source, backward)
+        if isinstance(target, sp.Dummy):
+            end = joint(target, backward)
         middle = ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2)
         if dy == 0:  # a horizontal pair: the backward label under the line
             label_at = (middle[0], middle[1] - 0.22)
         else:  # a vertical pair: the label to the right
             label_at = (middle[0] + 0.12, middle[1])
         colour = _BACKWARD if backward else _FORWARD
-        yield (*start, *end, colour, label, *label_at)
+        arrow = not isinstance(target, sp.Dummy)
+        yield (*start, *end, colour, label, *label_at, arrow)
 
 
 def _bounds(figure: Figure) -> tuple[float, float, float, float]:
@@ -166,17 +182,20 @@ def _figure_latex(figure: Figure) -> str:
         ),
     ]
     for name, x, y in figure.nodes:
+        if isinstance(name, sp.Dummy):  # a corner of a routed edge
+            continue
         lines.append(
             f"\\put({x:.2f},{y:.2f}){{\\makebox(0,0){{${printers.latex(name)}$}}}}"
         )
-    for x0, y0, x1, y1, colour, label, lx, ly in _edge_geometry(figure):
+    for x0, y0, x1, y1, colour, label, lx, ly, arrow in _edge_geometry(figure):
         dx, dy = x1 - x0, y1 - y0
         direction = (
             f"{round(dx / abs(dx)) if dx else 0},{round(dy / abs(dy)) if dy else 0}"
         )
         length = abs(dx) if dx else abs(dy)
+        kind = "vector" if arrow else "line"
         lines.append(
-            f"\\put({x0:.2f},{y0:.2f}){{\\color{{{colour}}}\\vector({direction}){{{length:.2f}}}}}"
+            f"\\put({x0:.2f},{y0:.2f}){{\\color{{{colour}}}\\{kind}({direction}){{{length:.2f}}}}}"
         )
         if label is not None:
             anchor = "" if dy == 0 else "[l]"
@@ -215,11 +234,12 @@ def _figure_svg(figure: Figure) -> str:
         ),
         "</defs>",
     ]
-    for x0, y0, x1, y1, colour, label, lx, ly in _edge_geometry(figure):
+    for x0, y0, x1, y1, colour, label, lx, ly, arrow in _edge_geometry(figure):
         (a, b), (c, d) = px(x0, y0), px(x1, y1)
+        head = f' marker-end="url(#sb-{colour})"' if arrow else ""
         parts.append(
             f'<line x1="{a:.1f}" y1="{b:.1f}" x2="{c:.1f}" y2="{d:.1f}" stroke="{colour}" '
-            f'stroke-width="1.5" marker-end="url(#sb-{colour})"/>'
+            f'stroke-width="1.5"{head}/>'
         )
         if label is not None:
             a, b = px(lx, ly)
@@ -229,6 +249,8 @@ def _figure_svg(figure: Figure) -> str:
                 f'text-anchor="{anchor}">{html.escape(_label_text(label))}</text>'
             )
     for name, x, y in figure.nodes:
+        if isinstance(name, sp.Dummy):  # a corner of a routed edge
+            continue
         a, b = px(x, y)
         parts.append(
             f'<text x="{a:.1f}" y="{b + 6:.1f}" font-size="17" font-style="italic" '

@@ -94,10 +94,10 @@ def _shape(layer: LayerDerivation, param: sp.Symbol) -> sp.Expr:
 def _shapes(derivation: Derivation) -> Section:
     X = sp.Symbol("X")
     dropout = derivation.network.dropout
-    rows = [Row(X, (Space(N, derivation.network.inputs),), relation="∈")]
+    rows = [Row(X, (Space(N, derivation.network.sizes[0]),), relation="∈")]
     if 0 in dropout:
         rows += [
-            Row(array, (Space(N, derivation.network.inputs),), relation="∈")
+            Row(array, (Space(N, derivation.network.sizes[0]),), relation="∈")
             for array in (names.mask(0), names.dropped(0))
         ]
     for layer in derivation.layers:
@@ -115,10 +115,25 @@ def _shapes(derivation: Derivation) -> Section:
             arrays += [names.mask(layer.index), names.dropped(layer.index)]
         for array in arrays:
             rows.append(Row(array, (Space(N, layer.units),), relation="∈"))
+    steps, keys = derivation.network.steps, derivation.network.keys
+    for step, key in zip(steps, keys, strict=True):
+        if isinstance(key, tuple):  # a junction: S_k, C_k, and its dropout
+            rows.append(Row(names.junction(key), (Space(N, step.units),), relation="∈"))
+            if key in dropout:
+                rows += [
+                    Row(array, (Space(N, step.units),), relation="∈")
+                    for array in (names.mask(key), names.dropped(key))
+                ]
     for layer in reversed(derivation.layers):
         rows.append(
             Row(derivation.error_of(layer), (Space(N, layer.units),), relation="∈")
         )
+    computed = {eq.lhs for eq in derivation.step("delta")}
+    rows += [
+        Row(names.junction_error(key), (Space(N, step.units),), relation="∈")
+        for step, key in reversed(list(zip(steps, keys, strict=True)))
+        if isinstance(key, tuple) and names.junction_error(key) in computed
+    ]
     for layer in derivation.layers:
         for param in layer.params:
             rows.append(
@@ -145,6 +160,18 @@ def _shapes(derivation: Derivation) -> Section:
                     ),
                 )
                 if dropout
+                else ()
+            ),
+            *(
+                (
+                    (
+                        " In a graph a layer weighs the node it was called on (so n_in of "
+                        "W_l is that node's width); S_k is the k-th Add's sum of its "
+                        "inputs, C_k the k-th Concatenate's inputs side by side, and "
+                        "E_{S_k}, E_{C_k} the errors arriving at them."
+                    ),
+                )
+                if derivation.is_graph
                 else ()
             ),
             *(
@@ -389,8 +416,16 @@ def _hidden_errors(derivation: Derivation) -> Section | None:
         Text(
             (
                 (
-                    "The error of each hidden layer is the error of the layer above, sent back "
-                    "through its weights and scaled by f' of this layer"
+                    (
+                        "The error arriving at each node is the sum of what the nodes it "
+                        "feeds send back (δ W from a layer, the whole error from a sum, its "
+                        "own columns from a concatenation: The chain rule, node by node), "
+                        "and a layer's error is that, scaled by f' of the layer"
+                        if derivation.is_graph
+                        else "The error of each hidden layer is the error of the layer "
+                        "above, sent back through its weights and scaled by f' of this "
+                        "layer"
+                    )
                     + (
                         " (and by its dropout mask M_l, ∂Ã_l/∂A_l, where a Dropout drops "
                         "A_l)"

@@ -171,6 +171,52 @@ def _layer_rows(derivation: Derivation) -> tuple[tuple, ...]:
     )
 
 
+def _summary_rows(derivation: Derivation) -> tuple[tuple, ...]:
+    """For summary(), as Keras' model.summary() shows a model: (layer (type), width, its
+    parameters, activation or rate, the layers it takes its inputs from) of each node in
+    order; for a graph the inputs first, and whose outputs each node takes."""
+    network = derivation.network
+    is_graph = derivation.is_graph
+    kinds = {
+        "Dense": ("dense", "Dense"),
+        "Dropout": ("dropout", "Dropout"),
+        "BatchNorm": ("batch_normalization", "BatchNormalization"),
+        "Add": ("add", "Add"),
+        "Concatenate": ("concatenate", "Concatenate"),
+    }
+    counts = dict.fromkeys(kinds, 0)
+    layers = iter(derivation.layers)
+    labels, rows = [], []
+    for step in network.steps:
+        if step.layer is None:
+            labels.append("input_layer")
+            if is_graph:
+                rows.append(("input_layer (InputLayer)", step.units, (), "", ()))
+            continue
+        kind = type(step.layer).__name__
+        counts[kind] += 1
+        label, shown = kinds[kind]
+        labels.append(f"{label}_{counts[kind]}")
+        params, note = (), ""
+        if kind == "Dense":
+            layer = next(layers)
+            params = tuple(
+                p.name for p in layer.params if p not in layer.scale_and_shift
+            )
+            note = layer.activation.title
+            normalised = layer
+        elif kind == "BatchNorm":
+            params = tuple(
+                p.name
+                for p in (*normalised.scale_and_shift, *normalised.running_averages)
+            )
+        elif kind == "Dropout":
+            note = f"rate {step.layer.rate:g}"
+        sources = tuple(labels[s] for s in step.sources) if is_graph else ()
+        rows.append((f"{labels[-1]} ({shown})", step.units, params, note, sources))
+    return tuple(rows)
+
+
 def _batchnorm_rows(derivation: Derivation) -> tuple[tuple, ...]:
     """For summary() and the runtime: (the Dense layer it follows, its width, its
     parameters) of each BatchNorm, in order."""
@@ -405,11 +451,9 @@ def _render(derivation: Derivation, target: str) -> str:
         "mask_defaults": "".join(f", {mask}=1.0" for mask in masks),
         "mask_args": "".join(f", {mask}" for mask in masks),
         "dropout": tuple(
-            (mask.name, layer, rate, width)
-            for (mask, rate, width), layer in zip(
-                derivation.masks, network.dropout, strict=True
-            )
+            (mask.name, rate, width) for mask, rate, width in derivation.masks
         ),
+        "summary": _summary_rows(derivation),
         "activations": ", ".join(forward),
         "output": output,
         "loss_unpacking": _unpacking(forward, [loss, {"uses": {output}}]),

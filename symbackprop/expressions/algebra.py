@@ -36,6 +36,18 @@ class Transpose(sp.Function):
         return self.args[0]
 
 
+class Concat(sp.Function):
+    """Arrays side by side along the features (columns), ``[A  B]``."""
+
+
+class Columns(sp.Function):
+    """Columns ``start`` to ``stop`` (0-based, ``stop`` excluded) of an array:
+    ``E[:, start:stop]``, the share of a concatenation's error that one input receives.
+    """
+
+    nargs = 3
+
+
 class RowSum(sp.Function):
     """Sum over the units of a layer (one row of the batch), kept as a column."""
 

@@ -124,6 +124,20 @@ class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
             "msup", self._print(expr.args[0]), self.element("mi", text="⊤")
         )
 
+    def _print_Concat(self, expr: sp.Expr):
+        cells = [self.element("mtd", self._print(arg)) for arg in expr.args]
+        table = self.element("mtable", self.element("mtr", *cells))
+        return self.fenced(table, "[", "]")
+
+    def _print_Columns(self, expr: sp.Expr):
+        """Columns start + 1 to stop (counted from 1, as lecture notes count)."""
+        array, start, stop = expr.args
+        columns = self.row(
+            self.op(":"), self.op(","), self.element("mn", text=f"{start + 1}"),
+            self.op("…"), self.element("mn", text=f"{stop}"),
+        )  # fmt: skip
+        return self.element("msub", self.fenced(self._print(array)), columns)
+
     def _sum(self, index: str, body, subscript: str):
         total = self.element("munder", self.op("∑"), self.element("mi", text=index))
         return self.row(

@@ -129,21 +129,38 @@ def signal(layer: int) -> sp.Symbol:
     return _made(f"E{layer}", _indexed("E", layer))
 
 
-def mask(layer: int) -> sp.Symbol:
-    """M_l, the dropout mask of A_l (M_0 of the inputs X): each entry 0, or 1/(1 − rate)
-    for a kept one."""
-    return _made(f"M{layer}", _indexed("M", layer))
+def mask(key: int | tuple[str, int]) -> sp.Symbol:
+    """M_l, the dropout mask of A_l (M_0 of the inputs X, M_{S_k} of a junction's outputs,
+    ``junction``): each entry 0, or 1/(1 − rate) for a kept one."""
+    if isinstance(key, tuple):
+        return _made(f"M_{junction(key).name}", ("sub", ("text", "M"), _indexed(*key)))
+    return _made(f"M{key}", _indexed("M", key))
 
 
-def dropped(layer: int) -> sp.Symbol:
-    """Ã_l = A_l ⊙ M_l, the outputs of layer ``layer`` after dropout (X̃ for layer 0)."""
-    if layer == 0:
+def dropped(key: int | tuple[str, int]) -> sp.Symbol:
+    """Ã_l = A_l ⊙ M_l, the outputs of layer ``key`` after dropout (X̃ for layer 0, S̃_k for
+    a junction's)."""
+    if key == 0:
         return _made("X_drop", ("tilde", ("text", "X")), real=True)
+    letter, index = key if isinstance(key, tuple) else ("A", key)
     return _made(
-        f"A{layer}_drop",
-        ("sub", ("tilde", ("text", "A")), ("text", str(layer))),
+        f"{letter}{index}_drop",
+        ("sub", ("tilde", ("text", letter)), ("text", str(index))),
         real=True,
     )
+
+
+def junction(key: tuple[str, int]) -> sp.Symbol:
+    """S_k, the outputs of the k-th Add (its inputs summed), or C_k, of the k-th
+    Concatenate (its inputs side by side): ``key`` is ("S", k) or ("C", k)."""
+    letter, index = key
+    return _made(f"{letter}{index}", _indexed(letter, index), real=True)
+
+
+def junction_error(key: tuple[str, int]) -> sp.Symbol:
+    """E_{S_k} (E_{C_k}), the error arriving at a junction's outputs: the sum of what its
+    consumers send back."""
+    return _made(f"E_{junction(key).name}", ("sub", ("text", "E"), _indexed(*key)))
 
 
 def batch_mean(index: int) -> sp.Symbol:

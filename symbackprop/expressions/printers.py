@@ -104,6 +104,14 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
     def _print_Transpose(self, expr: sp.Expr) -> str:
         return f"{self._print(expr.args[0])}.T"
 
+    def _print_Concat(self, expr: sp.Expr) -> str:
+        arrays = ", ".join(self._print(arg) for arg in expr.args)
+        return f"np.concatenate(({arrays}), axis=1)"
+
+    def _print_Columns(self, expr: sp.Expr) -> str:
+        array, start, stop = expr.args
+        return f"{self.parenthesize(array, PRECEDENCE['Func'], strict=True)}[:, {start}:{stop}]"
+
     def _reduce(self, expr: sp.Expr, call: str) -> str:
         """A reduction as an array method (``delta_y.sum(axis=0)``): NumPy's function form
         goes through a Python wrapper, which costs more than the sum of a small batch.
@@ -355,6 +363,15 @@ class MathLatexPrinter(LectureOrder, LatexPrinter):
     def _print_Transpose(self, expr: sp.Expr) -> str:
         return f"{self._print(expr.args[0])}^{{\\top}}"
 
+    def _print_Concat(self, expr: sp.Expr) -> str:
+        arrays = " & ".join(self._print(arg) for arg in expr.args)
+        return rf"\begin{{bmatrix}} {arrays} \end{{bmatrix}}"
+
+    def _print_Columns(self, expr: sp.Expr) -> str:
+        """Columns start + 1 to stop (counted from 1, as lecture notes count)."""
+        array, start, stop = expr.args
+        return rf"\left({self._print(array)}\right)_{{:,\,{start + 1}\ldots {stop}}}"
+
     def _print_RowSum(self, expr: sp.Expr) -> str:
         return rf"\sum_{{k}} \left({self._print(expr.args[0])}\right)_{{k}}"
 
@@ -468,6 +485,13 @@ class CommentPrinter(ExactFloats, LectureOrder, StrPrinter):
 
     def _print_Transpose(self, expr: sp.Expr) -> str:
         return f"{self._print(expr.args[0])}ᵀ"
+
+    def _print_Concat(self, expr: sp.Expr) -> str:
+        return f"[{', '.join(self._print(arg) for arg in expr.args)}]"
+
+    def _print_Columns(self, expr: sp.Expr) -> str:
+        array, start, stop = expr.args
+        return f"{self._print(array)}[:, {start}:{stop}]"
 
     def _print_RowSum(self, expr: sp.Expr) -> str:
         return f"Σ_k({self._print(expr.args[0])})"

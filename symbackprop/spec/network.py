@@ -12,7 +12,7 @@ import sympy as sp
 from .. import budget
 from ..errors import SpecError
 from ..expressions import names
-from . import catalog, domain
+from . import catalog, domain, graph
 from .functions import (
     TASKS,
     Activation,
@@ -96,6 +96,12 @@ class Dense:
         if self.init is not None:
             object.__setattr__(self, "init", initializer(self.init, "Dense.init"))
 
+    def __call__(self, node: graph.Node) -> graph.Node:
+        return graph.connect(self, node)
+
+    def units_from(self, widths: tuple[int, ...]) -> int:
+        return self.units
+
     def __repr__(self) -> str:
         bias = "" if self.bias else ", bias=False"
         init = f", init={self.init.name!r}" if self.init else ""
@@ -114,6 +120,12 @@ class Dropout:
     def __post_init__(self) -> None:
         rate = _fraction(self.rate, "Dropout.rate", "the fraction of entries dropped")
         object.__setattr__(self, "rate", rate)
+
+    def __call__(self, node: graph.Node) -> graph.Node:
+        return graph.connect(self, node)
+
+    def units_from(self, widths: tuple[int, ...]) -> int:
+        return widths[0]
 
     def __repr__(self) -> str:
         return f"Dropout({self.rate!r})"
@@ -174,6 +186,12 @@ class BatchNorm:
                     f"BatchNorm.{flag} must be True or False, got {getattr(self, flag)!r}"
                 )
 
+    def __call__(self, node: graph.Node) -> graph.Node:
+        return graph.connect(self, node)
+
+    def units_from(self, widths: tuple[int, ...]) -> int:
+        return widths[0]
+
     def __repr__(self) -> str:
         settings = [
             f"{key}={value!r}"
@@ -222,6 +240,86 @@ def _check_layers(layers: tuple[object, ...]) -> None:
             f"Network.layers[{len(layers) - 1}]: the output layer must be Dense, got "
             f"{layers[-1]!r} (a Dropout or a BatchNorm acts on the outputs of the layer "
             "before it)"
+        )
+
+
+def _chain_layers(given: object) -> tuple[object, ...]:
+    """``layers=[…]`` as a checked tuple."""
+    if isinstance(given, (str, bytes)) or not hasattr(given, "__iter__"):
+        raise SpecError(
+            "Network.layers must be a list of Dense layers (and Dropouts, BatchNorms), "
+            f"got {given!r}"
+        )
+    layers = tuple(given)
+    if not layers:
+        raise SpecError("Network.layers must hold at least one Dense layer, got []")
+    _check_layers(layers)
+    return layers
+
+
+def _graph_layers(network: Network) -> tuple[object, ...]:
+    """The layers of the graph from ``network.inputs`` to ``network.outputs``, checked, in
+    computation order (``layers=`` may repeat them, as ``dataclasses.replace`` does)."""
+    steps = graph.resolve(network.inputs, network.outputs)
+    layers = tuple(step.layer for step in steps[1:])
+    given = tuple(network.layers) if hasattr(network.layers, "__iter__") else None
+    if given and (
+        len(given) != len(layers) or any(a is not b for a, b in zip(given, layers))
+    ):
+        raise SpecError(
+            "Network: give layers=[…] (a chain) or outputs= (a graph from an sb.Input), "
+            "not both"
+        )
+    _check_graph(steps)
+    return layers
+
+
+def _check_graph(steps: tuple[graph.Step, ...]) -> None:
+    """Known layers; the outputs a Dense layer's; a BatchNorm the only use of a Dense
+    layer's outputs; never a Dropout of a Dropout, nor two of one node."""
+    users: dict[int, list[int]] = {i: [] for i in range(len(steps))}
+    for j, step in enumerate(steps):
+        for source in step.sources:
+            users[source].append(j)
+    kinds = (Dense, Dropout, BatchNorm, graph.Add, graph.Concatenate)
+    for j, step in enumerate(steps[1:], 1):
+        layer = step.layer
+        if not isinstance(layer, kinds):
+            raise SpecError(
+                f"Network.outputs: {layer!r} is not a layer of symbackprop's (Dense, "
+                "Dropout, BatchNorm, Add, Concatenate)"
+            )
+        sources = [steps[s].layer for s in step.sources]
+        if isinstance(layer, BatchNorm) and (
+            not isinstance(sources[0], Dense) or users[step.sources[0]] != [j]
+        ):
+            raise SpecError(
+                f"Network.outputs: {layer!r} normalises {steps[step.sources[0]].layer or 'the inputs'!r}; "
+                "a BatchNorm normalises the outputs of a Dense layer, and is their only use"
+            )
+        if isinstance(layer, Dropout):
+            (source,) = step.sources
+            if isinstance(sources[0], Dropout):
+                raise SpecError(
+                    f"Network.outputs: {layer!r} drops the outputs of another Dropout; use "
+                    "one Dropout of rate 1 − (1 − p)(1 − q) instead"
+                )
+            dropouts = [u for u in users[source] if isinstance(steps[u].layer, Dropout)]
+            if len(dropouts) > 1:
+                raise SpecError(
+                    f"Network.outputs: {len(dropouts)} Dropouts drop the same node "
+                    f"({steps[source].layer or 'the inputs'!r}); use one and reuse its "
+                    "outputs"
+                )
+        if isinstance(layer, Dense) and layer.units < layer.activation.min_units:
+            raise SpecError(
+                f"Network.outputs: {layer!r}: activation {layer.activation.name!r} needs "
+                f"at least {layer.activation.min_units} units, got {layer.units}"
+            )
+    if not isinstance(steps[-1].layer, Dense):
+        raise SpecError(
+            f"Network.outputs must be a Dense layer's outputs, got those of "
+            f"{steps[-1].layer!r}"
         )
 
 
@@ -275,8 +373,9 @@ def _task(task: object, loss: Loss, units: int) -> str | None:
 def _check_generated_names(
     layers: tuple[Dense, ...],
     optimizer: Optimizer,
-    dropout: dict[int, float],
+    dropout: dict[object, float],
     batchnorm: dict[int, BatchNorm],
+    keys: tuple[object, ...] = (),
 ) -> None:
     """No two things in the generated module get the same name: a learnable parameter
     ``dalpha`` beside ``alpha`` (both ``dalpha1``), ``beta`` in layer 1 under Adam
@@ -294,6 +393,10 @@ def _check_generated_names(
             owners[names.gradient(param).name] = owner
         for statistic in (names.batch_mean(i), names.batch_variance(i)):
             owners[statistic.name] = owner
+    for key in keys:
+        if isinstance(key, tuple):
+            junction = names.junction(key).name
+            owners[junction] = owners[f"E_{junction}"] = f"the graph's node {junction}"
     owners.update(
         (
             names.mask(l).name,
@@ -327,15 +430,17 @@ def _check_generated_names(
 @dataclass(frozen=True)
 class Network:
     """A feed-forward network: ``inputs`` features, then ``layers`` (Dense, and Dropouts
-    between or before them, a BatchNorm after any hidden Dense layer), trained on ``loss`` (plus ``regularizer`` summed over every
-    weight, if given) by ``optimizer``; weights start from ``init`` unless a layer names its
-    own; the module computes in ``dtype``. ``task``
-    ("regression", "binary", "multiclass" or "sign") overrides the loss's own: the quadratic
-    cost with ``task="multiclass"`` makes a classifier, with labels, accuracy and predict.
+    between or before them, a BatchNorm after any hidden Dense layer) — or a graph, from the
+    node ``inputs = sb.Input(n)`` to the node ``outputs`` (layers called on nodes, joined by
+    ``sb.Add`` and ``sb.Concatenate``) — trained on ``loss`` (plus ``regularizer`` summed
+    over every weight, if given) by ``optimizer``; weights start from ``init`` unless a layer
+    names its own; the module computes in ``dtype``. ``task`` ("regression", "binary",
+    "multiclass" or "sign") overrides the loss's own: the quadratic cost with
+    ``task="multiclass"`` makes a classifier, with labels, accuracy and predict.
     """
 
     name: str
-    inputs: int
+    inputs: int | graph.Input
     layers: tuple[Dense, ...] = field(default_factory=tuple)
     loss: str | Loss = "mse"
     regularizer: Regularizer | None = None
@@ -343,22 +448,17 @@ class Network:
     init: str | Initializer = "glorot_uniform"
     dtype: str = "float64"
     task: str | None = None
+    outputs: graph.Node | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", module_name(self.name))
-        object.__setattr__(self, "inputs", positive_int(self.inputs, "Network.inputs"))
-        if isinstance(self.layers, (str, bytes)) or not hasattr(
-            self.layers, "__iter__"
-        ):
-            raise SpecError(
-                "Network.layers must be a list of Dense layers (and Dropouts, BatchNorms), "
-                f"got {self.layers!r}"
+        if self.outputs is not None:
+            object.__setattr__(self, "layers", _graph_layers(self))
+        else:
+            object.__setattr__(
+                self, "inputs", positive_int(self.inputs, "Network.inputs")
             )
-        layers = tuple(self.layers)
-        if not layers:
-            raise SpecError("Network.layers must hold at least one Dense layer, got []")
-        _check_layers(layers)
-        object.__setattr__(self, "layers", layers)
+            object.__setattr__(self, "layers", _chain_layers(self.layers))
         dense = self.dense
         loss = catalog.loss(self.loss, "Network.loss")
         object.__setattr__(self, "loss", loss)
@@ -381,7 +481,9 @@ class Network:
         object.__setattr__(
             self, "optimizer", optimizer(self.optimizer, "Network.optimizer")
         )
-        _check_generated_names(dense, self.optimizer, self.dropout, self.batchnorm)
+        _check_generated_names(
+            dense, self.optimizer, self.dropout, self.batchnorm, self.keys
+        )
         object.__setattr__(self, "init", initializer(self.init, "Network.init"))
         object.__setattr__(self, "dtype", one_of(self.dtype, DTYPES, "Network.dtype"))
         object.__setattr__(self, "task", _task(self.task, loss, dense[-1].units))
@@ -411,42 +513,79 @@ class Network:
         """The Dense layers, in order (W1, b1 belong to the first)."""
         return tuple(layer for layer in self.layers if isinstance(layer, Dense))
 
-    def _after_dense(self, kind: type) -> dict[int, object]:
-        """Each layer of ``kind`` by the number l of Dense layers before it, in order."""
-        found, seen = {}, 0
-        for layer in self.layers:
-            if isinstance(layer, kind):
-                found[seen] = layer
-            elif isinstance(layer, Dense):
-                seen += 1
-        return found
+    @property
+    def keys(self) -> tuple[object, ...]:
+        """What each step's outputs are numbered by: 0 the inputs, l those of Dense layer l
+        (and of its BatchNorm), ("S", k) the k-th Add's, ("C", k) the k-th Concatenate's;
+        None a Dropout's."""
+        keys: list[object] = []
+        counts = {Dense: 0, graph.Add: 0, graph.Concatenate: 0}
+        for step in self.steps:
+            layer = step.layer
+            if layer is None:
+                keys.append(0)
+            elif isinstance(layer, BatchNorm):
+                keys.append(keys[step.sources[0]])
+            elif type(layer) in counts:
+                counts[type(layer)] += 1
+                count = counts[type(layer)]
+                if isinstance(layer, Dense):
+                    keys.append(count)
+                else:
+                    keys.append(("S" if isinstance(layer, graph.Add) else "C", count))
+            else:
+                keys.append(None)
+        return tuple(keys)
+
+    def _applied(self, kind: type) -> dict[object, object]:
+        """Each layer of ``kind`` by the key of the node it is applied to, in order."""
+        keys = self.keys
+        return {
+            keys[step.sources[0]]: step.layer
+            for step in self.steps
+            if isinstance(step.layer, kind)
+        }
 
     @property
-    def dropout(self) -> dict[int, float]:
-        """Each Dropout's rate by the activations it drops: 0 for the inputs X, l for the
-        outputs A_l of Dense layer l."""
-        return {l: layer.rate for l, layer in self._after_dense(Dropout).items()}
+    def dropout(self) -> dict[object, float]:
+        """Each Dropout's rate by the key of the node it drops (``keys``): 0 for the inputs
+        X, l for the outputs A_l of Dense layer l (B_l after its BatchNorm)."""
+        return {key: layer.rate for key, layer in self._applied(Dropout).items()}
 
     @property
     def batchnorm(self) -> dict[int, BatchNorm]:
         """Each BatchNorm by the Dense layer l whose outputs A_l it normalises, in order
         (the i-th owns gamma<i>, beta<i>, mean<i>, var<i>)."""
-        return self._after_dense(BatchNorm)
+        return self._applied(BatchNorm)
 
     @property
     def sizes(self) -> tuple[int, ...]:
-        """Widths from the input to the output, e.g. (2, 20, 1)."""
-        return (self.inputs, *(layer.units for layer in self.dense))
+        """The inputs' width, then each Dense layer's, e.g. (2, 20, 1)."""
+        return (self.steps[0].units, *(layer.units for layer in self.dense))
+
+    @property
+    def steps(self) -> tuple[graph.Step, ...]:
+        """Every node in computation order, the inputs first: the chain's layers in turn, or
+        the graph's nodes in the order they were made."""
+        if self.outputs is None:
+            return graph.chain(self.inputs, self.layers)
+        return graph.resolve(self.inputs, self.outputs)
 
     def initializer(self, index: int) -> Initializer:
         """The initialiser of Dense layer ``index`` (0-based): its own, else the network's."""
         return self.dense[index].init or self.init
 
     def architecture(self) -> str:
-        """Inputs and layers (Dropouts too): what the parameters mean (a saved file must
-        match it)."""
-        stack = " → ".join(repr(layer) for layer in self.layers)
-        return f"inputs {self.inputs} → {stack}"
+        """Inputs and layers (Dropouts too), and for a graph what each node is computed from:
+        what the parameters mean (a saved file must match it)."""
+        if self.outputs is None:
+            stack = " → ".join(repr(layer) for layer in self.layers)
+            return f"inputs {self.inputs} → {stack}"
+        nodes = [
+            f"[{i}] {step.layer!r} of {', '.join(f'[{s}]' for s in step.sources)}"
+            for i, step in enumerate(self.steps[1:], 1)
+        ]
+        return f"[0] inputs {self.sizes[0]}; {'; '.join(nodes)}"
 
     def describe(self) -> str:
         """One line: inputs → layers; loss; optimiser (and any non-default init or dtype)."""
