@@ -33,7 +33,7 @@ _HOMES = {
     ".spec.functions": ("Activation", "Loss", "Regularizer"),
     ".spec.initializers": ("INITIALIZERS", "Initializer"),
     ".spec.graph": ("Add", "Concatenate", "Input"),
-    ".spec.network": ("BatchNorm", "Dense", "Dropout", "Network"),
+    ".spec.network": ("ActivationLayer", "BatchNorm", "Dense", "Dropout", "Network"),
     ".spec.optimizers": (
         "OPTIMIZERS",
         "SGD",
@@ -90,6 +90,7 @@ __all__ = [
     "OPTIMIZERS",
     "SGD",
     "Activation",
+    "ActivationLayer",
     "Adagrad",
     "Adam",
     "Add",

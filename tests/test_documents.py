@@ -29,6 +29,7 @@ from symbackprop.expressions.notation import Partial
 from symbackprop.spec.files import load_networks
 
 from .test_generated_code import EVERY_ACTIVATION, EVERY_LOSS, EVERY_OPTIMIZER
+from .test_graph import activation_chain, contract_network
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -115,7 +116,15 @@ def _is_name(expr: sp.Basic) -> bool:
 
 @pytest.mark.parametrize(
     "network",
-    [*EXAMPLES, EVERY_ACTIVATION, PRELU_SOFTMAX, *EVERY_LOSS, *EVERY_OPTIMIZER],
+    [
+        *EXAMPLES,
+        EVERY_ACTIVATION,
+        PRELU_SOFTMAX,
+        *EVERY_LOSS,
+        *EVERY_OPTIMIZER,
+        contract_network(),
+        activation_chain(),
+    ],
     ids=lambda n: n.name,
 )
 @pytest.mark.parametrize("convention", CONVENTIONS)

@@ -95,7 +95,7 @@ def _net(**overrides):
         ),
         (
             lambda: _net(layers=["dense"]),
-            "Network.layers[0] must be a Dense layer, a Dropout or a BatchNorm, got 'dense'",
+            "Network.layers[0] must be a Dense layer, a Dropout, a BatchNorm or an ActivationLayer, got 'dense'",
         ),
         (
             lambda: sb.Dropout(1.0),

@@ -131,8 +131,9 @@ _OUTPUTS = [
 def _graphs(draw):
     """A random graph: 2–6 hidden Dense layers of one width, each on the last node, on a
     residual sum of it with a node 2–5 layers back, or on a concatenation of earlier nodes
-    (the inputs too); a Dropout before a layer or not, a BatchNorm after it or not (after a
-    linear layer it comes before the next layer's activation)."""
+    (the inputs too); a Dropout before a layer or not, a BatchNorm after it or not, and the
+    activation in the layer or in an ActivationLayer after it (so after the BatchNorm:
+    before and after activations both)."""
     output, loss = draw(st.sampled_from(_OUTPUTS))
     width = draw(st.integers(2, 4))
     x = sb.Input(draw(st.integers(1, 4)))
@@ -149,13 +150,18 @@ def _graphs(draw):
             source = sb.Concatenate()(picked)
         if draw(st.booleans()) and source is not x:
             source = sb.Dropout(draw(st.sampled_from([0.0, 0.5])))(source)
-        node = sb.Dense(width, draw(st.sampled_from(_HIDDEN)))(source)
+        # the activation in the layer, or on its own after it (an ActivationLayer)
+        apart = draw(st.booleans())
+        activation = draw(st.sampled_from(_HIDDEN))
+        node = sb.Dense(width, "identity" if apart else activation)(source)
         if draw(st.booleans()):
             node = sb.BatchNorm(
                 eps=draw(st.sampled_from([1e-3, 0.1])),
                 center=draw(st.booleans()),
                 scale=draw(st.booleans()),
             )(node)
+        if apart:  # after the BatchNorm: batch normalisation before the activation
+            node = sb.ActivationLayer(activation)(node)
         pool.append(node)
     top = pool[-1]
     if draw(st.booleans()):
@@ -212,6 +218,32 @@ def test_targets_compute_what_numpy_computes():
         for name, value in runs["numpy"][0].items():
             np.testing.assert_allclose(trained[name], value, atol=1e-9)
         np.testing.assert_allclose(history["loss"], runs["numpy"][1]["loss"], rtol=1e-9)
+
+
+_HIDDEN_ALL = [*_HIDDEN, "elu", "softmax", "gelu", "swish"]
+
+
+@pytest.mark.parametrize("activation", _HIDDEN_ALL)
+@pytest.mark.parametrize("training", [True, False], ids=["training", "inference"])
+def test_batch_norm_before_an_activation_layer_in_a_chain_matches_torch(
+    activation, training
+):
+    network = sb.Network(
+        "before",
+        3,
+        [
+            sb.Dense(4),
+            sb.BatchNorm(),
+            sb.ActivationLayer(activation),
+            sb.Dropout(0.25),
+            sb.Dense(3, activation),
+            sb.Dense(2, "softmax"),
+        ],
+        "categorical_crossentropy",
+    )
+    module, params, X, T, *_ = _against_torch(network, 7, training)
+    if training:
+        assert module.check_gradients(params, X, T) < 1e-6
 
 
 def test_a_layer_called_twice_on_the_same_node_is_one_node():
@@ -305,11 +337,30 @@ def test_graph_figure_routes_edges_from_further_back_above_the_line():
     assert Partial(names.junction(("S", 1)), sp.Symbol("A1", real=True)) in labels
 
 
+def activation_chain():
+    """Batch normalisation before the activation (Ioffe & Szegedy's place for it), in a
+    chain: the documents walk it node by node."""
+    return sb.Network(
+        "before",
+        3,
+        [
+            sb.Dense(4),
+            sb.BatchNorm(),
+            sb.ActivationLayer("softmax"),
+            sb.Dropout(0.25),
+            sb.Dense(3, "tanh"),
+            sb.Dense(2, "softmax"),
+        ],
+        "categorical_crossentropy",
+    )
+
+
+@pytest.mark.parametrize("make", [contract_network, activation_chain])
 @pytest.mark.parametrize("form", ["latex", "html"])
-def test_graph_documents_compile_and_render(form, tmp_path):
+def test_graph_documents_compile_and_render(form, make, tmp_path):
     from .test_documents import PROBE, _compile, _tool, chromium_probe
 
-    derivation = sb.derive(contract_network())
+    derivation = sb.derive(make())
     if form == "latex":
         pdf = _compile(derivation.to_latex(exercises=True), tmp_path)
         assert pdf.read_bytes().startswith(b"%PDF")
@@ -365,6 +416,25 @@ def _two_dropouts_of_one_node():
 @pytest.mark.parametrize(
     "make, message",
     [
+        (lambda: sb.ActivationLayer(sb.prelu()), "learnable parameters"),
+        (lambda: sb.ActivationLayer("nope"), "ActivationLayer.activation"),
+        (
+            lambda: sb.Network(
+                "w", 2, [sb.Dense(1), sb.ActivationLayer("softmax"), sb.Dense(1)]
+            ),
+            (
+                r"Network.layers\[1\]: ActivationLayer\('softmax'\): activation "
+                "'softmax' needs at least 2 units, got 1"
+            ),
+        ),
+        (
+            lambda: sb.Network(
+                "a",
+                2,
+                [sb.Dense(3), sb.ActivationLayer("relu"), sb.BatchNorm(), sb.Dense(1)],
+            ),
+            "a BatchNorm normalises the outputs of the Dense layer right before it",
+        ),
         (_cycle, "the graph has a cycle through"),
         (
             lambda: sb.Add()([sb.Dense(3)(sb.Input(2)), sb.Input(4)]),

@@ -25,12 +25,14 @@ from symbackprop.output import status
 
 from .test_documents import EXAMPLES, _compile, _tool
 from .test_generated_code import EVERY_ACTIVATION
-from .test_graph import contract_network
+from .test_graph import activation_chain, contract_network
 
 WORKED = [
     *EXAMPLES,
     # a graph: a residual sum, a concatenation with the inputs, its dropout, a BatchNorm
     contract_network(),
+    # a BatchNorm before an ActivationLayer (softmax: its error named, used twice)
+    activation_chain(),
     sb.Network(
         "dropout_prelu",
         3,

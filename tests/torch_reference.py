@@ -14,6 +14,9 @@ ACTIVATIONS = {
     "softplus": F.softplus,
     "identity": lambda z: z,
     "softmax": lambda z: torch.softmax(z, dim=1),
+    "elu": F.elu,
+    "gelu": F.gelu,  # the exact form, by erf
+    "swish": F.silu,
 }
 
 
@@ -21,7 +24,8 @@ def outputs(network, params, X, masks, training=True):
     """The network's outputs, node by node (a chain's layers in turn, a graph's nodes in the
     order they were made): ``masks`` in the order of the Dropouts (a dict, as
     ``network.dropout`` keys them); BatchNorm by the batch's statistics (training) or by
-    params' mean<i>, var<i>; Add by ``+``, Concatenate by ``torch.cat``."""
+    params' mean<i>, var<i>; an ActivationLayer by torch's function; Add by ``+``,
+    Concatenate by ``torch.cat``."""
     masks, values, i, b = iter(masks.values()), [], 0, 0
     for step in network.steps:
         layer = step.layer
@@ -41,6 +45,8 @@ def outputs(network, params, X, masks, training=True):
                 training=training,
                 eps=layer.eps,
             )
+        elif isinstance(layer, sb.ActivationLayer):
+            A = ACTIVATIONS[layer.activation.name](inputs[0])
         elif isinstance(layer, sb.Add):
             A = sum(inputs[1:], inputs[0])
         elif isinstance(layer, sb.Concatenate):

@@ -31,7 +31,7 @@ from ..expressions.symbols import a, g, t, w, y, z
 from ..options import CONVENTIONS
 from ..spec.functions import Activation
 from ..spec.graph import Add, Concatenate
-from ..spec.network import BatchNorm, Dense, Dropout, Network
+from ..spec.network import ActivationLayer, BatchNorm, Dense, Dropout, Network
 from ..spec.optimizers import GRAD, LR_K, THETA, Optimizer
 from . import batchnorm, calculus
 
@@ -234,6 +234,8 @@ class Derivation:
     #: one unit's weighted input z = Σ_k w_k a_k + b (on ``NEURON_INPUTS`` inputs) and its
     #: partial derivatives by SymPy: ((w_2, a_2), (b, 1), (a_2, w_2)) — ∂z/∂w_k, ∂z/∂b, ∂z/∂a_k
     neuron: tuple[sp.Expr, tuple[tuple[sp.Symbol, sp.Expr], ...]] | None = None
+    #: each ActivationLayer's derivation, in order
+    activations: tuple[ActivationDerivation, ...] = ()
 
     def step(self, name: str) -> tuple[Equation, ...]:
         """The equations of one step (see STEPS), in order."""
@@ -276,8 +278,9 @@ class Derivation:
 
     @property
     def is_graph(self) -> bool:
-        """Whether the network is a graph (``outputs=``) rather than a chain of layers."""
-        return self.network.outputs is not None
+        """Whether the documents walk the network node by node: a graph (``outputs=``), or a
+        chain with an ActivationLayer, rather than a chain of Dense layers."""
+        return self.network.outputs is not None or bool(self.activations)
 
     def latex(self) -> str:
         """Every derived formula as LaTeX: one ``align*`` environment, a titled section per step."""
@@ -342,6 +345,28 @@ class Derivation:
         return bundle
 
 
+def _analysis(act: Activation) -> dict[str, object]:
+    """What is derived of an activation: f' (in output form where one exists), the row-wise
+    Jacobian, the backward rule, ∂f/∂p of its learnable parameters."""
+    jacobian = calculus.row_jacobian(act.expr) if act.is_vector else None
+    if jacobian is not None:
+        derivative, in_output = jacobian.diagonal, True
+    else:
+        form = calculus.derivative_in_output_form(act.expr)
+        derivative, in_output = form.expr, form.in_output
+    return {
+        "activation": act,
+        "activation_derivative": derivative,
+        "derivative_in_output_form": in_output,
+        "derivative_in_z": None if act.is_vector else sp.diff(act.expr, z),
+        "jacobian": jacobian,
+        "backward": calculus.backward_rule(act.expr),
+        "parameter_derivatives": tuple(
+            (p, sp.diff(act.expr, p)) for p, _ in act.learnable
+        ),
+    }
+
+
 def _layer(
     index: int,
     inputs: int,
@@ -349,29 +374,60 @@ def _layer(
     normalised: tuple[int, BatchNorm] | None,
     source: sp.Symbol,
 ) -> LayerDerivation:
-    act = dense.activation
-    jacobian = calculus.row_jacobian(act.expr) if act.is_vector else None
-    if jacobian is not None:
-        derivative, in_output = jacobian.diagonal, True
-    else:
-        form = calculus.derivative_in_output_form(act.expr)
-        derivative, in_output = form.expr, form.in_output
     return LayerDerivation(
         index=index,
         units=dense.units,
         inputs=inputs,
         bias=dense.bias,
-        activation=act,
-        activation_derivative=derivative,
-        derivative_in_output_form=in_output,
-        derivative_in_z=None if act.is_vector else sp.diff(act.expr, z),
-        jacobian=jacobian,
-        backward=calculus.backward_rule(act.expr),
-        parameter_derivatives=tuple(
-            (p, sp.diff(act.expr, p)) for p, _ in act.learnable
-        ),
         batchnorm=normalised,
         source=source,
+        **_analysis(dense.activation),
+    )
+
+
+@dataclass(frozen=True)
+class ActivationDerivation:
+    """What was derived for an ActivationLayer: H_k = f(V) of the node V it acts on, with f'
+    and the backward rule as a Dense layer's activation has them (z standing for V)."""
+
+    key: tuple[str, int]
+    units: int
+    source: sp.Symbol
+    activation: Activation
+    activation_derivative: sp.Expr
+    derivative_in_output_form: bool
+    derivative_in_z: sp.Expr | None
+    jacobian: calculus.RowJacobian | None
+    backward: sp.Expr
+    parameter_derivatives: tuple = ()
+
+    @property
+    def output(self) -> sp.Symbol:
+        return names.junction(self.key)
+
+    @property
+    def index(self) -> str:
+        """What names its f in the documents: f_{H1}."""
+        return self.output.name
+
+    def at(self, expr: sp.Expr) -> sp.Expr:
+        """A per-unit formula over the arrays: z → V, a → H_k."""
+        return expr.xreplace({z: self.source, a: self.output})
+
+
+def _activations(
+    network: Network, values: list[sp.Symbol]
+) -> tuple[ActivationDerivation, ...]:
+    """Each ActivationLayer's derivation, in order."""
+    return tuple(
+        ActivationDerivation(
+            key=key,
+            units=step.units,
+            source=values[step.sources[0]],
+            **_analysis(step.layer.activation),
+        )
+        for step, key in zip(network.steps, network.keys, strict=True)
+        if isinstance(step.layer, ActivationLayer)
     )
 
 
@@ -390,7 +446,7 @@ def _values(network: Network) -> list[sp.Symbol]:
             values.append(names.batchnorm_output(key))
         elif isinstance(layer, Dropout):
             values.append(names.dropped(keys[step.sources[0]]))
-        else:
+        else:  # a junction or an ActivationLayer: S_k, C_k, H_k
             values.append(names.junction(key))
     return values
 
@@ -438,6 +494,11 @@ def _forward(
         elif isinstance(kind, Dropout):
             mask = names.mask(keys[step.sources[0]])
             equations.append(Equation(value_, sources[0] * mask, "forward", below))
+        elif isinstance(kind, ActivationLayer):
+            act = kind.activation
+            formula = value(act.expr).xreplace({z: sources[0]})
+            label = sp.Function(act.name)(sources[0])
+            equations.append(Equation(value_, formula, "forward", below, label))
         elif isinstance(kind, Add):
             equations.append(Equation(value_, sp.Add(*sources), "forward", below))
         elif isinstance(kind, Concatenate):
@@ -464,6 +525,7 @@ def _regularization(
 def _deltas(
     network: Network,
     layers: tuple[LayerDerivation, ...],
+    activations: tuple[ActivationDerivation, ...],
     output_delta: sp.Expr,
     computed_delta: sp.Expr,
 ) -> list[Equation]:
@@ -471,7 +533,8 @@ def _deltas(
     arrives at a node is the sum of what its consumers send back — δ_l W_l from a Dense
     layer l, the arriving error times the mask M from a Dropout (∂Ã/∂A = M), G_l from a
     BatchNorm, a junction's error E_{S_k} from an Add, its own columns of E_{C_k} from a
-    Concatenate — and δ_h = backward rule of it; each δ with the form the code computes where
+    Concatenate, δ_{H_k} (its backward rule of the error at H_k) from an ActivationLayer —
+    and δ_h = backward rule of it; each δ with the form the code computes where
     that differs (``Equation.computed``). Nodes computed from X alone get no error.
 
     A row-wise activation uses its incoming signal twice, so it gets a name of its own, E_l.
@@ -484,6 +547,7 @@ def _deltas(
     def at_output(expr: sp.Expr) -> sp.Expr:
         return out.at(expr.xreplace({y: out.A, t: T}))
 
+    by_key = {act.key: act for act in activations}
     equations = []
     sent: dict[int, list[sp.Expr]] = {j: [] for j in range(len(steps))}
 
@@ -518,6 +582,13 @@ def _deltas(
             send(step.sources[0], names.batchnorm_error(layer.index))
         elif isinstance(kind, Dropout):
             send(step.sources[0], arriving * names.mask(keys[step.sources[0]]))
+        elif isinstance(kind, ActivationLayer):
+            act = by_key[key]
+            delta = names.node_delta(key)
+            equations.extend(
+                _activation_delta(act, delta, arriving, _filed_under(steps, j))
+            )
+            send(step.sources[0], delta)
         else:
             error = names.junction_error(key)
             equations.append(Equation(error, arriving, "delta", _filed_under(steps, j)))
@@ -538,18 +609,35 @@ def _hidden_delta(
     """δ_h = the activation's backward rule of the error arriving at A_l (G_l through a
     BatchNorm), named E_l first where the rule uses it more than once or a learnable
     parameter's gradient needs it."""
+    named = layer.batchnorm is None and (
+        layer.backward.count(g) > 1 or bool(layer.parameter_derivatives)
+    )
+    signal = names.signal(layer.index) if named else None
+    return _backward(layer, delta, arriving, signal, layer.index)
+
+
+def _activation_delta(
+    act: ActivationDerivation, delta: sp.Symbol, arriving: sp.Expr, filed: int
+) -> list[Equation]:
+    """δ_{H_k} = an ActivationLayer's backward rule of the error arriving at H_k, named
+    E_{H_k} first where the rule uses it more than once."""
+    signal = names.junction_error(act.key) if act.backward.count(g) > 1 else None
+    return _backward(act, delta, arriving, signal, filed)
+
+
+def _backward(
+    owner, delta: sp.Symbol, arriving: sp.Expr, signal: sp.Symbol | None, filed: int
+) -> list[Equation]:
+    """``delta`` = the backward rule of ``owner``'s activation (a Dense layer's or an
+    ActivationLayer's) of the arriving error, given a name ``signal`` first if any."""
     equations = []
-    signal = arriving
-    if layer.batchnorm is None and (
-        layer.backward.count(g) > 1 or layer.parameter_derivatives
-    ):
-        name = names.signal(layer.index)
-        equations.append(Equation(name, signal, "delta", layer.index))
-        signal = name
-    rule = layer.at(layer.backward.xreplace({g: signal}))
-    accurate = calculus.accurate_backward_rule(layer.activation.expr)
-    computed = layer.at(accurate.xreplace({g: signal}))
-    equations.append(_equation(delta, rule, computed, layer.index))
+    if signal is not None:
+        equations.append(Equation(signal, arriving, "delta", filed))
+        arriving = signal
+    rule = owner.at(owner.backward.xreplace({g: arriving}))
+    accurate = calculus.accurate_backward_rule(owner.activation.expr)
+    computed = owner.at(accurate.xreplace({g: arriving}))
+    equations.append(_equation(delta, rule, computed, filed))
     return equations
 
 
@@ -744,6 +832,7 @@ def _derive(network: Network, convention: str) -> Derivation:
     compile and latex of one spec derive it more than once (``generate`` derives again).
     """
     steps, keys, values = network.steps, network.keys, _values(network)
+    activations = _activations(network, values)
     normalised = {
         l: (i, spec) for i, (l, spec) in enumerate(network.batchnorm.items(), 1)
     }
@@ -794,12 +883,14 @@ def _derive(network: Network, convention: str) -> Derivation:
         regularizer_derivative=penalty_derivative,
         regularizer_in_symbols=in_symbols,
         neuron=_neuron(),
+        activations=activations,
         equations=(
             *_forward(network, layers, values),
             loss_equation,
             *_deltas(
                 network,
                 layers,
+                activations,
                 output_delta,
                 calculus.accurate_output_error(out.activation, loss, convention),
             ),

@@ -258,6 +258,9 @@ def _local(derivation: Derivation, values: tuple, j: int, position: int) -> tupl
         return values[j], mask, "dropout: its mask, a Hadamard product"
     if kind == "Add":
         return values[j], ONE, "a sum passes its error to each input whole"
+    if kind == "ActivationLayer":
+        act = next(act for act in derivation.activations if act.key == keys[j])
+        return values[j], _local_derivative(act), _local_note(act)
     widths = [steps[s].units for s in step.sources]
     start = sum(widths[:position])
     blocks = [
@@ -377,7 +380,7 @@ def _net(inputs: sp.Symbol, layer: LayerDerivation) -> sp.Expr:
 
 def _local_derivative(layer: LayerDerivation) -> sp.Expr:
     if layer.activation.is_vector:
-        return sp.Function(f"J_{layer.activation.name}")(layer.Z)
+        return sp.Function(f"J_{layer.activation.name}")(layer.at(z))
     return layer.at(layer.activation_derivative)
 
 

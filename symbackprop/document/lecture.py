@@ -130,9 +130,11 @@ def _shapes(derivation: Derivation) -> Section:
         )
     computed = {eq.lhs for eq in derivation.step("delta")}
     rows += [
-        Row(names.junction_error(key), (Space(N, step.units),), relation="∈")
+        Row(error, (Space(N, step.units),), relation="∈")
         for step, key in reversed(list(zip(steps, keys, strict=True)))
-        if isinstance(key, tuple) and names.junction_error(key) in computed
+        if isinstance(key, tuple)
+        for error in (names.junction_error(key), names.node_delta(key))
+        if error in computed
     ]
     for layer in derivation.layers:
         for param in layer.params:
@@ -167,8 +169,10 @@ def _shapes(derivation: Derivation) -> Section:
                     (
                         " In a graph a layer weighs the node it was called on (so n_in of "
                         "W_l is that node's width); S_k is the k-th Add's sum of its "
-                        "inputs, C_k the k-th Concatenate's inputs side by side, and "
-                        "E_{S_k}, E_{C_k} the errors arriving at them."
+                        "inputs, C_k the k-th Concatenate's inputs side by side, H_k the "
+                        "k-th ActivationLayer's f(V) of the node V it acts on; E_{S_k}, "
+                        "E_{C_k}, E_{H_k} are the errors arriving at them, and δ_{H_k} the "
+                        "error H_k sends back to V."
                     ),
                 )
                 if derivation.is_graph
@@ -444,13 +448,15 @@ def _hidden_errors(derivation: Derivation) -> Section | None:
         )
     ]
     equations = derivation.step("delta")
+    applied = {names.node_delta(act.key): act for act in derivation.activations}
     for layer in reversed(hidden):
         rows = _derivative_rows(layer, output=False)
-        rows += [
-            Row(eq.lhs, (eq.rhs,), arrays=True)
-            for eq in equations
-            if eq.layer == layer.index
-        ]
+        for eq in equations:
+            if eq.layer != layer.index:
+                continue
+            if eq.lhs in applied:  # an ActivationLayer's: its f' first
+                rows += _derivative_rows(applied[eq.lhs], output=False)
+            rows.append(Row(eq.lhs, (eq.rhs,), arrays=True))
         form = (
             "in its output A, so Z need not be kept"
             if layer.derivative_in_output_form

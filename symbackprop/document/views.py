@@ -16,7 +16,8 @@ from .lecture import lecture
 
 def scalar_facts(derivation: Derivation) -> list[tuple[str, str, sp.Expr, str]]:
     """The scalar calculus per unit, (LaTeX name, text name, formula, note): ℓ, ∂ℓ/∂y, r and
-    r', each layer's f' (and ∂f/∂p of learnable parameters) and the output error δ_y."""
+    r', each layer's f' (and ∂f/∂p of learnable parameters; an ActivationLayer's f_{H1}')
+    and the output error δ_y."""
     out = derivation.layers[-1]
     sign = "-" if derivation.convention == "negative" else ""
     facts = [
@@ -29,7 +30,7 @@ def scalar_facts(derivation: Derivation) -> list[tuple[str, str, sp.Expr, str]]:
             ("r(w)", "r(w)", regularizer.expr, regularizer.title),
             ("r'(w)", "r'(w)", derivation.regularizer_derivative, ""),
         ]
-    for layer in derivation.layers:
+    for layer in (*derivation.layers, *derivation.activations):
         var = "a" if layer.derivative_in_output_form else "z"
         note = layer.activation.title
         if layer.activation.straight_through:

@@ -176,8 +176,9 @@ def _summary_rows(derivation: Derivation) -> tuple[tuple, ...]:
     parameters, activation or rate, the layers it takes its inputs from) of each node in
     order; for a graph the inputs first, and whose outputs each node takes."""
     network = derivation.network
-    is_graph = derivation.is_graph
+    is_graph = network.outputs is not None
     kinds = {
+        "ActivationLayer": ("activation", "Activation"),
         "Dense": ("dense", "Dense"),
         "Dropout": ("dropout", "Dropout"),
         "BatchNorm": ("batch_normalization", "BatchNormalization"),
@@ -212,6 +213,8 @@ def _summary_rows(derivation: Derivation) -> tuple[tuple, ...]:
             )
         elif kind == "Dropout":
             note = f"rate {step.layer.rate:g}"
+        elif kind == "ActivationLayer":
+            note = step.layer.activation.title
         sources = tuple(labels[s] for s in step.sources) if is_graph else ()
         rows.append((f"{labels[-1]} ({shown})", step.units, params, note, sources))
     return tuple(rows)

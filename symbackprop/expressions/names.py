@@ -151,8 +151,9 @@ def dropped(key: int | tuple[str, int]) -> sp.Symbol:
 
 
 def junction(key: tuple[str, int]) -> sp.Symbol:
-    """S_k, the outputs of the k-th Add (its inputs summed), or C_k, of the k-th
-    Concatenate (its inputs side by side): ``key`` is ("S", k) or ("C", k)."""
+    """S_k, the outputs of the k-th Add (its inputs summed), C_k, of the k-th Concatenate
+    (its inputs side by side), or H_k, of the k-th ActivationLayer: ``key`` is ("S", k),
+    ("C", k) or ("H", k)."""
     letter, index = key
     return _made(f"{letter}{index}", _indexed(letter, index), real=True)
 
@@ -161,6 +162,14 @@ def junction_error(key: tuple[str, int]) -> sp.Symbol:
     """E_{S_k} (E_{C_k}), the error arriving at a junction's outputs: the sum of what its
     consumers send back."""
     return _made(f"E_{junction(key).name}", ("sub", ("text", "E"), _indexed(*key)))
+
+
+def node_delta(key: tuple[str, int]) -> sp.Symbol:
+    """δ_{H_k}, the error an ActivationLayer sends back to the node it acts on: its backward
+    rule of the error arriving at H_k, as δ_h is a Dense layer's at Z."""
+    return _made(
+        f"delta_{junction(key).name}", ("sub", ("glyph", "delta"), _indexed(*key))
+    )
 
 
 def batch_mean(index: int) -> sp.Symbol:
@@ -231,9 +240,9 @@ def _word(word: str) -> Name:
     return ("glyph", word) if word in GREEK else ("text", word)
 
 
-def function(layer: int, derivative: bool = False) -> sp.FunctionClass:
+def function(layer: int | str, derivative: bool = False) -> sp.FunctionClass:
     """f_l, the activation of layer ``layer`` as a function in the documents (f_l' with
-    ``derivative``)."""
+    ``derivative``; f_{H1} of an ActivationLayer's node H1)."""
     return sp.Function(f"f_{layer}" + "'" * derivative)
 
 

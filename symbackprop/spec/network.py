@@ -131,6 +131,33 @@ class Dropout:
         return f"Dropout({self.rate!r})"
 
 
+@dataclass(frozen=True)
+class ActivationLayer:
+    """An activation applied on its own to the node before it (Keras' layers.Activation):
+    after a linear Dense layer and a BatchNorm, batch normalisation comes before the
+    activation, where Ioffe & Szegedy place it."""
+
+    activation: str | Activation
+
+    def __post_init__(self) -> None:
+        activation = catalog.activation(self.activation, "ActivationLayer.activation")
+        if activation.learnable:
+            raise SpecError(
+                f"ActivationLayer.activation: {activation.name!r} has learnable parameters, "
+                "which belong to a Dense layer here; use sb.Dense(n, activation) instead"
+            )
+        object.__setattr__(self, "activation", activation)
+
+    def __call__(self, node: graph.Node) -> graph.Node:
+        return graph.connect(self, node)
+
+    def units_from(self, widths: tuple[int, ...]) -> int:
+        return widths[0]
+
+    def __repr__(self) -> str:
+        return f"ActivationLayer({self.activation.title!r})"
+
+
 def _fraction(value: object, field: str, meaning: str) -> float:
     """A real number in [0, 1) (not a bool, nan or text)."""
     if (
@@ -210,10 +237,10 @@ def _check_layers(layers: tuple[object, ...]) -> None:
     """Dense layers, each Dropout before a Dense one, never two Dropouts in a row, each
     BatchNorm right after a Dense one."""
     for i, layer in enumerate(layers):
-        if not isinstance(layer, (Dense, Dropout, BatchNorm)):
+        if not isinstance(layer, (Dense, Dropout, BatchNorm, ActivationLayer)):
             raise SpecError(
-                f"Network.layers[{i}] must be a Dense layer, a Dropout or a BatchNorm, got "
-                f"{layer!r}"
+                f"Network.layers[{i}] must be a Dense layer, a Dropout, a BatchNorm or an "
+                f"ActivationLayer, got {layer!r}"
             )
         if isinstance(layer, BatchNorm) and (
             i == 0 or not isinstance(layers[i - 1], Dense)
@@ -257,6 +284,24 @@ def _chain_layers(given: object) -> tuple[object, ...]:
     return layers
 
 
+def _check_activation_widths(network: Network) -> None:
+    """An ActivationLayer's activation must fit the width of the node it acts on (softmax
+    needs two units or more)."""
+    for i, step in enumerate(network.steps):
+        if isinstance(step.layer, ActivationLayer):
+            need = step.layer.activation.min_units
+            if step.units < need:
+                where = (
+                    f"Network.layers[{i - 1}]"
+                    if network.outputs is None
+                    else "Network.outputs"
+                )
+                raise SpecError(
+                    f"{where}: {step.layer!r}: activation {step.layer.activation.name!r} "
+                    f"needs at least {need} units, got {step.units}"
+                )
+
+
 def _graph_layers(network: Network) -> tuple[object, ...]:
     """The layers of the graph from ``network.inputs`` to ``network.outputs``, checked, in
     computation order (``layers=`` may repeat them, as ``dataclasses.replace`` does)."""
@@ -281,13 +326,13 @@ def _check_graph(steps: tuple[graph.Step, ...]) -> None:
     for j, step in enumerate(steps):
         for source in step.sources:
             users[source].append(j)
-    kinds = (Dense, Dropout, BatchNorm, graph.Add, graph.Concatenate)
+    kinds = (Dense, Dropout, BatchNorm, ActivationLayer, graph.Add, graph.Concatenate)
     for j, step in enumerate(steps[1:], 1):
         layer = step.layer
         if not isinstance(layer, kinds):
             raise SpecError(
                 f"Network.outputs: {layer!r} is not a layer of symbackprop's (Dense, "
-                "Dropout, BatchNorm, Add, Concatenate)"
+                "Dropout, BatchNorm, ActivationLayer, Add, Concatenate)"
             )
         sources = [steps[s].layer for s in step.sources]
         if isinstance(layer, BatchNorm) and (
@@ -396,7 +441,9 @@ def _check_generated_names(
     for key in keys:
         if isinstance(key, tuple):
             junction = names.junction(key).name
-            owners[junction] = owners[f"E_{junction}"] = f"the graph's node {junction}"
+            owner = f"the graph's node {junction}"
+            for name in (junction, f"E_{junction}", f"delta_{junction}"):
+                owners[name] = owner
     owners.update(
         (
             names.mask(l).name,
@@ -425,6 +472,10 @@ def _check_generated_names(
                     f"{name!r} in the generated module; rename the learnable parameter"
                 )
             owners[name] = owner
+
+
+#: the letter of each kind of node that is no Dense layer's (S_k, C_k, H_k)
+_LETTERS = {graph.Add: "S", graph.Concatenate: "C", ActivationLayer: "H"}
 
 
 @dataclass(frozen=True)
@@ -459,6 +510,7 @@ class Network:
                 self, "inputs", positive_int(self.inputs, "Network.inputs")
             )
             object.__setattr__(self, "layers", _chain_layers(self.layers))
+        _check_activation_widths(self)
         dense = self.dense
         loss = catalog.loss(self.loss, "Network.loss")
         object.__setattr__(self, "loss", loss)
@@ -516,10 +568,10 @@ class Network:
     @property
     def keys(self) -> tuple[object, ...]:
         """What each step's outputs are numbered by: 0 the inputs, l those of Dense layer l
-        (and of its BatchNorm), ("S", k) the k-th Add's, ("C", k) the k-th Concatenate's;
-        None a Dropout's."""
+        (and of its BatchNorm), ("S", k) the k-th Add's, ("C", k) the k-th Concatenate's,
+        ("H", k) the k-th ActivationLayer's; None a Dropout's."""
         keys: list[object] = []
-        counts = {Dense: 0, graph.Add: 0, graph.Concatenate: 0}
+        counts = {Dense: 0, ActivationLayer: 0, graph.Add: 0, graph.Concatenate: 0}
         for step in self.steps:
             layer = step.layer
             if layer is None:
@@ -532,7 +584,7 @@ class Network:
                 if isinstance(layer, Dense):
                     keys.append(count)
                 else:
-                    keys.append(("S" if isinstance(layer, graph.Add) else "C", count))
+                    keys.append((_LETTERS[type(layer)], count))
             else:
                 keys.append(None)
         return tuple(keys)
