@@ -266,12 +266,12 @@ class Derivation:
             if isinstance(step.layer, Dropout)
         )
 
-    @property
+    @functools.cached_property
     def nodes(self) -> tuple[sp.Symbol, ...]:
         """The symbol of each step's outputs (``network.steps``): X, A_l, B_l, Ã, S_k, C_k."""
         return tuple(_values(self.network))
 
-    @property
+    @functools.cached_property
     def with_error(self) -> tuple[bool, ...]:
         """Whether each step's outputs get an error: those that depend on a parameter."""
         return tuple(_depends_on_parameters(self.network.steps))
@@ -468,7 +468,10 @@ def _normalise(layer: LayerDerivation) -> list[Equation]:
 
 
 def _forward(
-    network: Network, layers: tuple[LayerDerivation, ...], values: list[sp.Symbol]
+    network: Network,
+    layers: tuple[LayerDerivation, ...],
+    activations: tuple[ActivationDerivation, ...],
+    values: list[sp.Symbol],
 ) -> list[Equation]:
     """Each step in turn: Z_l = S W_lᵀ + b_l and A_l = f_l(Z_l) for a Dense layer on S (A_{l−1}
     in a chain, X first); Ã = S ⊙ M for a Dropout (X̃ = X ⊙ M_0, Ã_l = A_l ⊙ M_l); a BatchNorm's
@@ -476,10 +479,12 @@ def _forward(
     equations = []
     steps, keys = network.steps, network.keys
     dense = {layer.index: layer for layer in layers}
+    applied = {act.key: act for act in activations}
+    filed = _filed_under(steps)
     for j, (step, key, value_) in enumerate(zip(steps, keys, values, strict=True)):
         kind = step.layer
         sources = [values[s] for s in step.sources]
-        below = _filed_under(steps, j)
+        below = filed[j]
         if isinstance(kind, Dense):
             layer = dense[key]
             net = Dot(layer.source, Transpose(layer.W)) + (layer.b if layer.bias else 0)
@@ -495,9 +500,9 @@ def _forward(
             mask = names.mask(keys[step.sources[0]])
             equations.append(Equation(value_, sources[0] * mask, "forward", below))
         elif isinstance(kind, ActivationLayer):
-            act = kind.activation
-            formula = value(act.expr).xreplace({z: sources[0]})
-            label = sp.Function(act.name)(sources[0])
+            act = applied[key]
+            formula = act.at(value(act.activation.expr))
+            label = sp.Function(act.activation.name)(act.source)
             equations.append(Equation(value_, formula, "forward", below, label))
         elif isinstance(kind, Add):
             equations.append(Equation(value_, sp.Add(*sources), "forward", below))
@@ -548,6 +553,7 @@ def _deltas(
         return out.at(expr.xreplace({y: out.A, t: T}))
 
     by_key = {act.key: act for act in activations}
+    filed = _filed_under(steps)
     equations = []
     sent: dict[int, list[sp.Expr]] = {j: [] for j in range(len(steps))}
 
@@ -585,13 +591,11 @@ def _deltas(
         elif isinstance(kind, ActivationLayer):
             act = by_key[key]
             delta = names.node_delta(key)
-            equations.extend(
-                _activation_delta(act, delta, arriving, _filed_under(steps, j))
-            )
+            equations.extend(_activation_delta(act, delta, arriving, filed[j]))
             send(step.sources[0], delta)
         else:
             error = names.junction_error(key)
-            equations.append(Equation(error, arriving, "delta", _filed_under(steps, j)))
+            equations.append(Equation(error, arriving, "delta", filed[j]))
             start = 0
             for source in step.sources:
                 width = steps[source].units
@@ -641,9 +645,14 @@ def _backward(
     return equations
 
 
-def _filed_under(steps, j: int) -> int:
-    """The layer a step that is no Dense layer's is filed under: the Dense layers before it."""
-    return sum(isinstance(step.layer, Dense) for step in steps[:j])
+def _filed_under(steps) -> list[int]:
+    """The layer each step's equations are filed under: for a step that is no Dense
+    layer's, the number of Dense layers before it."""
+    before, filed = 0, []
+    for step in steps:
+        filed.append(before)
+        before += isinstance(step.layer, Dense)
+    return filed
 
 
 def _depends_on_parameters(steps) -> list[bool]:
@@ -885,7 +894,7 @@ def _derive(network: Network, convention: str) -> Derivation:
         neuron=_neuron(),
         activations=activations,
         equations=(
-            *_forward(network, layers, values),
+            *_forward(network, layers, activations, values),
             loss_equation,
             *_deltas(
                 network,

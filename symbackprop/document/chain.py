@@ -17,7 +17,9 @@ from ..expressions import names
 from ..expressions.algebra import Concat, Dot, Transpose
 from ..expressions.notation import Partial, chain, colored
 from ..expressions.symbols import a, t, w, y, z
-from ..spec.network import Dense
+from ..spec import graph
+from ..spec.graph import Add
+from ..spec.network import ActivationLayer, BatchNorm, Dense, Dropout
 from .model import Math, Row, Section, Text
 from .settings import in_symbols
 
@@ -232,35 +234,25 @@ def layer_by_layer(derivation: Derivation) -> Section:
     return Section("The chain rule, layer by layer", tuple(blocks))
 
 
-def _consumers(derivation: Derivation) -> dict[int, list[tuple[int, int]]]:
-    """Each step's consumers: (the consuming step, the position among its inputs)."""
-    steps = derivation.network.steps
-    used: dict[int, list[tuple[int, int]]] = {j: [] for j in range(len(steps))}
-    for j, step in enumerate(steps):
-        for position, source in enumerate(step.sources):
-            used[source].append((j, position))
-    return used
-
-
-def _local(derivation: Derivation, values: tuple, j: int, position: int) -> tuple:
+def _local(derivation: Derivation, j: int, position: int) -> tuple:
     """(the consumer's node c, ∂c/∂V, a note) for input ``position`` of step ``j``."""
     steps, keys = derivation.network.steps, derivation.network.keys
-    step = steps[j]
-    kind = type(step.layer).__name__
-    layer = next((l for l in derivation.layers if l.index == keys[j]), None)
-    if kind == "Dense":
-        return layer.Z, layer.W, _as("z", "a_k", "w_k")
-    if kind == "BatchNorm":
+    step, node = steps[j], derivation.nodes[j]
+    kind = step.layer
+    if isinstance(kind, (Dense, BatchNorm)):
+        layer = next(layer for layer in derivation.layers if layer.index == keys[j])
+        if isinstance(kind, Dense):
+            return layer.Z, layer.W, _as("z", "a_k", "w_k")
         note = "batch-wise: its Jacobian, applied to the error in Batch normalisation"
-        return layer.output, sp.Function("J_BN")(layer.A), note
-    if kind == "Dropout":
+        return node, sp.Function("J_BN")(layer.A), note
+    if isinstance(kind, Dropout):
         mask = names.mask(keys[step.sources[0]])
-        return values[j], mask, "dropout: its mask, a Hadamard product"
-    if kind == "Add":
-        return values[j], ONE, "a sum passes its error to each input whole"
-    if kind == "ActivationLayer":
+        return node, mask, "dropout: its mask, a Hadamard product"
+    if isinstance(kind, Add):
+        return node, ONE, "a sum passes its error to each input whole"
+    if isinstance(kind, ActivationLayer):
         act = next(act for act in derivation.activations if act.key == keys[j])
-        return values[j], _local_derivative(act), _local_note(act)
+        return node, _local_derivative(act), _local_note(act)
     widths = [steps[s].units for s in step.sources]
     start = sum(widths[:position])
     blocks = [
@@ -269,7 +261,7 @@ def _local(derivation: Derivation, values: tuple, j: int, position: int) -> tupl
         sp.Integer(0) if start + widths[position] < step.units else None,
     ]
     note = f"I in columns {start + 1}…{start + widths[position]}: its own columns of the error"
-    return values[j], Concat(*(b for b in blocks if b is not None)), note
+    return node, Concat(*(b for b in blocks if b is not None)), note
 
 
 #: the identity matrix, as the documents write it
@@ -283,7 +275,7 @@ def node_by_node(derivation: Derivation) -> Section:
     network = derivation.network
     steps, keys = network.steps, network.keys
     values = derivation.nodes
-    used = _consumers(derivation)
+    used = graph.consumers(steps)
     trained = derivation.with_error
     sign = _sign(derivation)
     symbols = in_symbols(derivation)
@@ -312,7 +304,7 @@ def node_by_node(derivation: Derivation) -> Section:
         if used[j]:
             terms, locals_ = [], []
             for consumer, position in used[j]:
-                node, factor, note = _local(derivation, values, consumer, position)
+                node, factor, note = _local(derivation, consumer, position)
                 terms.append(chain(Partial(LOSS, node), Partial(node, value)))
                 locals_.append(
                     Row(Partial(node, value), (factor,), arrays=True, note=note)

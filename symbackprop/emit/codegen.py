@@ -159,7 +159,8 @@ def _params(derivation: Derivation) -> list[dict[str, object]]:
 
 
 def _layer_rows(derivation: Derivation) -> tuple[tuple, ...]:
-    """For summary(): (name, activation, units, its parameters) of each Dense layer."""
+    """For train's diagnostics (per-layer norms): (name, activation, units, its parameters)
+    of each Dense layer."""
     return tuple(
         (
             f"dense_{layer.index}",
@@ -186,9 +187,9 @@ def _summary_rows(derivation: Derivation) -> tuple[tuple, ...]:
         "Concatenate": ("concatenate", "Concatenate"),
     }
     counts = dict.fromkeys(kinds, 0)
-    layers = iter(derivation.layers)
+    dense = {layer.index: layer for layer in derivation.layers}
     labels, rows = [], []
-    for step in network.steps:
+    for step, key in zip(network.steps, network.keys, strict=True):
         if step.layer is None:
             labels.append("input_layer")
             if is_graph:
@@ -200,16 +201,15 @@ def _summary_rows(derivation: Derivation) -> tuple[tuple, ...]:
         labels.append(f"{label}_{counts[kind]}")
         params, note = (), ""
         if kind == "Dense":
-            layer = next(layers)
+            layer = dense[key]
             params = tuple(
                 p.name for p in layer.params if p not in layer.scale_and_shift
             )
             note = layer.activation.title
-            normalised = layer
-        elif kind == "BatchNorm":
+        elif kind == "BatchNorm":  # keyed by the Dense layer it normalises
+            layer = dense[key]
             params = tuple(
-                p.name
-                for p in (*normalised.scale_and_shift, *normalised.running_averages)
+                p.name for p in (*layer.scale_and_shift, *layer.running_averages)
             )
         elif kind == "Dropout":
             note = f"rate {step.layer.rate:g}"
@@ -221,8 +221,8 @@ def _summary_rows(derivation: Derivation) -> tuple[tuple, ...]:
 
 
 def _batchnorm_rows(derivation: Derivation) -> tuple[tuple, ...]:
-    """For summary() and the runtime: (the Dense layer it follows, its width, its
-    parameters) of each BatchNorm, in order."""
+    """For the runtime (training= where there is one): (the Dense layer it follows, its
+    width, its parameters) of each BatchNorm, in order."""
     return tuple(
         (
             layer.index,

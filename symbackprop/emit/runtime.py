@@ -635,9 +635,9 @@ def check_gradients(params, X, T, eps=1e-6, names=TRAINED):
     removes it) agrees where both gradients lie below the rounding of the differences (64 ulp
     of the loss over the step); at the longest step, only the part of a disagreement beyond
     that rounding counts (a 20-layer sigmoid chain's middle layers have gradients of 1e-7
-    against a loss of 2: what differences cannot resolve is no evidence either way). The layers in STRAIGHT_THROUGH (if any) use a straight-through
-    gradient (a surrogate, not the true derivative of their step), so parameters below them are
-    expected to differ here. Dropout and batch normalisation are checked in training mode, with
+    against a loss of 2: what differences cannot resolve is no evidence either way). The
+    layers in STRAIGHT_THROUGH (if any) use a straight-through gradient (a surrogate, not the
+    true derivative of their step), so parameters below them are expected to differ here. Dropout and batch normalisation are checked in training mode, with
     one fixed draw of the dropout masks (seed 0) in both gradients and batch statistics. The
     running statistics of a BatchNorm are not trained and have no gradient (TRAINED lists
     the parameters that do)."""
@@ -687,9 +687,8 @@ def check_gradients(params, X, T, eps=1e-6, names=TRAINED):
             if max(sizes) <= noise:
                 error = 0.0  # both zero as far as differences can tell
             errors.append(float(error))
-            if (
-                step == 100 * eps
-            ):  # the longest step, the least rounding: what exceeds it
+            if step == 100 * eps:
+                # the longest step, the least rounding: only what exceeds it counts
                 errors.append(float(max(difference - noise, 0.0) / scale))
             if error <= 1e-8:
                 break

@@ -71,6 +71,17 @@ def connect(layer: object, given: object, join: bool = False) -> Node:
     return Node(layer, inputs, layer.units_from(tuple(node.units for node in inputs)))
 
 
+class Layer:
+    """What every layer called on one node shares: calling it gives the node of its outputs,
+    as wide as its input unless it says otherwise (``units_from``)."""
+
+    def __call__(self, node: Node) -> Node:
+        return connect(self, node)
+
+    def units_from(self, widths: tuple[int, ...]) -> int:
+        return widths[0]
+
+
 @dataclass(frozen=True)
 class Add:
     """The element-wise sum of nodes of one width, as a residual connection adds a layer's
@@ -116,6 +127,16 @@ class Step:
     layer: object
     sources: tuple[int, ...]
     units: int
+
+
+def consumers(steps: tuple[Step, ...]) -> dict[int, list[tuple[int, int]]]:
+    """Each step's consumers: (the step computed from it, its position among that step's
+    inputs), in order."""
+    used: dict[int, list[tuple[int, int]]] = {j: [] for j in range(len(steps))}
+    for j, step in enumerate(steps):
+        for position, source in enumerate(step.sources):
+            used[source].append((j, position))
+    return used
 
 
 def chain(inputs: int, layers: tuple[object, ...]) -> tuple[Step, ...]:

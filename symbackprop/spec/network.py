@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import sys
@@ -77,7 +78,7 @@ def module_name(value: object) -> str:
 
 
 @dataclass(frozen=True)
-class Dense:
+class Dense(graph.Layer):
     """A fully connected layer ``A = f(A_prev Wᵀ + b)`` with ``W`` of shape (units, inputs);
     ``init`` names W's initialiser (the network's when None; biases start at zero)."""
 
@@ -96,9 +97,6 @@ class Dense:
         if self.init is not None:
             object.__setattr__(self, "init", initializer(self.init, "Dense.init"))
 
-    def __call__(self, node: graph.Node) -> graph.Node:
-        return graph.connect(self, node)
-
     def units_from(self, widths: tuple[int, ...]) -> int:
         return self.units
 
@@ -109,7 +107,7 @@ class Dense:
 
 
 @dataclass(frozen=True)
-class Dropout:
+class Dropout(graph.Layer):
     """Inverted dropout (Srivastava et al., JMLR 15, 2014) of the layer before it (or of the
     inputs): while training, each entry is kept with probability 1 − ``rate`` and scaled by
     1/(1 − rate), so that its expected value is unchanged; in inference it passes unchanged.
@@ -121,18 +119,12 @@ class Dropout:
         rate = _fraction(self.rate, "Dropout.rate", "the fraction of entries dropped")
         object.__setattr__(self, "rate", rate)
 
-    def __call__(self, node: graph.Node) -> graph.Node:
-        return graph.connect(self, node)
-
-    def units_from(self, widths: tuple[int, ...]) -> int:
-        return widths[0]
-
     def __repr__(self) -> str:
         return f"Dropout({self.rate!r})"
 
 
 @dataclass(frozen=True)
-class ActivationLayer:
+class ActivationLayer(graph.Layer):
     """An activation applied on its own to the node before it (Keras' layers.Activation):
     after a linear Dense layer and a BatchNorm, batch normalisation comes before the
     activation, where Ioffe & Szegedy place it."""
@@ -147,12 +139,6 @@ class ActivationLayer:
                 "which belong to a Dense layer here; use sb.Dense(n, activation) instead"
             )
         object.__setattr__(self, "activation", activation)
-
-    def __call__(self, node: graph.Node) -> graph.Node:
-        return graph.connect(self, node)
-
-    def units_from(self, widths: tuple[int, ...]) -> int:
-        return widths[0]
 
     def __repr__(self) -> str:
         return f"ActivationLayer({self.activation.title!r})"
@@ -173,7 +159,7 @@ def _fraction(value: object, field: str, meaning: str) -> float:
 
 
 @dataclass(frozen=True)
-class BatchNorm:
+class BatchNorm(graph.Layer):
     """Batch normalisation (Ioffe & Szegedy, ICML 2015) of the outputs of the Dense layer
     before it: in training each feature is normalised by its batch mean and variance, then
     scaled by γ (``scale``) and shifted by β (``center``); in inference by running averages
@@ -213,12 +199,6 @@ class BatchNorm:
                     f"BatchNorm.{flag} must be True or False, got {getattr(self, flag)!r}"
                 )
 
-    def __call__(self, node: graph.Node) -> graph.Node:
-        return graph.connect(self, node)
-
-    def units_from(self, widths: tuple[int, ...]) -> int:
-        return widths[0]
-
     def __repr__(self) -> str:
         settings = [
             f"{key}={value!r}"
@@ -255,13 +235,6 @@ def _check_layers(layers: tuple[object, ...]) -> None:
                 f"Network.layers[{i}]: {layer!r} follows another Dropout; use one Dropout "
                 "of rate 1 − (1 − p)(1 − q) instead"
             )
-        if isinstance(layer, Dense):
-            need = layer.activation.min_units
-            if layer.units < need:
-                raise SpecError(
-                    f"Network.layers[{i}]: activation {layer.activation.name!r} needs at "
-                    f"least {need} units, got {layer.units}"
-                )
     if not isinstance(layers[-1], Dense):
         raise SpecError(
             f"Network.layers[{len(layers) - 1}]: the output layer must be Dense, got "
@@ -284,12 +257,13 @@ def _chain_layers(given: object) -> tuple[object, ...]:
     return layers
 
 
-def _check_activation_widths(network: Network) -> None:
-    """An ActivationLayer's activation must fit the width of the node it acts on (softmax
-    needs two units or more)."""
+def _check_widths(network: Network) -> None:
+    """Each activation, a Dense layer's or an ActivationLayer's, must fit the width it acts
+    on (softmax needs two units or more)."""
     for i, step in enumerate(network.steps):
-        if isinstance(step.layer, ActivationLayer):
-            need = step.layer.activation.min_units
+        layer = step.layer
+        if isinstance(layer, (Dense, ActivationLayer)):
+            need = layer.activation.min_units
             if step.units < need:
                 where = (
                     f"Network.layers[{i - 1}]"
@@ -297,7 +271,7 @@ def _check_activation_widths(network: Network) -> None:
                     else "Network.outputs"
                 )
                 raise SpecError(
-                    f"{where}: {step.layer!r}: activation {step.layer.activation.name!r} "
+                    f"{where}: {layer!r}: activation {layer.activation.name!r} "
                     f"needs at least {need} units, got {step.units}"
                 )
 
@@ -322,10 +296,9 @@ def _graph_layers(network: Network) -> tuple[object, ...]:
 def _check_graph(steps: tuple[graph.Step, ...]) -> None:
     """Known layers; the outputs a Dense layer's; a BatchNorm the only use of a Dense
     layer's outputs; never a Dropout of a Dropout, nor two of one node."""
-    users: dict[int, list[int]] = {i: [] for i in range(len(steps))}
-    for j, step in enumerate(steps):
-        for source in step.sources:
-            users[source].append(j)
+    users = {
+        i: [j for j, _ in consumers] for i, consumers in graph.consumers(steps).items()
+    }
     kinds = (Dense, Dropout, BatchNorm, ActivationLayer, graph.Add, graph.Concatenate)
     for j, step in enumerate(steps[1:], 1):
         layer = step.layer
@@ -338,9 +311,10 @@ def _check_graph(steps: tuple[graph.Step, ...]) -> None:
         if isinstance(layer, BatchNorm) and (
             not isinstance(sources[0], Dense) or users[step.sources[0]] != [j]
         ):
+            normalised = steps[step.sources[0]].layer or "the inputs"
             raise SpecError(
-                f"Network.outputs: {layer!r} normalises {steps[step.sources[0]].layer or 'the inputs'!r}; "
-                "a BatchNorm normalises the outputs of a Dense layer, and is their only use"
+                f"Network.outputs: {layer!r} normalises {normalised!r}; a BatchNorm "
+                "normalises the outputs of a Dense layer, and is their only use"
             )
         if isinstance(layer, Dropout):
             (source,) = step.sources
@@ -356,11 +330,6 @@ def _check_graph(steps: tuple[graph.Step, ...]) -> None:
                     f"({steps[source].layer or 'the inputs'!r}); use one and reuse its "
                     "outputs"
                 )
-        if isinstance(layer, Dense) and layer.units < layer.activation.min_units:
-            raise SpecError(
-                f"Network.outputs: {layer!r}: activation {layer.activation.name!r} needs "
-                f"at least {layer.activation.min_units} units, got {layer.units}"
-            )
     if not isinstance(steps[-1].layer, Dense):
         raise SpecError(
             f"Network.outputs must be a Dense layer's outputs, got those of "
@@ -510,7 +479,7 @@ class Network:
                 self, "inputs", positive_int(self.inputs, "Network.inputs")
             )
             object.__setattr__(self, "layers", _chain_layers(self.layers))
-        _check_activation_widths(self)
+        _check_widths(self)
         dense = self.dense
         loss = catalog.loss(self.loss, "Network.loss")
         object.__setattr__(self, "loss", loss)
@@ -565,7 +534,7 @@ class Network:
         """The Dense layers, in order (W1, b1 belong to the first)."""
         return tuple(layer for layer in self.layers if isinstance(layer, Dense))
 
-    @property
+    @functools.cached_property
     def keys(self) -> tuple[object, ...]:
         """What each step's outputs are numbered by: 0 the inputs, l those of Dense layer l
         (and of its BatchNorm), ("S", k) the k-th Add's, ("C", k) the k-th Concatenate's,
@@ -615,7 +584,7 @@ class Network:
         """The inputs' width, then each Dense layer's, e.g. (2, 20, 1)."""
         return (self.steps[0].units, *(layer.units for layer in self.dense))
 
-    @property
+    @functools.cached_property
     def steps(self) -> tuple[graph.Step, ...]:
         """Every node in computation order, the inputs first: the chain's layers in turn, or
         the graph's nodes in the order they were made."""
