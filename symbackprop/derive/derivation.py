@@ -75,14 +75,11 @@ class Equation:
         return ":=" if self.rebinds else "="
 
 
-@dataclass(frozen=True)
-class LayerDerivation:
-    """What was derived for layer ``index`` (1-based): f' and the backward rule."""
+@dataclass(frozen=True, kw_only=True)
+class ActivationAnalysis:
+    """What is derived of an activation f (``_analysis``): f' and the backward rule. A Dense
+    layer's and an ActivationLayer's derivations both carry it."""
 
-    index: int
-    units: int
-    inputs: int
-    bias: bool
     activation: Activation
     #: f' in ``a`` (the layer's output) where an output form exists, otherwise in ``z``;
     #: for a row-wise activation (softmax) the diagonal ∂a_i/∂z_i of its Jacobian
@@ -96,6 +93,16 @@ class LayerDerivation:
     backward: sp.Expr
     #: ∂f/∂p for each learnable parameter p of the activation (PReLU's slope), in z and p
     parameter_derivatives: tuple[tuple[sp.Symbol, sp.Expr], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerDerivation(ActivationAnalysis):
+    """What was derived for layer ``index`` (1-based): f' and the backward rule."""
+
+    index: int
+    units: int
+    inputs: int
+    bias: bool
     #: (i, the BatchNorm) where the i-th BatchNorm normalises this layer's outputs A_l
     batchnorm: tuple[int, BatchNorm] | None = None
     #: what the layer weighs: X, A_{l−1}, B_{l−1}, a dropped Ã, a junction's S_k or C_k
@@ -346,8 +353,8 @@ class Derivation:
 
 
 def _analysis(act: Activation) -> dict[str, object]:
-    """What is derived of an activation: f' (in output form where one exists), the row-wise
-    Jacobian, the backward rule, ∂f/∂p of its learnable parameters."""
+    """``ActivationAnalysis``'s fields for ``act``: f' (in output form where one exists), the
+    row-wise Jacobian, the backward rule, ∂f/∂p of its learnable parameters."""
     jacobian = calculus.row_jacobian(act.expr) if act.is_vector else None
     if jacobian is not None:
         derivative, in_output = jacobian.diagonal, True
@@ -385,21 +392,14 @@ def _layer(
     )
 
 
-@dataclass(frozen=True)
-class ActivationDerivation:
+@dataclass(frozen=True, kw_only=True)
+class ActivationDerivation(ActivationAnalysis):
     """What was derived for an ActivationLayer: H_k = f(V) of the node V it acts on, with f'
     and the backward rule as a Dense layer's activation has them (z standing for V)."""
 
     key: tuple[str, int]
     units: int
     source: sp.Symbol
-    activation: Activation
-    activation_derivative: sp.Expr
-    derivative_in_output_form: bool
-    derivative_in_z: sp.Expr | None
-    jacobian: calculus.RowJacobian | None
-    backward: sp.Expr
-    parameter_derivatives: tuple = ()
 
     @property
     def output(self) -> sp.Symbol:
@@ -417,10 +417,10 @@ class ActivationDerivation:
 
 def _activations(
     network: Network, values: list[sp.Symbol]
-) -> tuple[ActivationDerivation, ...]:
-    """Each ActivationLayer's derivation, in order."""
-    return tuple(
-        ActivationDerivation(
+) -> dict[tuple[str, int], ActivationDerivation]:
+    """Each ActivationLayer's derivation by its key ("H", k), in order."""
+    return {
+        key: ActivationDerivation(
             key=key,
             units=step.units,
             source=values[step.sources[0]],
@@ -428,7 +428,7 @@ def _activations(
         )
         for step, key in zip(network.steps, network.keys, strict=True)
         if isinstance(step.layer, ActivationLayer)
-    )
+    }
 
 
 def _values(network: Network) -> list[sp.Symbol]:
@@ -470,7 +470,7 @@ def _normalise(layer: LayerDerivation) -> list[Equation]:
 def _forward(
     network: Network,
     layers: tuple[LayerDerivation, ...],
-    activations: tuple[ActivationDerivation, ...],
+    activations: dict[tuple[str, int], ActivationDerivation],
     values: list[sp.Symbol],
 ) -> list[Equation]:
     """Each step in turn: Z_l = S W_lᵀ + b_l and A_l = f_l(Z_l) for a Dense layer on S (A_{l−1}
@@ -479,7 +479,6 @@ def _forward(
     equations = []
     steps, keys = network.steps, network.keys
     dense = {layer.index: layer for layer in layers}
-    applied = {act.key: act for act in activations}
     filed = _filed_under(steps)
     for j, (step, key, value_) in enumerate(zip(steps, keys, values, strict=True)):
         kind = step.layer
@@ -500,7 +499,7 @@ def _forward(
             mask = names.mask(keys[step.sources[0]])
             equations.append(Equation(value_, sources[0] * mask, "forward", below))
         elif isinstance(kind, ActivationLayer):
-            act = applied[key]
+            act = activations[key]
             formula = act.at(value(act.activation.expr))
             label = sp.Function(act.activation.name)(act.source)
             equations.append(Equation(value_, formula, "forward", below, label))
@@ -530,7 +529,7 @@ def _regularization(
 def _deltas(
     network: Network,
     layers: tuple[LayerDerivation, ...],
-    activations: tuple[ActivationDerivation, ...],
+    activations: dict[tuple[str, int], ActivationDerivation],
     output_delta: sp.Expr,
     computed_delta: sp.Expr,
 ) -> list[Equation]:
@@ -552,7 +551,6 @@ def _deltas(
     def at_output(expr: sp.Expr) -> sp.Expr:
         return out.at(expr.xreplace({y: out.A, t: T}))
 
-    by_key = {act.key: act for act in activations}
     filed = _filed_under(steps)
     equations = []
     sent: dict[int, list[sp.Expr]] = {j: [] for j in range(len(steps))}
@@ -589,7 +587,7 @@ def _deltas(
         elif isinstance(kind, Dropout):
             send(step.sources[0], arriving * names.mask(keys[step.sources[0]]))
         elif isinstance(kind, ActivationLayer):
-            act = by_key[key]
+            act = activations[key]
             delta = names.node_delta(key)
             equations.extend(_activation_delta(act, delta, arriving, filed[j]))
             send(step.sources[0], delta)
@@ -630,7 +628,11 @@ def _activation_delta(
 
 
 def _backward(
-    owner, delta: sp.Symbol, arriving: sp.Expr, signal: sp.Symbol | None, filed: int
+    owner: LayerDerivation | ActivationDerivation,
+    delta: sp.Symbol,
+    arriving: sp.Expr,
+    signal: sp.Symbol | None,
+    filed: int,
 ) -> list[Equation]:
     """``delta`` = the backward rule of ``owner``'s activation (a Dense layer's or an
     ActivationLayer's) of the arriving error, given a name ``signal`` first if any."""
@@ -892,7 +894,7 @@ def _derive(network: Network, convention: str) -> Derivation:
         regularizer_derivative=penalty_derivative,
         regularizer_in_symbols=in_symbols,
         neuron=_neuron(),
-        activations=activations,
+        activations=tuple(activations.values()),
         equations=(
             *_forward(network, layers, activations, values),
             loss_equation,
