@@ -425,21 +425,42 @@ def _laid_out(values, rows, width, layout, dtype):
 @given(case=_MATRICES)
 @example(case=((1, 2, "C", "float64"), [65.0, 9.99999993922529e-09]))  # found by CI
 def test_the_softmax_helpers_keep_their_digits_on_any_rows_in_any_layout(case):
-    """The module's _softmax and _log_softmax gather each row's largest entry by a flat index
-    and sum rows by a product with ones: on several rows at once (ties, leads of 1000,
-    −745 where e^z turns over), in C order, Fortran order and strided views, float64 and
-    float32, every entry against mpmath, and the input left unchanged."""
+    """The module's _softmax, _log_softmax and _softmax_parts (whose softmax and log softmax
+    D − log1p(R) a NumPy module computes) gather each row's largest entry by a flat index and
+    sum rows by a product with ones: on several rows at once (ties, leads of 1000, −745 where
+    e^z turns over), in C order, Fortran order and strided views, float64 and float32, every
+    entry against mpmath, and the input left unchanged."""
     (rows, width, layout, dtype), values = case
     Z = _laid_out(values, rows, width, layout, dtype)
     before = Z.copy()
     eps = np.finfo(dtype).eps
     tiny = np.finfo(dtype).smallest_normal
-    # both shifted by the row's largest M (exact in mpmath), so that 0 − log(1) is 0
-    for name, exact_of in (
-        ("_softmax", lambda row, k: mpmath.exp(row[k]) / sum(map(mpmath.exp, row))),
-        ("_log_softmax", lambda row, k: row[k] - mpmath.log(sum(map(mpmath.exp, row)))),
+    D, R, A = helpers._softmax_parts(Z)
+    assert D.dtype == R.dtype == Z.dtype and R.shape == (rows, 1)
+
+    def softmax(row, k):
+        return mpmath.exp(row[k]) / sum(map(mpmath.exp, row))
+
+    def log_softmax(row, k):
+        return row[k] - mpmath.log(sum(map(mpmath.exp, row)))
+
+    # A − T from the parts, T one-hot at each unit j in turn (at the largest output or not)
+    minus = [
+        (
+            f"_softmax_minus(A, T, R), T at unit {j}",
+            helpers._softmax_minus(A, np.eye(width, dtype=dtype)[[j] * rows], R),
+            lambda row, k, j=j: softmax(row, k) - (k == j),
+        )
+        for j in range(width)
+    ]
+    # all shifted by the row's largest M (exact in mpmath), so that 0 − log(1) is 0
+    for name, computed, exact_of in (
+        ("_softmax", helpers._softmax(Z), softmax),
+        ("_log_softmax", helpers._log_softmax(Z), log_softmax),
+        ("_softmax_parts's softmax", A, softmax),
+        ("_softmax_parts's D - log1p(R)", D - np.log1p(R), log_softmax),
+        *minus,
     ):
-        computed = helpers.HELPERS[name](Z)
         assert computed.dtype == Z.dtype and computed.shape == Z.shape, name
         for n in range(rows):
             with mpmath.workdps(60 + int(np.ptp(Z[n].astype(np.float64)))):

@@ -137,7 +137,7 @@ def _derived(module, params, X, T, masks, training):
     X, T = module._check_data(X, T)
     mode = {"training": training} if module.BATCHNORM else {}
     found = module._step(*values, X, T, 1.0, True, 1.0, *masks, **mode)
-    return dict(zip(module.TRAINED, found[3:]))
+    return dict(zip(module.TRAINED, found[2:]))
 
 
 @pytest.mark.parametrize("training", [True, False], ids=["training", "inference"])

@@ -125,7 +125,7 @@ def test_dropout_gradients_match_differences_autograd_and_torch_through_one_mask
     derived = dict(
         zip(
             module.PARAMS,
-            module._step(*values, X_checked, T_checked, 1.0, True, 1.0, *masks)[3:],
+            module._step(*values, X_checked, T_checked, 1.0, True, 1.0, *masks)[2:],
         )
     )
     differences = _central_differences(module, params, X, T, masks)
@@ -372,7 +372,7 @@ def test_random_chains_with_dropout_match_autograd_through_their_masks(network, 
     module, params, X, T, masks = _setting(network, rng, samples=7)
     values = [params[name] for name in module.PARAMS]
     X_checked, T_checked = module._check_data(X, T)
-    derived = module._step(*values, X_checked, T_checked, 1.0, True, 1.0, *masks)[3:]
+    derived = module._step(*values, X_checked, T_checked, 1.0, True, 1.0, *masks)[2:]
     expected = reference.gradients(
         network, params, X, T, masks=_by_layer(network, masks)
     )

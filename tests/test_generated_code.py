@@ -374,6 +374,7 @@ _NOTATION = [
     ("mean_n(", "_batch_mean("),
     ("Σ_n(", "_batch_sum("),
     ("Σ_k(", "_row_sum("),
+    ("max_k(", "_row_max("),
     ("Σ_ij(", "np.sum("),
     ("·", " @ "),
     ("ᵀ", ".T"),
@@ -459,6 +460,7 @@ def test_every_comment_evaluates_to_its_statements_value(network):
         namespace.update(zip((mask for mask, *_ in module.DROPOUT), masks))
         namespace.update(
             _row_sum=lambda u: np.sum(u, axis=1, keepdims=True),
+            _row_max=lambda u: np.max(u, axis=1, keepdims=True),
             _batch_sum=lambda u: np.sum(u, axis=0),
             _batch_mean=lambda u: np.mean(u, axis=0),
             _batch_loss=lambda u, ns=namespace: np.sum(u) / ns["N"],
@@ -473,9 +475,10 @@ def test_every_comment_evaluates_to_its_statements_value(network):
             comment = lines[stmt.lineno - 2].strip()
             if not (isinstance(stmt, ast.Assign) and comment.startswith("# ")):
                 continue
-            target = stmt.targets[0].id
+            # one name, or several (D2, R2, A2 = _softmax_parts(Z2))
+            targets = [t.id for t in getattr(stmt.targets[0], "elts", stmt.targets)]
             lhs, _, formula = comment[2:].partition(" = ")
-            assert lhs == target.replace("delta_", "δ_"), comment
+            assert lhs == ", ".join(targets).replace("delta_", "δ_"), comment
             formula = formula.split("  (lecture: ")[0]
             if " = " in formula:  # the lecture's own line: "relu(Z1) = (Z1 if …)"
                 formula = formula.split(" = ")[-1]
@@ -487,15 +490,17 @@ def test_every_comment_evaluates_to_its_statements_value(network):
                     )
                 )
                 formula = value_in[training]
-            expected = namespace[target]
             value = _comment_value(formula, {**_FUNCTIONS, **namespace})
-            np.testing.assert_allclose(
-                np.broadcast_to(value, np.shape(expected)),
-                expected,
-                rtol=1e-9,
-                atol=1e-12,
-                err_msg=comment,
-            )
+            values = value if len(targets) > 1 else (value,)
+            for target, found in zip(targets, values, strict=True):
+                expected = namespace[target]
+                np.testing.assert_allclose(
+                    np.broadcast_to(found, np.shape(expected)),
+                    expected,
+                    rtol=1e-9,
+                    atol=1e-12,
+                    err_msg=f"{target} of {comment}",
+                )
             checked += 1
     assert checked >= 2 * len(network.layers) + 2
 

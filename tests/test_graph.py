@@ -54,7 +54,7 @@ def _derived(module, params, X, T, masks, training):
     values = [params[name] for name in module.PARAMS]
     mode = {"training": training} if module.BATCHNORM else {}
     found = module._step(*values, X, T, 1.0, True, 1.0, *masks, **mode)
-    return dict(zip(module.TRAINED, found[3:]))
+    return dict(zip(module.TRAINED, found[2:]))
 
 
 def _close(found, expected, tolerance):

@@ -17,6 +17,10 @@ from symbackprop.expressions.algebra import (
     BatchSum,
     Dot,
     ElementSum,
+    Log1p,
+    LogSoftmax,
+    SoftmaxMinus,
+    SoftmaxParts,
     Transpose,
 )
 from symbackprop.lower import rules as lower
@@ -32,6 +36,9 @@ SMALL = sb.Network(
     "categorical_crossentropy",
     optimizer=sb.SGD(lr=0.1),
 )
+
+#: a loss linear in the output: its δ_y takes neither log softmax nor A − T
+LINEAR = sb.Loss("linear", -sb.t * sb.y)
 
 # every shape of gradient equation: biases or none, L1/L2 terms, learnable parameters in a
 # hidden and the output layer, a row-wise hidden activation, a fused and an unfused output
@@ -61,8 +68,8 @@ def test_step_returns_scale_times_every_gradient(network, convention):
     module = sb.build(network, convention)
     X, T = random_batch(network, 7, np.random.default_rng(1))
     values = module._check_params(module.init_params(seed=2))
-    _, _, _, *plain = module._step(*values, X, T)
-    _, _, _, *scaled = module._step(*values, X, T, 0.37)
+    _, _, *plain = module._step(*values, X, T)
+    _, _, *scaled = module._step(*values, X, T, 0.37)
     for name, g, h in zip(module.PARAMS, plain, scaled):
         np.testing.assert_allclose(h, 0.37 * g, rtol=1e-12, atol=1e-15, err_msg=name)
     assert module.check_gradients(module.init_params(seed=2), X, T) < 1e-6
@@ -71,7 +78,7 @@ def test_step_returns_scale_times_every_gradient(network, convention):
 def test_no_gradient_is_divided_after_its_product():
     source = sb.generate(SMALL)
     step = source[source.index("def _step") : source.index("def _accuracy")]
-    assert "delta_y = _softmax_minus(A2, T) * (scale * weights / N)" in step
+    assert "delta_y = _softmax_minus(A2, T, R2) * (scale * weights / N)" in step
     assert "dW1 = delta_h1.T @ X" in step and "db1 = delta_h1.sum(axis=0)" in step
     assert "/ N" not in step.split("delta_y =")[1].split("\n", 1)[1]
 
@@ -85,12 +92,58 @@ def test_relu_prints_as_a_maximum_and_its_derivative_as_a_mask():
 
 def test_softmax_and_its_log_and_error_are_module_helpers():
     source = sb.generate(SMALL)
-    assert "def _softmax(Z):" in source and "A2 = _softmax(Z2)" in source
-    assert "def _log_softmax(Z):" in source and "_log_softmax(Z2)" in source
-    assert "def _softmax_minus(A, T):" in source
-    assert "def _logsumexp(Z):" not in source
+    # NumPy: one pass over the logits gives the softmax and the parts its loss and δ_y reuse
+    assert "def _softmax_parts(Z):" in source
+    assert "D2, R2, A2 = _softmax_parts(Z2)" in source
+    assert "return Z1, A1, Z2, D2, R2, A2" in source
+    assert "(-T * weights * (D2 - np.log1p(R2))).sum()" in source
+    assert "def _softmax_minus(A, T, R=None):" in source
+    assert "_softmax_minus(A2, T, R2)" in source
+    assert "def _loss_sum(D2, R2, A2, T, weights):" in source
+    for unused in ("def _softmax(Z):", "def _log_softmax(Z):", "def _logsumexp(Z):"):
+        assert unused not in source
+    # PyTorch and JAX keep the three helpers (torch.softmax is one op; XLA fuses JAX's)
+    for target in ("torch", "jax"):
+        library = sb.generate(SMALL, target=target)
+        assert "A2 = _softmax(Z2)" in library or "torch.softmax(Z2, dim=1)" in library
+        assert "_log_softmax(Z2)" in library and "_softmax_minus(A2, T)" in library
+        assert "_softmax_parts" not in library and "R2" not in library
+    # a softmax whose loss takes neither its log nor A − T computes no parts
+    linear = sb.generate(dataclasses.replace(SMALL, loss=LINEAR))
+    assert "A2 = _softmax(Z2)" in linear and "_softmax_parts" not in linear
     plain = sb.generate(sb.Network("p", 2, [sb.Dense(3, "tanh"), sb.Dense(1)], "mse"))
     assert "_softmax" not in plain and "_logsumexp" not in plain
+
+
+def test_fuse_computes_the_output_softmax_with_its_parts_and_reuses_them():
+    derivation = sb.derive(SMALL)
+    plain, fused = lower.lower(derivation), lower.lower(derivation, fuse=True)
+    Z2, A2 = sp.Symbol("Z2", real=True), sp.Symbol("A2", real=True)
+    D2, R2 = sp.Symbol("D2", real=True), sp.Symbol("R2", real=True)
+    assert plain.context.softmax is None
+    assert fused.context.softmax == (Z2, A2, D2, R2)
+    output = fused.function("forward")[-1]
+    assert output.expr == SoftmaxParts(Z2) and output.targets == (D2, R2, A2)
+    (loss,) = fused.function("loss")
+    assert not loss.expr.has(LogSoftmax) and loss.expr.has(Log1p(R2))
+    delta_y = fused.function("backward")[0]
+    assert delta_y.expr.atoms(SoftmaxMinus) == {SoftmaxMinus(A2, T, R2)}
+    # the rest of the program is untouched, statement by statement
+    changed = {
+        name
+        for (name, ours), (_, theirs) in zip(plain.functions, fused.functions)
+        for a, b in zip(ours, theirs, strict=True)
+        if a != b
+    }
+    assert changed == {"forward", "loss", "backward"}
+    assert fused.function("backward")[1:] == plain.function("backward")[1:]
+    # a program whose softmax no loss or δ reuses, or with no softmax output, is left as is
+    for network in (
+        dataclasses.replace(SMALL, loss=LINEAR),
+        sb.Network("rowwise", 3, [sb.Dense(4, "softmax"), sb.Dense(2)], "mse"),
+    ):
+        program = lower.lower(sb.derive(network))
+        assert lower.fused(program) is program
 
 
 @pytest.mark.parametrize(

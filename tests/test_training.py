@@ -545,7 +545,7 @@ def test_float32_modules_keep_float32_throughout(network):
     assert X32.dtype == T32.dtype == np.float32
     for array in module._forward(*values, X32):
         assert array.dtype == np.float32
-    _, _, Y, *grads = module._step(*values, X32, T32)
+    _, (*_, Y), *grads = module._step(*values, X32, T32)
     assert Y.dtype == np.float32 and all(grad.dtype == np.float32 for grad in grads)
     trained, history = module.train(params, X, T, epochs=2, batch_size=4, verbose=0)
     assert all(value.dtype == np.float32 for value in trained.values())

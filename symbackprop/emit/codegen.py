@@ -108,7 +108,7 @@ def _statement(
     expression), under a comment printed from the very expression the code computes (so the
     two always agree), followed by the lecture's equation where that reads differently, with
     what the lowering made the variables hold; ``uses`` names its inputs."""
-    target = printers.comment(statement.target)
+    target = ", ".join(printers.comment(symbol) for symbol in statement.targets)
     formula = printers.comment(statement.expr)
     source = statement.source
     own = f"{target} {source.relation} {formula}"
@@ -124,7 +124,7 @@ def _statement(
         (op, printers.numpy_code(expr, printer)) for op, expr in statement.operations
     ]
     return {
-        "lhs": statement.target.name,
+        "lhs": ", ".join(symbol.name for symbol in statement.targets),
         "code": operations[0][1],
         "statements": [f"{op} {code}" for op, code in operations],
         "comment": f"{own}  (lecture: {lecture})" if differs else lecture,
@@ -350,19 +350,26 @@ _LIBRARY = {
 }
 
 
+def _outputs(program: Program) -> tuple[sp.Symbol, ...]:
+    """What ``_step`` returns of each batch for the epoch's metrics: the output layer's Z and
+    A, or D, R and A where it computes a softmax with its parts (``rules.fused``)."""
+    layer = program.derivation.layers[-1]
+    softmax = program.context.softmax
+    return (*softmax[2:], layer.A) if softmax else (layer.Z, layer.A)
+
+
 def _split_loss(
     printer: printers.NumPyCodePrinter, program: Program
 ) -> dict[str, object] | None:
     """The loss as the epoch computes it once from the batches' outputs: its per-sample term
     (the argument of the batch mean, summed over all rows) and the rest (the regulariser, added
-    per batch); None where that term needs more than the output layer's Z and A, the targets
-    and the weights — a PReLU output's trainable slope, which changes from batch to batch — so
-    that the epoch sums the batches' own losses instead."""
+    per batch); None where that term needs more than ``_outputs``, the targets and the weights
+    — a PReLU output's trainable slope, which changes from batch to batch — so that the epoch
+    sums the batches' own losses instead."""
     (statement,) = program.function("loss")
     expr = statement.expr
     means = [term for term in sp.Add.make_args(expr) if isinstance(term, BatchLoss)]
-    layer = program.derivation.layers[-1]
-    allowed = {layer.Z, layer.A, TARGET_VALUES, WEIGHTS}
+    allowed = {*_outputs(program), TARGET_VALUES, WEIGHTS}
     if len(means) != 1 or not means[0].args[0].free_symbols <= allowed:
         return None
     (mean,) = means
@@ -394,16 +401,16 @@ def _render(derivation: Derivation, target: str) -> str:
     network = derivation.network
     params = _params(derivation)
     param_names = tuple(p["name"] for p in params)
-    forward = [eq.lhs.name for eq in derivation.step("forward")]
     masks = [mask.name for mask, _, _ in derivation.masks]
     statistics = [
         batch.name for layer in derivation.layers for _, batch in layer.statistics
     ]
     output = derivation.layers[-1].A.name
-    last_z = derivation.layers[-1].Z.name
-    program = lower(derivation)
     # one printer for the module: it records what the code needs
     printer = libraries.PRINTERS[target]()
+    program = lower(derivation, fuse=printer.fuses_softmax)
+    forward = [t.name for s in program.function("forward") for t in s.targets]
+    outputs = [symbol.name for symbol in _outputs(program)]
     library, kernel, concatenate = _LIBRARY[target]
     # the loss as computed: from the logits where that is stable (calculus.accurate_loss)
     (loss,) = (_statement(printer, s) for s in program.function("loss"))
@@ -415,7 +422,11 @@ def _render(derivation: Derivation, target: str) -> str:
         "library": library,
         "kernel": kernel,
         "concatenate": concatenate,
-        "last_z": last_z,
+        "outputs": ", ".join(outputs),
+        # a softmax output's parts, which _forward returns before it (rules.fused)
+        "parts": ", ".join(
+            t.name for s in program.function("forward") for t in s.parts
+        ),
         "split": _split_loss(printer, program),
         "name": network.name,
         "version": __version__,
@@ -462,7 +473,7 @@ def _render(derivation: Derivation, target: str) -> str:
         "loss_unpacking": _unpacking(forward, [loss, {"uses": {output}}]),
         "step_unpacking": _unpacking(
             forward,
-            [loss, *backward, {"uses": {output, last_z, *statistics}}],
+            [loss, *backward, {"uses": {*outputs, *statistics}}],
         ),
         "forward": forward_lines,
         "loss": loss,

@@ -662,7 +662,7 @@ def check_gradients(params, X, T, eps=1e-6, names=TRAINED):
     masks, mode = _mode(True, 0, X.shape[0], np.float64)
     with np.errstate(all="ignore"):
         found = _step(*values, X, T, 1.0, True, 1.0, *masks, **mode)
-        analytic = dict(zip(TRAINED, found[3:]))
+        analytic = dict(zip(TRAINED, found[2:]))
     # what rounding leaves in a difference of two losses near this one (64 ulp), per step
     rounding = 64 * np.finfo(np.float64).eps * max(1.0, abs(found[0]))
     worst = 0.0
@@ -719,7 +719,7 @@ def gradients(params, X, T, sample_weight=None, training=False, seed=0):
     X, T = _check_data(X, T)
     weights = _check_weights(sample_weight, X.shape[0])
     masks, mode = _mode(training, seed, X.shape[0])
-    found = _step(*_check_params(params), X, T, 1.0, True, weights, *masks, **mode)[3:]
+    found = _step(*_check_params(params), X, T, 1.0, True, weights, *masks, **mode)[2:]
     return {
         name: _finite(value, f"the gradient of {name}")
         for name, value in zip(TRAINED, found)
@@ -775,7 +775,7 @@ def _diagnostics(values, before, X, T, weights):
     """Per layer: grad_norm_<layer>, the norm of the gradient of the training loss at the
     epoch's parameters (as gradients() computes it), and update_ratio_<layer>, the norm of
     the epoch's change of the layer's parameters over their norm before it."""
-    grads = _step(*values, X, T, 1.0, False, weights)[3:]
+    grads = _step(*values, X, T, 1.0, False, weights)[2:]
     changes = _layer_norms([value - old for value, old in zip(values, before)])
     sizes = _layer_norms(before)
     logs = {

@@ -259,9 +259,19 @@ class SoftmaxBackwardPole(sp.Function):
 
 class SoftmaxMinus(sp.Function):
     """``a − t`` for the outputs ``a`` of a softmax, printed so that it keeps its digits where
-    the largest output is near 1: there 1 − a is the sum of the row's other outputs."""
+    the largest output is near 1: there 1 − a is the sum of the row's other outputs. A third
+    argument, the softmax's ``r`` (``SoftmaxParts``), gives that sum as r·a at no cost.
+    """
 
-    nargs = 2
+    nargs = (2, 3)
+
+
+class SoftmaxParts(sp.Function):
+    """``(d, r, softmax(u))`` with d = u − max_k u and r = Σ_k exp(d_k) − 1, the sum of the
+    row's other terms: one pass over u computes all three, and the loss (log softmax(u) =
+    d − log1p(r)) and the output error (``SoftmaxMinus``) reuse d and r."""
+
+    nargs = 1
 
 
 def instance(expr: sp.Expr, index: int, symbols: tuple[sp.Symbol, ...]) -> sp.Expr:

@@ -44,6 +44,23 @@ def _softmax(Z):
     return E
 
 
+def _softmax_parts(Z):
+    """(D, R, softmax(Z)) of each row, with D = Z − M (M = Z_m the row's largest, so D_m is
+    exactly 0) and R = Σ_{k≠m} exp(D_k), the sum of the other terms, kept apart from the 1 of
+    exp(D_m): softmax(Z) = exp(D)/(1 + R) cannot overflow, and log softmax(Z) = D − log1p(R)
+    and the output error (_softmax_minus) keep the digits an output near 1 would round away.
+    """
+    # the flat index of each row's largest, Z_m
+    top = Z.argmax(axis=1) + np.arange(0, Z.size, Z.shape[1])
+    D = Z - Z.ravel()[top][:, None]
+    E = np.exp(D, order="C")  # (C-ordered: ravel is a view)
+    E.ravel()[top] = 0
+    R = E @ np.ones((Z.shape[1], 1), E.dtype)
+    E.ravel()[top] = 1
+    E /= 1 + R
+    return D, R, E
+
+
 def _log_softmax(Z):
     """log softmax(Z) = Z − log Σ_k exp(Z) of each row, as (Z − M) − log1p(Σ_{k≠m} exp(Z_k − M)),
     M = Z_m the row's largest: no overflow, and where the largest output is near 1 its log
@@ -119,13 +136,17 @@ def _softmax_backward_pole(Z, T, below, at_top):
     return delta
 
 
-def _softmax_minus(A, T):
+def _softmax_minus(A, T, R=None):
     """A − T for softmax outputs A, where an output above 1/2 (at most one per row) takes
     A − T = (1 − T) − Σ_others A, the sum of the row's other outputs: it keeps the digits that
-    A − T rounds away where A is near 1."""
+    A − T rounds away where A is near 1. Given R, the others' terms Σ_{k≠m} exp(Z_k − Z_m)
+    of _softmax_parts, that sum is R·A_m, with no pass over the row."""
     big = A > 0.5
     D = A - T
-    others = np.where(big, 0, A).sum(axis=1, keepdims=True)
+    if R is None:
+        others = np.where(big, 0, A).sum(axis=1, keepdims=True)
+    else:  # R·A is Σ_others A where A is the row's largest (the only entry used)
+        others = R * A
     np.copyto(D, (1 - T) - others, where=big)
     return D
 
@@ -138,6 +159,7 @@ HELPERS = {
         erfc,
         _logsumexp,
         _softmax,
+        _softmax_parts,
         _log_softmax,
         _log1m_softmax,
         _softmax_backward,

@@ -26,6 +26,9 @@ class _LibraryPrinter(NumPyCodePrinter):
     """NumPy's printer with ``np.`` calls spelled as ``prefix``'s."""
 
     prefix = "np."
+    #: PyTorch has softmax as one op, which the parts would split into several; XLA fuses
+    #: JAX's passes over a row itself
+    fuses_softmax = False
 
     def doprint(self, expr: object, assign_to: object = None) -> str:
         return _NUMPY_CALL.sub(self.prefix, super().doprint(expr, assign_to))

@@ -86,6 +86,15 @@ def activation(layer: int) -> sp.Symbol:
     return _made(f"A{layer}", _indexed("A", layer), real=True)
 
 
+def softmax_parts(layer: int) -> tuple[sp.Symbol, sp.Symbol]:
+    """D_l = Z_l − max_k Z_l and R_l = Σ_k exp(D_l) − 1: the parts of a softmax output that
+    the generated loss and output error reuse (see ``algebra.SoftmaxParts``)."""
+    return (
+        _made(f"D{layer}", _indexed("D", layer), real=True),
+        _made(f"R{layer}", _indexed("R", layer), real=True),
+    )
+
+
 def weight(layer: int) -> sp.Symbol:
     """W_l, the weight matrix of layer ``layer``."""
     return _made(f"W{layer}", _indexed("W", layer))

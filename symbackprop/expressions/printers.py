@@ -60,6 +60,7 @@ _HELPERS = {
     "LogSoftmax": "_log_softmax",
     "Log1mSoftmax": "_log1m_softmax",
     "SoftmaxMinus": "_softmax_minus",
+    "SoftmaxParts": "_softmax_parts",
     "SoftmaxBackward": "_softmax_backward",
     "SoftmaxBackwardPole": "_softmax_backward_pole",
 }
@@ -75,6 +76,10 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
     (``math``) and the module's helpers (``erf``, ``_softmax``, ``_logsumexp``) — the module
     imports and defines exactly those.
     """
+
+    #: whether its modules compute a softmax output with its parts (``rules.FUSE``): a NumPy
+    #: call costs as much as a small batch's arithmetic, so one pass over a row beats three
+    fuses_softmax = True
 
     def __init__(self, settings: dict | None = None) -> None:
         super().__init__({"fully_qualified_modules": True, **(settings or {})})
@@ -196,6 +201,7 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
 
     _print_LogSumExp = _print_Softmax = _print_LogSoftmax = _print_helper
     _print_Log1mSoftmax = _print_SoftmaxMinus = _print_SoftmaxBackward = _print_helper
+    _print_SoftmaxParts = _print_helper
 
     def _print_SoftmaxBackwardPole(self, expr: sp.Expr) -> str:
         """``_softmax_backward_pole(Z, T, lambda A, C, D, T: a·g, lambda …: (1 − a)·g)``."""
@@ -535,6 +541,12 @@ class CommentPrinter(ExactFloats, LectureOrder, StrPrinter):
         """As the error it carries back: softmax_backward(A2, (1 - T)/(1 - A2) - T/A2)."""
         _, output, _, error, *_ = expr.args
         return f"softmax_backward({self._print(output)}, {self._print(error)})"
+
+    def _print_SoftmaxParts(self, expr: sp.Expr) -> str:
+        """What ``D2, R2, A2 = _softmax_parts(Z2)`` assigns, as a tuple of formulas."""
+        u = self._print(expr.args[0])
+        shift = f"{u} - max_k({u})"
+        return f"{shift}, Σ_k(exp({shift})) - 1, softmax({u})"
 
     def _print_helper(self, expr: sp.Expr) -> str:
         """A module helper by its name without the underscore: softmax_minus(A2, T)."""

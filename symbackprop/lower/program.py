@@ -39,6 +39,13 @@ class Statement:
     held: tuple[tuple[sp.Symbol, sp.Expr], ...] = ()
     #: how the code computes it, when not as ``= expr``: in place, (("*=", β₁), ("+=", …))
     in_place: tuple[tuple[str, sp.Expr], ...] = ()
+    #: further values ``expr`` gives, assigned before the target (``D2, R2, A2 = …``)
+    parts: tuple[sp.Symbol, ...] = ()
+
+    @property
+    def targets(self) -> tuple[sp.Symbol, ...]:
+        """What the code assigns, in order: the parts, then the target."""
+        return (*self.parts, self.target)
 
     @property
     def operations(self) -> tuple[tuple[str, sp.Expr], ...]:
@@ -57,6 +64,9 @@ class Context:
     #: the rate folded into the step's gradients (η or η_k), or None
     rate: sp.Symbol | None
     gradients: tuple[sp.Symbol, ...]
+    #: a softmax output computed with its parts, which the loss and δ_y reuse: its
+    #: (logits u, outputs A, d = u − max u, r = Σ_k exp(d) − 1); None where there is none
+    softmax: tuple[sp.Symbol, sp.Symbol, sp.Symbol, sp.Symbol] | None = None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,11 @@ in the spirit of PyTensor's rewrite database (``pytensor/tensor/rewriting``):
 - **specialise** — when each rule of the optimiser uses the gradient only as η·dθ (SGD, with or
   without momentum), scale is η itself and the rules lose their η (W1 := W1 − η·dW1 runs as
   ``W1 -= dW1``); a rule linear in the variable it rebinds runs in place.
+- **fuse** (``FUSE``, after the others) — for a printer that asks for it (NumPy's, where each call costs as much as the
+  arithmetic of a small batch): a softmax output whose loss or output error uses it is
+  computed with its parts d = u − max u and r = Σ_k exp(d) − 1 (``D2, R2, A2 =
+  _softmax_parts(Z2)``), and the loss takes log softmax(u) = d − log1p(r) and δ_y the others'
+  share r·A from them, where each would otherwise pass over the row again.
 
 A rule is ``rule(statement, context) -> Statement | None`` (None: it does not apply); it only
 changes how a value is computed, and records what the target then holds (``factor``, ``held``)
@@ -38,6 +43,11 @@ from ..expressions.algebra import (
     BatchMean,
     BatchSum,
     Dot,
+    Log1p,
+    LogSoftmax,
+    Softmax,
+    SoftmaxMinus,
+    SoftmaxParts,
     Transpose,
     is_scalar,
 )
@@ -188,12 +198,44 @@ def update_in_place(statement: Statement, context: Context) -> Statement | None:
     return dataclasses.replace(statement, in_place=tuple(steps))
 
 
+# --- fuse: a softmax output computed with its parts --------------------------------------------
+
+
+def softmax_parts(statement: Statement, context: Context) -> Statement | None:
+    """A = softmax(u) → D, R, A = SoftmaxParts(u): the pass over u that gives the softmax
+    gives d = u − max u and r = Σ_k exp(d) − 1 too (``reused_parts``)."""
+    if context.softmax is None:
+        return None
+    logits, output, shift, rest = context.softmax
+    if statement.target != output or statement.expr != Softmax(logits):
+        return None
+    return dataclasses.replace(
+        statement, expr=SoftmaxParts(logits), parts=(shift, rest)
+    )
+
+
+def reused_parts(statement: Statement, context: Context) -> Statement | None:
+    """log softmax(u) → d − log1p(r), and A − T → SoftmaxMinus(A, T, r): the loss and the
+    output error from the softmax's parts, without another pass over the row."""
+    if context.softmax is None:
+        return None
+    logits, output, shift, rest = context.softmax
+    expr = statement.expr.xreplace({LogSoftmax(logits): shift - Log1p(rest)})
+    expr = expr.replace(
+        lambda e: isinstance(e, SoftmaxMinus) and e.args[0] == output,
+        lambda e: SoftmaxMinus(*e.args[:2], rest),
+    )
+    return None if expr == statement.expr else dataclasses.replace(statement, expr=expr)
+
+
 PHASES: tuple[tuple[str, tuple[Rule, ...]], ...] = (
     ("canonicalise", (scaled_output_error, scaled_gradient)),
     ("stabilise", (stable_forms,)),
     ("weigh", (weighted_loss, weighted_output_error)),
     ("specialise", (fold_rate, update_in_place)),
 )
+#: the phase ``fused`` runs after ``PHASES`` for a printer that takes a softmax with its parts
+FUSE: tuple[str, tuple[Rule, ...]] = ("fuse", (softmax_parts, reused_parts))
 
 
 def rewrite(
@@ -220,9 +262,10 @@ def context(derivation: Derivation) -> Context:
     )
 
 
-def lower(derivation: Derivation) -> Program:
+def lower(derivation: Derivation, fuse: bool = False) -> Program:
     """The Program for ``derivation``: forward, loss, backward (δ and gradients) and update
-    statements, each rewritten by ``PHASES``."""
+    statements, each rewritten by ``PHASES``; then, with ``fuse``, by ``FUSE`` (``fused``).
+    """
     known = context(derivation)
     functions = tuple(
         (
@@ -235,4 +278,41 @@ def lower(derivation: Derivation) -> Program:
         )
         for name, steps in FUNCTIONS.items()
     )
-    return Program(derivation, functions, known)
+    program = Program(derivation, functions, known)
+    return fused(program) if fuse else program
+
+
+def _softmax_output(
+    program: Program,
+) -> tuple[sp.Symbol, sp.Symbol, sp.Symbol, sp.Symbol] | None:
+    """(u, A, D, R) where the output A is softmax(u) and the loss or δ_y uses log softmax(u)
+    or A − T, whose forms ``reused_parts`` takes from D and R; else None."""
+    layer = program.derivation.layers[-1]
+    forward = program.function("forward")
+    output = next((s for s in forward if s.target == layer.A), None)
+    if output is None or not isinstance(output.expr, Softmax):
+        return None
+    reusing = (
+        expr.has(LogSoftmax(output.expr.args[0]))
+        or any(e.args[0] == layer.A for e in expr.atoms(SoftmaxMinus))
+        for expr in (
+            s.expr for name in ("loss", "backward") for s in program.function(name)
+        )
+    )
+    if not any(reusing):
+        return None
+    return (output.expr.args[0], layer.A, *names.softmax_parts(layer.index))
+
+
+def fused(program: Program) -> Program:
+    """``program`` with its softmax output computed with its parts, which its loss and δ_y
+    reuse (``FUSE``), where they do; else ``program`` itself."""
+    softmax = _softmax_output(program)
+    if softmax is None:
+        return program
+    known = dataclasses.replace(program.context, softmax=softmax)
+    functions = tuple(
+        (name, tuple(rewrite(s, known, (FUSE,)) for s in statements))
+        for name, statements in program.functions
+    )
+    return Program(program.derivation, functions, known)

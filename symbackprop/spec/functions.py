@@ -31,7 +31,7 @@ _ROW = (0.5, -1.2)
 #: names a learnable parameter may not take: with a layer number appended they would collide
 #: with generated names (W1, Z1, …) or the scalar symbols (see also Network's name check)
 _RESERVED = {
-    *("W", "b", "Z", "A", "E", "N", "X", "T", "L", "lr", "np", "delta", "d"),
+    *("W", "b", "Z", "A", "E", "D", "R", "N", "X", "T", "L", "lr", "np", "delta", "d"),
     *("z", "a", "y", "t", "g", "w"),
 }
 TASKS = ("regression", "binary", "multiclass", "sign")
