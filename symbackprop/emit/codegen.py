@@ -353,9 +353,11 @@ _LIBRARY = {
 def _outputs(program: Program) -> tuple[sp.Symbol, ...]:
     """What ``_step`` returns of each batch for the epoch's metrics: the output layer's Z and
     A, or D, R and A where it computes a softmax with its parts (``rules.fused``)."""
-    layer = program.derivation.layers[-1]
-    softmax = program.context.softmax
-    return (*softmax[2:], layer.A) if softmax else (layer.Z, layer.A)
+    if program.context.softmax is None:
+        layer = program.derivation.layers[-1]
+        return (layer.Z, layer.A)
+    _, output, shift, rest = program.context.softmax
+    return (shift, rest, output)
 
 
 def _split_loss(

@@ -17,9 +17,9 @@ in the spirit of PyTensor's rewrite database (``pytensor/tensor/rewriting``):
 - **specialise** — when each rule of the optimiser uses the gradient only as η·dθ (SGD, with or
   without momentum), scale is η itself and the rules lose their η (W1 := W1 − η·dW1 runs as
   ``W1 -= dW1``); a rule linear in the variable it rebinds runs in place.
-- **fuse** (``FUSE``, after the others) — for a printer that asks for it (NumPy's, where each call costs as much as the
-  arithmetic of a small batch): a softmax output whose loss or output error uses it is
-  computed with its parts d = u − max u and r = Σ_k exp(d) − 1 (``D2, R2, A2 =
+- **fuse** (``FUSE``, after the others) — for a printer that asks for it (NumPy's, where each
+  call costs as much as the arithmetic of a small batch): a softmax output whose loss or output
+  error uses it is computed with its parts d = u − max u and r = Σ_k exp(d) − 1 (``D2, R2, A2 =
   _softmax_parts(Z2)``), and the loss takes log softmax(u) = d − log1p(r) and δ_y the others'
   share r·A from them, where each would otherwise pass over the row again.
 
@@ -282,37 +282,23 @@ def lower(derivation: Derivation, fuse: bool = False) -> Program:
     return fused(program) if fuse else program
 
 
-def _softmax_output(
-    program: Program,
-) -> tuple[sp.Symbol, sp.Symbol, sp.Symbol, sp.Symbol] | None:
-    """(u, A, D, R) where the output A is softmax(u) and the loss or δ_y uses log softmax(u)
-    or A − T, whose forms ``reused_parts`` takes from D and R; else None."""
+def fused(program: Program) -> Program:
+    """``program`` with its softmax output computed with its parts (``FUSE``) where its loss
+    or δ_y reuse them; else ``program`` itself, which then computes no part for nothing.
+    """
     layer = program.derivation.layers[-1]
     forward = program.function("forward")
     output = next((s for s in forward if s.target == layer.A), None)
     if output is None or not isinstance(output.expr, Softmax):
-        return None
-    reusing = (
-        expr.has(LogSoftmax(output.expr.args[0]))
-        or any(e.args[0] == layer.A for e in expr.atoms(SoftmaxMinus))
-        for expr in (
-            s.expr for name in ("loss", "backward") for s in program.function(name)
-        )
-    )
-    if not any(reusing):
-        return None
-    return (output.expr.args[0], layer.A, *names.softmax_parts(layer.index))
-
-
-def fused(program: Program) -> Program:
-    """``program`` with its softmax output computed with its parts, which its loss and δ_y
-    reuse (``FUSE``), where they do; else ``program`` itself."""
-    softmax = _softmax_output(program)
-    if softmax is None:
         return program
+    softmax = (output.expr.args[0], layer.A, *names.softmax_parts(layer.index))
     known = dataclasses.replace(program.context, softmax=softmax)
     functions = tuple(
         (name, tuple(rewrite(s, known, (FUSE,)) for s in statements))
         for name, statements in program.functions
     )
-    return Program(program.derivation, functions, known)
+    result = Program(program.derivation, functions, known)
+    reused = any(
+        result.function(name) != program.function(name) for name in ("loss", "backward")
+    )
+    return result if reused else program
