@@ -117,6 +117,7 @@ def jax_peers(case: Case) -> list[Peer]:
     return [
         Generated(case, target="jax"),
         Generated(case, target="jax", epochs=FIT_EPOCHS),
+        Generated(case, target="jax", on_device=True),
         HandJax(case),
         JaxFloor(case),
     ]

@@ -99,7 +99,9 @@ class Generated(Peer):
     """The module symbackprop generates, through its public ``train``: with its default
     metrics (loss and accuracy recorded), or with ``metrics=()``; NumPy, or another target;
     one epoch per call, or ``epochs`` in one call (as a fit runs them: the call's checks and
-    conversions shared; it then ends elsewhere than one epoch and is not compared).
+    conversions shared; it then ends elsewhere than one epoch and is not compared); X and T
+    as NumPy arrays, or (``on_device``, JAX) as the library's arrays, put on its device once
+    as the hand-written peer holds them.
     """
 
     def __init__(
@@ -108,11 +110,14 @@ class Generated(Peer):
         metrics: tuple[str, ...] | None = None,
         target="numpy",
         epochs: int = 1,
+        on_device: bool = False,
     ):
         super().__init__(case)
         self.name = "symbackprop" + ("" if target == "numpy" else f" --target {target}")
         self.name += "" if metrics is None else ", metrics=()"
         self.name += "" if epochs == 1 else f", {epochs} epochs per call"
+        self.name += ", X and T as JAX arrays" if on_device else ""
+        self.data = (case.X, case.T)
         self.epochs, self.trains = epochs, epochs == 1
         self.trains_with = {} if metrics is None else {"metrics": metrics}
         library = None if target == "numpy" else _module(target)
@@ -120,6 +125,8 @@ class Generated(Peer):
             self.missing = f"{target} is not installed"
             return
         self.module = sb.build(case.network, target=target)
+        if on_device:
+            self.data = tuple(map(library.device_put, self.data))
 
     def load(self, params):
         self.values = {key: value.copy() for key, value in params.items()}
@@ -131,8 +138,7 @@ class Generated(Peer):
         case = self.case
         self.values, _ = self.module.train(
             self.values,
-            case.X,
-            case.T,
+            *self.data,
             epochs=self.epochs,
             batch_size=case.batch_size,
             lr=case.lr,

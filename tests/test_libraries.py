@@ -299,21 +299,26 @@ def test_array_helpers_compute_what_the_numpy_helpers_compute(library):
     def at_top(A, C, D, T):
         return C * D - T
 
+    _, R, A_parts = helpers._softmax_parts(Z)
     calls = {
         "_logsumexp": (Z,),
         "_softmax": (Z,),
+        "_softmax_parts": (Z,),
         "_log_softmax": (Z,),
         "_log1m_softmax": (Z,),
         "_softmax_backward": (A, G),
         "_softmax_minus": (A, T),
     }
     assert names == set(calls) | {"_softmax_backward_pole"}
-    for name, args in calls.items():
-        found = back(space[name](*map(to, args)))
-        expected = getattr(helpers, name)(*args)
-        np.testing.assert_allclose(
-            found, expected, rtol=1e-13, atol=1e-300, err_msg=name
-        )
+    calls = [*calls.items(), ("_softmax_minus", (A_parts, T, R))]
+    for name, args in calls:
+        found, expected = space[name](*map(to, args)), getattr(helpers, name)(*args)
+        if not isinstance(expected, tuple):  # _softmax_parts returns three arrays
+            found, expected = (found,), (expected,)
+        for part, wanted in zip(found, expected, strict=True):
+            np.testing.assert_allclose(
+                back(part), wanted, rtol=1e-13, atol=1e-300, err_msg=name
+            )
     found = back(space["_softmax_backward_pole"](to(Z), to(T), below, at_top))
     expected = helpers._softmax_backward_pole(Z, T, below, at_top)
     np.testing.assert_allclose(found, expected, rtol=1e-12, atol=1e-300)
@@ -449,3 +454,52 @@ def test_divergence_is_caught_inside_the_compiled_epoch(library):
     assert messages[library][:2] == messages["numpy"][:2]
     for name, value in messages["numpy"][2].items():
         _close(messages[library][2][name], value, 1e-12)
+
+
+def test_jax_arrays_given_to_train_are_used_where_they_lie(monkeypatch):
+    """X and T given as JAX arrays train exactly as the same NumPy arrays do; those the checks
+    keep as they are reach the compiled epoch themselves, with no copy back to the device;
+    those the checks change (float32 into a float64 module, rows rescaled to sum to 1, a
+    validation split) reach it as the changed values."""
+    network = _network(
+        ("relu",), "softmax", "categorical_crossentropy", None, sb.SGD(0.3)
+    )
+    module = sb.build(network, target="jax")
+    rng = np.random.default_rng(3)
+    X, T = _data(network, rng, 23)
+    jX, jT = jax.device_put(X), jax.device_put(T)
+    params = module.init_params(1)
+    settings = {"epochs": 2, "batch_size": 8, "verbose": 0}
+    seen = []
+    epoch = module._epoch
+
+    def spy(values, state, X, T, *rest):
+        seen.append((X, T))
+        return epoch(values, state, X, T, *rest)
+
+    monkeypatch.setattr(module, "_epoch", spy)
+    expected = module.train(params, X, T, **settings)
+    found = module.train(params, jX, jT, **settings)
+    assert all(x is jX and t is jT for x, t in seen[-2:])
+    for name in module.PARAMS:
+        np.testing.assert_array_equal(found[0][name], expected[0][name])
+        # NumPy arrays the caller may change (views of the one array the epoch returns)
+        assert isinstance(found[0][name], np.ndarray) and found[0][name].flags.writeable
+    assert found[1] == expected[1]
+    # changed by the checks: each reaches the epoch as what the NumPy arrays give
+    T_off = T * (1 - 1e-6)  # rows within 2e-5 of 1 are rescaled to sum to 1
+    for given, split, changed in (
+        ((jX.astype(np.float32), jT), 0.0, (True, False)),
+        ((jX, jax.device_put(T_off)), 0.0, (False, True)),
+        ((jX, jT), 0.25, (True, True)),
+    ):
+        expected = module.train(
+            params, *map(np.asarray, given), validation_split=split, **settings
+        )
+        wanted = seen[-1]
+        found = module.train(params, *given, validation_split=split, **settings)
+        for used, value, array, new in zip(seen[-1], wanted, given, changed):
+            assert (used is not array) == new
+            assert used.dtype == np.float64
+            np.testing.assert_array_equal(np.asarray(used), np.asarray(value))
+        np.testing.assert_array_equal(found[0]["W1"], expected[0]["W1"])

@@ -89,7 +89,7 @@ def _initial_state(params):
     return [np.zeros(1)]
 
 
-def _on_device(X, T, weights):
+def _on_device(X, T, weights, given=()):
     """Stand-in for a module's data where its library computes (NumPy: as they are)."""
     return X, T, weights
 
@@ -875,6 +875,7 @@ def train(
         seed,
     )
     lr = float(lr)
+    given = X, T
     X, T = _check_data(X, T)
     weights = _check_weights(sample_weight, X.shape[0])
     X, T, weights, X_val, T_val, weights_val = _validation(
@@ -939,8 +940,9 @@ def train(
             shown[:] = [len(line), now]
 
     watching = any(hasattr(c, "on_batch_end") for c in hooked)
-    # the training data where the module's library computes, for every epoch
-    data = _on_device(X, T, weights)
+    # the training data where the module's library computes, for every epoch (X or T
+    # given as the library's arrays, and kept as they are by the checks, stay where they are)
+    data = _on_device(X, T, weights, given)
     hook("on_train_begin", {"params": dict(zip(PARAMS, values))})
     for epoch in range(1, epochs + 1):
         hook("on_epoch_begin", epoch, {"params": dict(zip(PARAMS, values))})

@@ -55,6 +55,17 @@ def _softmax(Z):
     return E / E.sum(axis=1, keepdims=True)
 
 
+def _softmax_parts(Z):
+    """(D, R, softmax(Z)) of each row, with D = Z − M (M = Z_m the row's largest, so D_m is
+    exactly 0) and R = Σ_{k≠m} exp(D_k), the other terms' sum apart from the 1 of exp(D_m):
+    log softmax(Z) = D − log1p(R), and _softmax_minus takes R (see the NumPy helper)."""
+    top = _top(Z)
+    D = Z - _row(top, Z)
+    E = xp.where(top, 0, xp.exp(D))
+    R = E.sum(axis=1, keepdims=True)
+    return D, R, xp.where(top, 1, E) / (1 + R)
+
+
 def _log_softmax(Z):
     """log softmax(Z) of each row, as (Z − M) − log1p(Σ_{k≠m} exp(Z_k − M)), M = Z_m the row's
     largest: no overflow, and the digits of the largest output's log kept."""
@@ -108,11 +119,12 @@ def _softmax_backward_pole(Z, T, below, at_top):
     return xp.where(top, A_m * (Q - R), AG - A * R - A_m * Q * W)
 
 
-def _softmax_minus(A, T):
+def _softmax_minus(A, T, R=None):
     """A − T for softmax outputs A, where an output above 1/2 takes (1 − T) − Σ_others A: the
-    digits that A − T rounds away near 1 kept."""
+    digits that A − T rounds away near 1 kept. Given R of _softmax_parts, Σ_others A is R·A
+    where A is the row's largest, with no sum over the row."""
     big = A > 0.5
-    others = xp.where(big, 0, A).sum(axis=1, keepdims=True)
+    others = xp.where(big, 0, A).sum(axis=1, keepdims=True) if R is None else R * A
     return xp.where(big, (1 - T) - others, A - T)
 
 
@@ -120,6 +132,7 @@ def _softmax_minus(A, T):
 #: one needs them)
 HELPERS = {name: globals()[name] for name in helpers.HELPERS if name in globals()}
 _NEEDS_TOP = {
+    "_softmax_parts",
     "_log_softmax",
     "_log1m_softmax",
     "_softmax_backward",

@@ -26,8 +26,8 @@ class _LibraryPrinter(NumPyCodePrinter):
     """NumPy's printer with ``np.`` calls spelled as ``prefix``'s."""
 
     prefix = "np."
-    #: PyTorch has softmax as one op, which the parts would split into several; XLA fuses
-    #: JAX's passes over a row itself
+    #: PyTorch has softmax as one op, which the parts would split into several (JAX's
+    #: printer fuses: XLA does not share the exp of the softmax and the loss's log softmax)
     fuses_softmax = False
 
     def doprint(self, expr: object, assign_to: object = None) -> str:
@@ -111,6 +111,7 @@ class JaxCodePrinter(_LibraryPrinter):
     numbers as NumPy's do)."""
 
     prefix = "jnp."
+    fuses_softmax = True
 
     def _print_erf(self, expr: sp.Expr) -> str:
         return f"jax.scipy.special.erf({self._print(expr.args[0])})"

@@ -18,10 +18,10 @@ in the spirit of PyTensor's rewrite database (``pytensor/tensor/rewriting``):
   without momentum), scale is η itself and the rules lose their η (W1 := W1 − η·dW1 runs as
   ``W1 -= dW1``); a rule linear in the variable it rebinds runs in place.
 - **fuse** (``FUSE``, after the others) — for a printer that asks for it (NumPy's, where each
-  call costs as much as the arithmetic of a small batch): a softmax output whose loss or output
-  error uses it is computed with its parts d = u − max u and r = Σ_k exp(d) − 1 (``D2, R2, A2 =
-  _softmax_parts(Z2)``), and the loss takes log softmax(u) = d − log1p(r) and δ_y the others'
-  share r·A from them, where each would otherwise pass over the row again.
+  call costs as much as the arithmetic of a small batch, and JAX's): a softmax output whose
+  loss or output error uses it is computed with its parts d = u − max u and r = Σ_k exp(d) − 1
+  (``D2, R2, A2 = _softmax_parts(Z2)``), and the loss takes log softmax(u) = d − log1p(r) and
+  δ_y the others' share r·A from them, where each would otherwise pass over the row again.
 
 A rule is ``rule(statement, context) -> Statement | None`` (None: it does not apply); it only
 changes how a value is computed, and records what the target then holds (``factor``, ``held``)
