@@ -1,5 +1,9 @@
 """Bad specs fail at construction with a message naming the field and the value."""
 
+import keyword
+import re
+
+import numpy as np
 import pytest
 import sympy as sp
 
@@ -375,3 +379,49 @@ def test_two_networks_with_one_name_in_a_spec_file_are_refused(
     with pytest.raises(sb.SpecError) as error:
         load_networks(spec)
     assert f"spec file {str(spec)!r} {message}" in str(error.value)
+
+
+def _every_kind_of_node(first, second, third):
+    """A graph with each node that gets a numbered name (Add, Concatenate, ActivationLayer,
+    Dropout, BatchNorm) and the given activations on its first three Dense layers."""
+    x = sb.Input(3)
+    h1 = sb.BatchNorm()(sb.Dense(4, first)(sb.Dropout(0.1)(x)))
+    h2 = sb.Dropout(0.2)(sb.Dense(4, second)(h1))
+    c = sb.Concatenate()([x, sb.Add()([h1, h2])])
+    h = sb.ActivationLayer("relu")(sb.BatchNorm()(sb.Dense(4, third)(c)))
+    return sb.Network(
+        "every",
+        inputs=x,
+        outputs=sb.Dense(2, "softmax")(h),
+        loss="categorical_crossentropy",
+    )
+
+
+def test_a_learnable_parameter_never_silently_shares_a_generated_name():
+    """Named after anything the generated module numbers (harvested from its source:
+    weights, masks, BatchNorm's values and statistics, junctions, gradients), a learnable
+    parameter of any layer is refused with the clash named, or its module's gradients check
+    out: never a module where two values share a name."""
+    source = sb.generate(_every_kind_of_node("tanh", "tanh", "tanh"))
+    prefixes = {
+        prefix
+        for prefix, _ in re.findall(r"\b([A-Za-z]+)([1-3])\b", source)
+        if not keyword.iskeyword(prefix)
+    }
+    assert {"M", "B", "G", "S", "C", "H", "mu", "gamma", "W", "dW"} <= prefixes
+    X = np.random.default_rng(0).normal(size=(12, 3))
+    T = np.eye(2)[np.arange(12) % 2]
+    for prefix in sorted(prefixes):
+        symbol = sp.Symbol(prefix)
+        for layer in range(3):
+            activations = ["tanh"] * 3
+            try:
+                activations[layer] = sb.Activation(
+                    f"scaled_{prefix}", symbol * sp.tanh(sb.z), learnable={symbol: 0.7}
+                )
+                module = sb.build(_every_kind_of_node(*activations))
+            except sb.SpecError as error:
+                assert re.search("would both be named|must be a SymPy", str(error))
+                continue
+            error = module.check_gradients(module.init_params(1), X, T)
+            assert error < 1e-6, (prefix, layer + 1, error)

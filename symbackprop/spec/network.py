@@ -394,7 +394,8 @@ def _check_generated_names(
     """No two things in the generated module get the same name: a learnable parameter
     ``dalpha`` beside ``alpha`` (both ``dalpha1``), ``beta`` in layer 1 under Adam
     (``beta1`` is Adam's setting), ``M`` in layer 1 beside the dropout mask M1, or
-    ``gamma`` in layer 1 beside the first BatchNorm's gamma1. (A BatchNorm's own beta1
+    ``gamma`` in layer 1 beside the first BatchNorm's gamma1, ``B`` or ``G`` in a layer
+    beside its BatchNorm's outputs B1 and their error G1. (A BatchNorm's own beta1
     renames Adam's setting in the module instead: adam_beta1.)"""
     owners = {
         name: f"the optimiser's setting {name}" for name, _ in optimizer.constants
@@ -407,6 +408,8 @@ def _check_generated_names(
             owners[names.gradient(param).name] = owner
         for statistic in (names.batch_mean(i), names.batch_variance(i)):
             owners[statistic.name] = owner
+        owners[names.batchnorm_output(l).name] = f"the outputs of {owner}"
+        owners[names.batchnorm_error(l).name] = f"the error arriving at {owner}"
     for key in keys:
         if isinstance(key, tuple):
             junction = names.junction(key).name
