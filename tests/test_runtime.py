@@ -27,11 +27,26 @@ def test_every_module_carries_the_runtime_verbatim():
         ([[1, 2], [3]], ValueError, "x must be a rectangular array of numbers"),
         (["a", "b"], TypeError, "x must hold real numbers, got an array of dtype <U1"),
         ([1 + 2j], ValueError, "Complex data not supported.*complex128"),
+        ({"a": 1}, TypeError, "x must hold real numbers: float.. argument must be"),
+        (
+            np.array([[1, "b"]], dtype=object),
+            ValueError,
+            "x must hold real numbers: could not convert string",
+        ),
     ],
 )
 def test_numbers_name_what_is_not_an_array_of_numbers(value, error, words):
     with pytest.raises(error, match=words):
         runtime._numbers(value, "x")
+
+
+def test_numbers_take_the_values_of_a_tensor_that_tracks_gradients():
+    import torch
+
+    values = np.arange(6.0).reshape(2, 3)
+    tensor = torch.tensor(values, requires_grad=True)
+    np.testing.assert_array_equal(runtime._numbers(tensor, "x"), values)
+    assert tensor.requires_grad  # the caller's tensor is left as it was
 
 
 def _params(**changes):

@@ -142,6 +142,9 @@ def _numbers(value, name):
         raise TypeError(
             f"{name} is sparse: sparse input is not supported, pass {name}.toarray()"
         )
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        # a PyTorch tensor, on any device, tracking gradients or not: its values
+        value = value.detach().cpu()
     try:
         array = np.asarray(value)
     except ValueError as error:
@@ -154,9 +157,11 @@ def _numbers(value, name):
             f"dtype {array.dtype}"
         )
     if array.dtype.kind == "O":
-        # numbers held as Python objects, as scikit-learn converts them (anything else
-        # raises float()'s own TypeError or ValueError)
-        array = array.astype(np.float64)
+        # numbers held as Python objects, as scikit-learn converts them
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"{name} must hold real numbers: {error}") from None
     if array.dtype.kind not in "biuf":
         raise TypeError(
             f"{name} must hold real numbers, got an array of dtype {array.dtype}"
