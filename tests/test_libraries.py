@@ -257,16 +257,33 @@ def _hostile_rows(rng):
 
 @pytest.mark.parametrize("library", LIBRARIES)
 def test_a_softmax_output_is_the_numpy_modules_on_hostile_rows(library):
-    """The softmax output as each library's module computes it (PyTorch's fused
-    torch.softmax, JAX through the helper) against the NumPy module's, rows as below."""
+    """The softmax output, its loss and δ_y as each library's module computes them (PyTorch's
+    fused torch.softmax, JAX through the parts) against the NumPy module's, rows as below.
+    """
     network = sb.Network(
         "rows", 4, [sb.Dense(4, "softmax")], "categorical_crossentropy"
     )
     params = {"W1": np.eye(4), "b1": np.zeros(4)}
-    Z = _hostile_rows(np.random.default_rng(11))
-    expected = sb.build(network).forward(params, Z)
-    found = sb.build(network, target=library).forward(params, Z)
-    np.testing.assert_allclose(found, expected, rtol=1e-13, atol=1e-300)
+    rng = np.random.default_rng(11)
+    Z = _hostile_rows(rng)
+    T = np.eye(4)[rng.integers(0, 4, len(Z))]
+    numpy_module = sb.build(network)
+    module = sb.build(network, target=library)
+    np.testing.assert_allclose(
+        module.forward(params, Z),
+        numpy_module.forward(params, Z),
+        rtol=1e-13,
+        atol=1e-300,
+    )
+    # the loss (JAX: from the parts D and R) and δ_y, through the gradients, row by row
+    for row in range(len(Z)):
+        X, T_row = Z[row : row + 1], T[row : row + 1]
+        assert module.loss(params, X, T_row) == pytest.approx(
+            numpy_module.loss(params, X, T_row), rel=1e-13, abs=1e-300
+        )
+        expected = numpy_module.gradients(params, X, T_row)
+        for name, found in module.gradients(params, X, T_row).items():
+            np.testing.assert_allclose(found, expected[name], rtol=1e-12, atol=1e-300)
 
 
 @pytest.mark.parametrize("library", ("numpy",) + LIBRARIES)
