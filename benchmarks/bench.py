@@ -113,7 +113,7 @@ def time_rounds(case: Case, peers: list, rounds: int) -> dict[str, list[float]]:
 
 def round_counts(quick: bool) -> dict[str, int]:
     """Timing rounds per case."""
-    return {"small": 3, "large": 2} if quick else {"small": 101, "large": 9}
+    return {"small": 3, "large": 2} if quick else {"small": 101, "large": 21}
 
 
 def run_case(case: Case, rounds: int) -> dict[str, object]:
@@ -342,7 +342,8 @@ def report(results: list[dict], costs: dict, rounds: dict[str, int]) -> str:
         "softmax + cross-entropy, plain SGD, float64. `symbackprop` is the generated module's "
         "`train(..., epochs=1)` with its defaults (loss and accuracy recorded), including its "
         "input checks and the epoch's shuffle; `metrics=()` records neither; `--target` rows "
-        "are the PyTorch and JAX modules called the same way, with NumPy arrays; "
+        "are the PyTorch and JAX modules called the same way, with NumPy arrays (`X and T "
+        "as JAX arrays`: put on the device once, as the hand-written JAX holds them); "
         f"`{implementations.FIT_EPOCHS} epochs per call` rows time one `train(..., "
         f"epochs={implementations.FIT_EPOCHS})` per round, divided by "
         f"{implementations.FIT_EPOCHS}: an epoch inside a fit, the call's checks and "
