@@ -125,8 +125,9 @@ class Generated(Peer):
             self.missing = f"{target} is not installed"
             return
         self.module = sb.build(case.network, target=target)
-        if on_device:
-            self.data = tuple(map(library.device_put, self.data))
+        if on_device:  # float64 JAX arrays: made with JAX's 64-bit types on
+            with library.enable_x64(True):
+                self.data = tuple(map(library.device_put, self.data))
 
     def load(self, params):
         self.values = {key: value.copy() for key, value in params.items()}

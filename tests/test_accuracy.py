@@ -478,3 +478,30 @@ def test_the_softmax_helpers_keep_their_digits_on_any_rows_in_any_layout(case):
                         f"{computed[n, k]!r} against {exact!r}"
                     )
     np.testing.assert_array_equal(Z, before)
+
+
+def test_the_row_constants_are_kept_per_shape_and_dtype_and_cannot_be_changed():
+    """The softmax helpers take each shape's row offsets and column of ones from a cache:
+    read-only (a caller cannot corrupt the next call's), in the dtype asked, and the helpers
+    stay right after the cache has turned over (more shapes than it keeps, both dtypes).
+    """
+    for dtype in (np.float32, np.float64):
+        offsets, ones = helpers._row_constants(3, 4, np.dtype(dtype))
+        assert ones.dtype == dtype and ones.shape == (4, 1) and (ones == 1).all()
+        assert offsets.tolist() == [0, 4, 8]
+        for array in (offsets, ones):
+            with pytest.raises(ValueError, match="read-only"):
+                array[0] = 2
+    rng = np.random.default_rng(0)
+    shapes = [(rows, width) for rows in range(1, 11) for width in range(1, 9)]
+    for rows, width in shapes + shapes[:5]:
+        for dtype in (np.float32, np.float64):
+            Z = (10 * rng.standard_normal((rows, width))).astype(dtype)
+            plain = np.exp(Z - Z.max(axis=1, keepdims=True))
+            plain /= plain.sum(axis=1, keepdims=True)
+            for computed in (helpers._softmax(Z), helpers._softmax_parts(Z)[2]):
+                assert computed.dtype == dtype
+                np.testing.assert_allclose(computed, plain, rtol=1e-5, atol=1e-30)
+            np.testing.assert_allclose(
+                helpers._log_softmax(Z), np.log(plain), rtol=1e-4, atol=1e-6
+            )

@@ -330,12 +330,17 @@ def test_a_network_sent_through_pickle_generates_the_same_module(network):
 
 
 def test_what_a_module_imports_is_what_its_code_uses():
-    """Printers record what they print: math only where a constant such as √6 is printed."""
+    """Printers record what they print: math only where a constant such as √6 is printed,
+    functools only where a softmax helper caches its row constants."""
+    uses_functools = []
     for network in [EVERY_ACTIVATION, *EVERY_LOSS, *EVERY_OPTIMIZER]:
         source = sb.generate(network)
-        imports_math = "\nimport math\n" in source
-        uses_math = "math." in source.split("\nimport numpy as np\n", 1)[1]
-        assert imports_math == uses_math, network.name
+        code = source.split("\nimport numpy as np\n", 1)[1]
+        for module in ("math", "functools"):
+            imports = f"\nimport {module}\n" in source
+            assert imports == (f"{module}." in code), (network.name, module)
+        uses_functools.append("functools." in code)
+    assert any(uses_functools) and not all(uses_functools)
 
 
 # --- every comment is its statement's formula: evaluated, it gives the statement's value ---------

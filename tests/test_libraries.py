@@ -21,6 +21,16 @@ LIBRARIES = ("torch", "jax")
 LOSSES = sorted(sb.LOSSES)
 
 
+@pytest.fixture(autouse=True)
+def _jax_64_bit_types_off():
+    """Each test runs as a program with JAX's default, 64-bit types off (a peer run earlier in
+    the session may have turned them on for the whole process): a JAX module turns them on for
+    its own work alone (test_a_jax_module_leaves_the_programs_64_bit_setting_as_it_is).
+    """
+    with jax.enable_x64(False):
+        yield
+
+
 def _output_for(loss):
     """The first output activation a loss is tested with."""
     return next(act for act, name in OUTPUTS if name == loss)
@@ -106,11 +116,14 @@ def _autodiff(module, library, values, X, T):
             np.zeros_like(v) if t.grad is None else t.grad.numpy()
             for v, t in zip(values, tensors)
         ]
-    arrays = [jax.numpy.asarray(v) for v in values]
-    found = jax.grad(
-        lambda ps: module._jax_loss(*ps, jax.numpy.asarray(X), jax.numpy.asarray(T))[0]
-    )(arrays)
-    return [np.asarray(g) for g in found]
+    with jax.enable_x64(True):  # the raw kernel, outside the module's own context
+        arrays = [jax.numpy.asarray(v) for v in values]
+        found = jax.grad(
+            lambda ps: module._jax_loss(
+                *ps, jax.numpy.asarray(X), jax.numpy.asarray(T)
+            )[0]
+        )(arrays)
+        return [np.asarray(g) for g in found]
 
 
 @pytest.mark.parametrize(
@@ -297,7 +310,6 @@ def test_array_helpers_compute_what_the_numpy_helpers_compute(library):
         space = vars(array_helpers)
         to, back = np.asarray, np.asarray
     else:
-        jax.config.update("jax_enable_x64", True)  # as a generated jax module does
         xp = torch if library == "torch" else jax.numpy
         space = {"xp": xp, "torch": torch, "jax": jax}
         code = "\n".join(array_helpers.source(names, library))
@@ -329,14 +341,17 @@ def test_array_helpers_compute_what_the_numpy_helpers_compute(library):
     assert names == set(calls) | {"_softmax_backward_pole"}
     calls = [*calls.items(), ("_softmax_minus", (A_parts, T, R))]
     for name, args in calls:
-        found, expected = space[name](*map(to, args)), getattr(helpers, name)(*args)
+        with jax.enable_x64(True):  # as a generated jax module runs them
+            found = space[name](*map(to, args))
+        expected = getattr(helpers, name)(*args)
         if not isinstance(expected, tuple):  # _softmax_parts returns three arrays
             found, expected = (found,), (expected,)
         for part, wanted in zip(found, expected, strict=True):
             np.testing.assert_allclose(
                 back(part), wanted, rtol=1e-13, atol=1e-300, err_msg=name
             )
-    found = back(space["_softmax_backward_pole"](to(Z), to(T), below, at_top))
+    with jax.enable_x64(True):
+        found = back(space["_softmax_backward_pole"](to(Z), to(T), below, at_top))
     expected = helpers._softmax_backward_pole(Z, T, below, at_top)
     np.testing.assert_allclose(found, expected, rtol=1e-12, atol=1e-300)
 
@@ -484,7 +499,10 @@ def test_jax_arrays_given_to_train_are_used_where_they_lie(monkeypatch):
     module = sb.build(network, target="jax")
     rng = np.random.default_rng(3)
     X, T = _data(network, rng, 23)
-    jX, jT = jax.device_put(X), jax.device_put(T)
+    with jax.enable_x64(
+        True
+    ):  # float64 JAX arrays, as a program that turned them on has
+        jX, jT, jT_off = map(jax.device_put, (X, T, T * (1 - 1e-6)))
     params = module.init_params(1)
     settings = {"epochs": 2, "batch_size": 8, "verbose": 0}
     seen = []
@@ -504,10 +522,10 @@ def test_jax_arrays_given_to_train_are_used_where_they_lie(monkeypatch):
         assert isinstance(found[0][name], np.ndarray) and found[0][name].flags.writeable
     assert found[1] == expected[1]
     # changed by the checks: each reaches the epoch as what the NumPy arrays give
-    T_off = T * (1 - 1e-6)  # rows within 2e-5 of 1 are rescaled to sum to 1
+    # (jT_off: rows within 2e-5 of 1 are rescaled to sum to 1)
     for given, split, changed in (
         ((jX.astype(np.float32), jT), 0.0, (True, False)),
-        ((jX, jax.device_put(T_off)), 0.0, (False, True)),
+        ((jX, jT_off), 0.0, (False, True)),
         ((jX, jT), 0.25, (True, True)),
     ):
         expected = module.train(
@@ -520,3 +538,66 @@ def test_jax_arrays_given_to_train_are_used_where_they_lie(monkeypatch):
             assert used.dtype == np.float64
             np.testing.assert_array_equal(np.asarray(used), np.asarray(value))
         np.testing.assert_array_equal(found[0]["W1"], expected[0]["W1"])
+
+
+_X64_SCRIPT = """
+import jax, jax.numpy as jnp, numpy as np
+import symbackprop as sb
+
+assert not jax.config.jax_enable_x64, "JAX starts with 64-bit types off"
+rng = np.random.default_rng(0)
+X, labels = rng.normal(size=(13, 4)), rng.integers(0, 3, 13)
+T = np.eye(3)[labels]
+for dtype, tolerance in (("float64", 1e-12), ("float32", 1e-5)):
+    network = sb.Network(
+        "x64", 4, [sb.Dense(5, "gelu"), sb.Dense(3, "softmax")], "categorical_crossentropy",
+        optimizer=sb.Adam(0.05), dtype=dtype,
+    )
+    reference, module = sb.build(network), sb.build(network, target="jax")
+    params = module.init_params(3)
+    for name, value in reference.init_params(3).items():
+        assert value.dtype == params[name].dtype and (value == params[name]).all(), name
+    settings = dict(epochs=3, batch_size=4, verbose=0, validation_split=0.2)
+    (found, history), (wanted, expected) = (
+        m.train(params, X, T, **settings) for m in (module, reference)
+    )
+    for name in wanted:
+        assert found[name].dtype == np.dtype(dtype), (name, found[name].dtype)
+        np.testing.assert_allclose(found[name], wanted[name], rtol=tolerance, atol=tolerance)
+    for key in expected:
+        np.testing.assert_allclose(history[key], expected[key], rtol=tolerance)
+    np.testing.assert_allclose(
+        module.forward(params, X), reference.forward(params, X), rtol=tolerance
+    )
+    for name, value in reference.gradients(params, X, T).items():
+        np.testing.assert_allclose(
+            module.gradients(params, X, T)[name], value, rtol=tolerance, atol=tolerance
+        )
+    assert module.check_gradients(params, X[:4], T[:4]) < 1e-6
+    assert module.Model(epochs=2, verbose=0).fit(X, labels).score(X, labels) >= 0
+    # the program's own JAX arrays and its setting, as they were
+    assert not jax.config.jax_enable_x64 and jnp.ones(2).dtype == np.float32
+print("left as it was")
+"""
+
+
+def test_a_jax_module_leaves_the_programs_64_bit_setting_as_it_is():
+    """In a fresh process, where JAX starts with 64-bit types off (its default): importing and
+    using a JAX module leaves them off for the program, while its float64 modules compute what
+    the NumPy module computes (1e-12, initial parameters bit for bit) and its float32 modules
+    stay float32: the module turns them on for its own work alone."""
+    import os
+    import subprocess
+    import sys
+
+    environment = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_X64"}
+    run = subprocess.run(
+        [sys.executable, "-c", _X64_SCRIPT],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip().endswith("left as it was")

@@ -49,6 +49,50 @@ def test_numbers_take_the_values_of_a_tensor_that_tracks_gradients():
     assert tensor.requires_grad  # the caller's tensor is left as it was
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda values: __import__("torch")
+        .tensor(values)
+        .to(__import__("torch").bfloat16),
+        lambda values: __import__("torch")
+        .tensor(values)
+        .to(__import__("torch").float16),
+        lambda values: __import__("torch")
+        .tensor(values)
+        .to(__import__("torch").float8_e4m3fn),
+        lambda values: __import__("jax.numpy").numpy.asarray(values, dtype="bfloat16"),
+        lambda values: np.asarray(values).astype(__import__("ml_dtypes").float8_e5m2),
+    ],
+    ids=[
+        "torch bfloat16",
+        "torch float16",
+        "torch float8",
+        "jax bfloat16",
+        "ml_dtypes float8",
+    ],
+)
+def test_numbers_take_the_values_of_number_types_numpy_lacks(make):
+    """bfloat16 and float8, from PyTorch or as JAX gives them (ml_dtypes): their values, exactly
+    (these are representable in each), as a NumPy float array."""
+    values = np.array([[0.5, -2.0, 1.5], [0.0, 3.0, -0.25]])
+    array = runtime._numbers(make(values), "x")
+    assert array.dtype.kind == "f"
+    np.testing.assert_array_equal(array, values)
+
+
+def test_numbers_refuse_raw_bytes_naming_them():
+    with pytest.raises(
+        TypeError, match=r"x must hold real numbers, got an array of dtype \|V8"
+    ):
+        runtime._numbers(np.zeros(3, "V8"), "x")
+    structured = np.zeros(2, [("a", float), ("b", float)])
+    with pytest.raises(
+        TypeError, match="x must hold real numbers, got an array of dtype"
+    ):
+        runtime._numbers(structured, "x")
+
+
 def _params(**changes):
     params = {name: np.zeros(shape) for name, shape in runtime.SHAPES.items()}
     return {**params, **changes}

@@ -459,6 +459,35 @@ def test_training_data_and_settings_are_validated_up_front(arguments, error, mes
         module.train(module.init_params(), call.pop("X"), call.pop("T"), **call)
 
 
+def test_class_labels_given_for_one_hot_targets_are_refused_with_the_way_to_encode_them():
+    """A categorical_crossentropy network takes one-hot rows: labels are refused, the message
+    saying how to encode them (the Model takes them as they are); a regression network's
+    wrong shape gets no such advice."""
+    module = sb.build(
+        sb.Network("onehot", 4, [sb.Dense(3, "softmax")], "categorical_crossentropy")
+    )
+    X, labels = np.eye(3, 4), np.array([2, 0, 1])
+    with pytest.raises(
+        ValueError, match=re.escape("got (3,): one row of the 3 classes'")
+    ) as error:
+        module.train(module.init_params(), X, labels, epochs=1, batch_size=2)
+    assert "np.eye(3)[labels]" in str(error.value)
+    assert module.Model(epochs=1, batch_size=2, verbose=0).fit(X, labels).predict(
+        X
+    ).shape == (3,)
+    regression = sb.build(REGRESSION)
+    with pytest.raises(
+        ValueError, match=re.escape("T must have shape (4, 2), got (4,)") + "$"
+    ):
+        regression.train(
+            regression.init_params(),
+            np.zeros((4, 3)),
+            np.zeros(4),
+            epochs=1,
+            batch_size=2,
+        )
+
+
 # --- saving, loading, summary ----------------------------------------------------------------
 
 

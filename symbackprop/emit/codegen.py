@@ -264,7 +264,7 @@ def _initializers(
             "name": init.name,
             "distribution": init.distribution,
             "source": init.source,
-            "code": printers.numpy_code(init.scale, printer.for_scalars()),
+            "code": printers.numpy_code(init.scale, printer.for_host()),
             "fans": ", ".join(
                 fan.name if fan in init.scale.free_symbols else "_"
                 for fan in (FAN_OUT, FAN_IN)
@@ -485,8 +485,8 @@ def _render(derivation: Derivation, target: str) -> str:
         **_training(printer, program, param_names),
     }
     # everything is printed now: the helpers and modules the code needs are known
-    context["needs"] = printer.needs
-    context["helpers"] = libraries.helper_source(target, printer.needs)
+    context["helpers"], imports = libraries.helper_source(target, printer.needs)
+    context["needs"] = printer.needs | imports
     derived = _environment().get_template(TEMPLATE).render(context)
     # black formats the derived part; the runtime is copied as it stands in runtime.py,
     # black-formatted already (formatting it again cost most of a module's generation)

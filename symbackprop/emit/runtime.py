@@ -143,14 +143,24 @@ def _numbers(value, name):
             f"{name} is sparse: sparse input is not supported, pass {name}.toarray()"
         )
     if hasattr(value, "detach") and hasattr(value, "cpu"):
-        # a PyTorch tensor, on any device, tracking gradients or not: its values
+        # a PyTorch tensor, on any device, tracking gradients or not: its values (bfloat16
+        # and float8, which NumPy lacks, as float32: exactly)
         value = value.detach().cpu()
+        narrow = hasattr(value, "element_size") and value.element_size() <= 2
+        if narrow and value.is_floating_point():
+            value = value.float()
     try:
         array = np.asarray(value)
     except ValueError as error:
         raise ValueError(
             f"{name} must be a rectangular array of numbers: {error}"
         ) from None
+    if array.dtype.kind == "V" and array.dtype.fields is None:
+        # a number type NumPy lacks, as JAX gives bfloat16 and float8 (ml_dtypes): its values
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError):
+            pass  # raw bytes: refused below
     if array.dtype.kind == "c":
         raise ValueError(
             f"Complex data not supported: {name} must hold real numbers, got an array of "
@@ -416,8 +426,16 @@ def _check_data(X, T, names=("X", "T")):
         if T.ndim == 1 and SIZES[-1] == 1:
             T = T[:, None]
     if T.shape != (X.shape[0], SIZES[-1]):
+        labels = TASK == "multiclass" and T.shape == (X.shape[0],)
         raise ValueError(
             f"{name} must have shape ({X.shape[0]}, {SIZES[-1]}), got {T.shape}"
+            + (
+                f": one row of the {SIZES[-1]} classes' probabilities per sample; class "
+                f"labels become one-hot rows as np.eye({SIZES[-1]})[labels] (Model.fit "
+                "takes labels as they are)"
+                if labels
+                else ""
+            )
         )
     if not np.isfinite(T).all():
         raise ValueError(f"{name} holds non-finite values (nan or inf)")

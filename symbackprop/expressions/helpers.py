@@ -9,6 +9,7 @@ compiler measures is what the module runs. They use NumPy alone and keep the arr
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 
@@ -28,6 +29,17 @@ def erfc(x):
     return np.vectorize(math.erfc, otypes=[float])(x).astype(x.dtype, copy=False)
 
 
+@functools.lru_cache(maxsize=32)
+def _row_constants(rows, units, dtype):
+    """(each row's flat offset 0, K, 2K, …; a K × 1 column of ones in dtype), read-only, for
+    the row helpers below: made once per shape, since making them costs as much as a pass
+    over a short row."""
+    offsets = np.arange(0, rows * units, units)
+    ones = np.ones((units, 1), dtype)
+    offsets.flags.writeable = ones.flags.writeable = False
+    return offsets, ones
+
+
 def _logsumexp(Z):
     """log Σ_k exp(Z) of each row as M + log Σ_k exp(Z − M), M the row's maximum: no overflow."""
     M = Z.max(axis=1, keepdims=True)
@@ -38,9 +50,10 @@ def _softmax(Z):
     """exp(Z)/Σ_k exp(Z) of each row as exp(Z − M)/Σ_k exp(Z − M), M the row's maximum: no
     overflow. M is gathered at each row's argmax and Σ_k is a product with a column of ones:
     NumPy reduces along short rows more slowly than it does either."""
-    M = Z.ravel()[Z.argmax(axis=1) + np.arange(0, Z.size, Z.shape[1])]
+    offsets, ones = _row_constants(*Z.shape, Z.dtype)
+    M = Z.ravel()[Z.argmax(axis=1) + offsets]
     E = np.exp(Z - M[:, None])
-    E /= E @ np.ones((Z.shape[1], 1), E.dtype)
+    E /= E @ ones
     return E
 
 
@@ -50,12 +63,12 @@ def _softmax_parts(Z):
     exp(D_m): softmax(Z) = exp(D)/(1 + R) cannot overflow, and log softmax(Z) = D − log1p(R)
     and the output error (_softmax_minus) keep the digits an output near 1 would round away.
     """
-    # the flat index of each row's largest, Z_m
-    top = Z.argmax(axis=1) + np.arange(0, Z.size, Z.shape[1])
+    offsets, ones = _row_constants(*Z.shape, Z.dtype)
+    top = Z.argmax(axis=1) + offsets  # the flat index of each row's largest, Z_m
     D = Z - Z.ravel()[top][:, None]
     E = np.exp(D, order="C")  # (C-ordered: ravel is a view)
     E.ravel()[top] = 0
-    R = E @ np.ones((Z.shape[1], 1), E.dtype)
+    R = E @ ones
     E.ravel()[top] = 1
     E /= 1 + R
     return D, R, E
@@ -65,12 +78,12 @@ def _log_softmax(Z):
     """log softmax(Z) = Z − log Σ_k exp(Z) of each row, as (Z − M) − log1p(Σ_{k≠m} exp(Z_k − M)),
     M = Z_m the row's largest: no overflow, and where the largest output is near 1 its log
     keeps the digits that Z − logsumexp(Z) rounds away."""
-    # the flat index of each row's largest, Z_m
-    top = Z.argmax(axis=1) + np.arange(0, Z.size, Z.shape[1])
+    offsets, ones = _row_constants(*Z.shape, Z.dtype)
+    top = Z.argmax(axis=1) + offsets  # the flat index of each row's largest, Z_m
     D = Z - Z.ravel()[top][:, None]  # Z − M, exactly 0 at Z_m
     E = np.exp(D, order="C")
     E.ravel()[top] = 0  # (E is C-ordered: ravel is a view)
-    return D - np.log1p(E @ np.ones((Z.shape[1], 1), E.dtype))
+    return D - np.log1p(E @ ones)
 
 
 def _log1m_softmax(Z):
@@ -169,9 +182,22 @@ HELPERS = {
 }
 
 
+#: the helpers that take their per-shape constants from _row_constants
+_ROW_USERS = {"_softmax", "_softmax_parts", "_log_softmax"}
+
+
 def source(names: set[str]) -> list[str]:
-    """The source of each helper among ``names``, in a fixed order, for a generated module."""
-    return [inspect.getsource(fn) for name, fn in HELPERS.items() if name in names]
+    """The source of each helper among ``names``, in a fixed order, for a generated module:
+    ``_row_constants`` first where one needs it."""
+    chosen = [inspect.getsource(fn) for name, fn in HELPERS.items() if name in names]
+    if names & _ROW_USERS:
+        chosen.insert(0, inspect.getsource(_row_constants))
+    return chosen
 
 
-__all__ = ["HELPERS", "source"]
+def imports(names: set[str]) -> set[str]:
+    """The modules that the helpers among ``names`` import (``math`` is the printer's)."""
+    return {"functools"} if names & _ROW_USERS else set()
+
+
+__all__ = ["HELPERS", "imports", "source"]

@@ -33,6 +33,14 @@ class _LibraryPrinter(NumPyCodePrinter):
     def doprint(self, expr: object, assign_to: object = None) -> str:
         return _NUMPY_CALL.sub(self.prefix, super().doprint(expr, assign_to))
 
+    def for_host(self) -> NumPyCodePrinter:
+        """The printer for numbers the module computes on the host, in float64 whatever the
+        library's settings (an initialiser's scale): Python's ``math``."""
+        printer = MathCodePrinter()
+        printer.needs = self.needs
+        printer.needs.add("math")
+        return printer
+
     def _logical(self, function: str, expr: sp.Expr) -> str:
         code = self._print(expr.args[-1])
         for arg in reversed(expr.args[:-1]):
@@ -83,10 +91,7 @@ class TorchCodePrinter(_LibraryPrinter):
     def for_scalars(self) -> NumPyCodePrinter:
         """The printer for formulas of numbers alone (a schedule's rate at update k): Python's
         ``math``, which takes floats where torch's functions take tensors."""
-        printer = MathCodePrinter()
-        printer.needs = self.needs
-        printer.needs.add("math")
-        return printer
+        return self.for_host()
 
     def _print_Softmax(self, expr: sp.Expr) -> str:
         """PyTorch's softmax, one op where the helper takes five (it subtracts the row's
@@ -134,13 +139,14 @@ def check_target(target: object) -> str:
     return target
 
 
-def helper_source(target: str, needs: set[str]) -> list[str]:
-    """The helpers a ``target`` module defines, for what its code ``needs``."""
+def helper_source(target: str, needs: set[str]) -> tuple[list[str], set[str]]:
+    """The helpers a ``target`` module defines, for what its code ``needs``, and the modules
+    they import."""
     from . import helpers
 
     if target == "numpy":
-        return helpers.source(needs)
-    return array_helpers.source(needs, target)
+        return helpers.source(needs), helpers.imports(needs)
+    return array_helpers.source(needs, target), set()
 
 
 __all__ = [

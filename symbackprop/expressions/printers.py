@@ -242,6 +242,10 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
         """The printer for formulas of numbers alone (a schedule's rate at update k)."""
         return self
 
+    def for_host(self) -> NumPyCodePrinter:
+        """The printer for numbers the module computes on the host (an initialiser's scale)."""
+        return self
+
     def _print_ElementSum(self, expr: sp.Expr) -> str:
         return f"np.sum({self._print(expr.args[0])})"
 
