@@ -32,8 +32,8 @@ def erfc(x):
 @functools.lru_cache(maxsize=32)
 def _row_constants(rows, units, dtype):
     """(each row's flat offset 0, K, 2K, …; a K × 1 column of ones in dtype), read-only, for
-    the row helpers below: made once per shape, since making them costs as much as a pass
-    over a short row."""
+    the row helpers below: made once per shape (the last 32 kept), since making them costs
+    as much as a pass over a short row."""
     offsets = np.arange(0, rows * units, units)
     ones = np.ones((units, 1), dtype)
     offsets.flags.writeable = ones.flags.writeable = False
