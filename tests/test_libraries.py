@@ -575,6 +575,16 @@ for dtype, tolerance in (("float64", 1e-12), ("float32", 1e-5)):
         )
     assert module.check_gradients(params, X[:4], T[:4]) < 1e-6
     assert module.Model(epochs=2, verbose=0).fit(X, labels).score(X, labels) >= 0
+    # the callbacks, the caller's code, run with the program's setting, whichever it is
+    for theirs in (False, True):
+        seen = set()
+        probe = type("Probe", (), {})()
+        probe.on_batch_end = probe.on_epoch_end = lambda *_: seen.add(
+            (jax.config.jax_enable_x64, jnp.ones(2).dtype)
+        )
+        with jax.enable_x64(theirs):
+            module.train(params, X, T, epochs=2, batch_size=4, verbose=0, callbacks=[probe])
+        assert seen == {(theirs, np.dtype("float64" if theirs else "float32"))}, seen
     # the program's own JAX arrays and its setting, as they were
     assert not jax.config.jax_enable_x64 and jnp.ones(2).dtype == np.float32
 print("left as it was")
@@ -585,7 +595,8 @@ def test_a_jax_module_leaves_the_programs_64_bit_setting_as_it_is():
     """In a fresh process, where JAX starts with 64-bit types off (its default): importing and
     using a JAX module leaves them off for the program, while its float64 modules compute what
     the NumPy module computes (1e-12, initial parameters bit for bit) and its float32 modules
-    stay float32: the module turns them on for its own work alone."""
+    stay float32: the module turns them on for its own work alone, not for the callbacks it
+    calls."""
     import os
     import subprocess
     import sys

@@ -93,6 +93,25 @@ def test_numbers_refuse_raw_bytes_naming_them():
         runtime._numbers(structured, "x")
 
 
+def test_masked_values_are_refused_not_read_as_data():
+    """np.asarray reads a masked array's values under the mask as data: a mask that hides
+    any value is refused, naming the argument; a mask that hides none loses nothing."""
+    data = np.arange(6.0).reshape(2, 3)
+    hidden = np.ma.masked_array(data, mask=[[0, 1, 0], [0, 0, 1]])
+    with pytest.raises(
+        ValueError, match=r"X has 2 masked values: fill them \(X.filled"
+    ):
+        runtime._numbers(hidden, "X")
+    for unhidden in (np.ma.masked_array(data), np.ma.masked_array(data, mask=False)):
+        np.testing.assert_array_equal(runtime._numbers(unhidden, "X"), data)
+    labels = np.ma.masked_array(["a", "b", "a"], mask=[0, 1, 0])
+    module = sb.build(
+        sb.Network("masked", 3, [sb.Dense(2, "softmax")], "categorical_crossentropy")
+    )
+    with pytest.raises(ValueError, match=r"y has 1 masked values"):
+        module.Model(epochs=1, verbose=0).fit(data[[0, 1, 0]], labels)
+
+
 def _params(**changes):
     params = {name: np.zeros(shape) for name, shape in runtime.SHAPES.items()}
     return {**params, **changes}

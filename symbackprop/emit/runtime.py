@@ -136,6 +136,17 @@ def _epoch(
     return params, state, k, {key: total[key] for key in metrics}
 
 
+def _unmasked(value, name):
+    """value, unless it is a NumPy masked array that hides some of its values (np.asarray
+    would read the values under the mask as data): then an error naming it."""
+    if isinstance(value, np.ma.MaskedArray) and np.ma.count_masked(value):
+        raise ValueError(
+            f"{name} has {np.ma.count_masked(value)} masked values: fill them "
+            f"({name}.filled(value)) or leave their samples out"
+        )
+    return value
+
+
 def _numbers(value, name):
     """``value`` as a NumPy array of numbers, else an error naming it."""
     if hasattr(value, "toarray"):
@@ -150,7 +161,7 @@ def _numbers(value, name):
         if narrow and value.is_floating_point():
             value = value.float()
     try:
-        array = np.asarray(value)
+        array = np.asarray(_unmasked(value, name))
     except ValueError as error:
         raise ValueError(
             f"{name} must be a rectangular array of numbers: {error}"
@@ -1224,7 +1235,7 @@ class Model:
             raise ValueError(
                 f"{NAME}.Model requires y to be passed, but the target y is None"
             )
-        array = np.asarray(y)
+        array = np.asarray(_unmasked(y, "y"))
         classifier = TASK != "regression"
         one_per_sample = TASK == "multiclass" or SIZES[-1] == 1
         if not classifier or not (
@@ -1411,6 +1422,7 @@ class Model:
 
 #: what a module copies, in order
 FUNCTIONS = (
+    _unmasked,
     _numbers,
     _check_params,
     _check_seed,
