@@ -377,8 +377,46 @@ def test_torch_compile_trains_as_the_eager_step_does():
     for name in module.PARAMS:
         _close(compiled[name], eager[name], 1e-12)
     _close(history["loss"], eager_history["loss"], 1e-12)
+    for enabled in ("yes", None, 1):
+        with pytest.raises(
+            TypeError, match="use_compile's enabled must be True or False"
+        ):
+            module.use_compile(enabled)
+    assert module._torch_step is module._eager_step
     module.use_device("cpu")
     assert module.DEVICE == torch.device("cpu")
+
+
+def test_a_torch_device_is_one_this_machine_has_or_an_error_naming_its_setting(
+    monkeypatch,
+):
+    """SYMBACKPROP_DEVICE and use_device take a device torch can name and this machine has:
+    anything else is refused at once, naming the setting and the value, rather than failing
+    at the first tensor that training puts there."""
+    network = _network(
+        ("tanh",), "softmax", "categorical_crossentropy", None, sb.SGD(0.1)
+    )
+    monkeypatch.setenv("SYMBACKPROP_DEVICE", "cpu")
+    module = sb.build(network, target="torch")
+    assert module.DEVICE == torch.device("cpu")
+    lacking = (
+        f"cuda:{torch.cuda.device_count()}"  # one past the last GPU, or no GPU at all
+    )
+    for device, words in (
+        ("gpu", "use_device's device must name a device, such as 'cpu'.*got 'gpu'"),
+        (None, "use_device's device must name a device.*got None"),
+        (lacking, f"use_device's device is '{lacking}', which this machine lacks"),
+    ):
+        with pytest.raises(ValueError, match=words):
+            module.use_device(device)
+        assert module.DEVICE == torch.device("cpu")  # as it was
+    for setting, words in (
+        ("gpu", "must name a device"),
+        (lacking, "this machine lacks"),
+    ):
+        monkeypatch.setenv("SYMBACKPROP_DEVICE", setting)
+        with pytest.raises(ValueError, match=f"SYMBACKPROP_DEVICE .*{words}"):
+            sb.build(network, target="torch")
 
 
 @pytest.mark.parametrize("library", LIBRARIES)
