@@ -245,6 +245,21 @@ def test_bad_sample_weights_are_named(weights, message):
     np.testing.assert_array_equal(runtime._check_weights(2, 3), np.ones((3, 1)))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("scale", [1.0, 1e308, 1e40, 1e-300, 1e-40, 5e-324])
+def test_weights_alike_are_no_weights_at_any_scale(monkeypatch, dtype, scale):
+    """Equal weights, however large or small (near the largest float, beyond float32's
+    range, subnormal), weigh every sample alike; unequal ones keep their ratios."""
+    monkeypatch.setattr(runtime, "DTYPE", dtype)
+    alike = runtime._check_weights(np.full(6, scale), 6)
+    assert alike.dtype == dtype
+    np.testing.assert_array_equal(alike, np.ones((6, 1)))
+    if scale > 1e-300:  # ratios of normal floats (a subnormal scale has few digits)
+        given = np.array([1.0, 2, 3, 0, 2, 4]) / 4 * scale
+        found = runtime._check_weights(given, 6)[:, 0]
+        np.testing.assert_allclose(found, [0.5, 1, 1.5, 0, 1, 2], rtol=1e-6)
+
+
 def test_the_progress_line_aligns_epochs_and_estimates_the_rest():
     line = runtime._progress(5, 10, {"loss": 0.25}, 2.0)
     assert line == "Epoch  5/10 - loss: 0.2500 - 2.0s elapsed, 2.0s left"

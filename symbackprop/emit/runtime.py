@@ -512,21 +512,21 @@ def _check_weights(sample_weight, n, name="sample_weight"):
     Σ_n w_n ℓ_n / Σ_n w_n, as scikit-learn weighs samples), or 1.0 for None."""
     if sample_weight is None:
         return 1.0
-    weights = _numbers(sample_weight, name).astype(DTYPE, copy=False)
+    weights = _numbers(sample_weight, name).astype(np.float64, copy=False)
     if weights.ndim == 0:
-        weights = np.full(n, weights, dtype=DTYPE)
+        weights = np.full(n, weights)
     if weights.shape != (n,):
         raise ValueError(
             f"{name} must hold one weight per sample, shape ({n},), got {weights.shape}"
         )
     if not np.isfinite(weights).all() or np.any(weights < 0):
         raise ValueError(f"{name} must hold finite weights ≥ 0")
-    total = weights.sum()
-    if not total > 0:
-        raise ValueError(
-            f"{name}: every weight is zero (they sum to {total}): nothing to fit"
-        )
-    return (weights * (n / total))[:, None]
+    if not np.any(weights > 0):
+        raise ValueError(f"{name}: every weight is zero: nothing to fit")
+    # in float64, divided by the largest first: the sum can neither overflow (weights near
+    # the largest float) nor round to zero (subnormal weights)
+    weights = weights / weights.max()
+    return (weights * (n / weights.sum())).astype(DTYPE)[:, None]
 
 
 def save(params, path, classes=None):
