@@ -189,6 +189,22 @@ def test_what_the_width_bound_checks_test_holds_on_data_of_the_right_width(netwo
         first.predict(np.zeros((4, 3)))
 
 
+def test_a_regressor_predicts_in_the_shape_its_targets_came_in():
+    """Fitted on a 1-D y, predict answers 1-D, as scikit-learn's regressors do (an N × 1
+    answer would make y - predict(X) an N × N matrix); fitted on an N × 1 column, a column.
+    """
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(30, 2))
+    y = X.sum(axis=1)
+    module = sb.build(REGRESSOR)
+    flat = module.Model(epochs=3).fit(X, y)
+    column = module.Model(epochs=3).fit(X, y[:, None])
+    assert flat.predict(X).shape == (30,) and column.predict(X).shape == (30, 1)
+    np.testing.assert_array_equal(flat.predict(X), column.predict(X)[:, 0])
+    assert (y - flat.predict(X)).shape == (30,)
+    assert flat.score(X, y) == column.score(X, y[:, None])
+
+
 def test_a_task_makes_the_quadratic_cost_a_digit_classifier():
     """Nielsen's network (Neural Networks and Deep Learning, ch. 1): sigmoid outputs, the
     quadratic cost ½‖y − t‖², classes told apart by the largest output — here on the 8×8

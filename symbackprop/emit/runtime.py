@@ -1241,6 +1241,9 @@ class Model:
         if not classifier or not (
             (array.ndim == 1 and one_per_sample) or TARGETS == "labels"
         ):
+            if fitting and not classifier:
+                # a 1-D y of one output per sample: predict answers as y came, 1-D
+                self._flat = array.ndim == 1 and SIZES[-1] == 1
             if fitting and classifier:
                 self.classes_ = {
                     "multiclass": np.arange(SIZES[-1]),
@@ -1357,8 +1360,10 @@ class Model:
 
     def predict(self, X):
         """As predict(params, X) with the fitted parameters; a classifier fitted on labels
-        returns labels (`classes_`)."""
+        returns labels (`classes_`), a regressor fitted on a 1-D y a 1-D array."""
         found = predict(self._fitted(), X)
+        if getattr(self, "_flat", False):
+            return found.ravel()
         if not self._encoded():
             return found
         if TASK == "multiclass":
