@@ -747,7 +747,7 @@ def test_check_gradients_never_passes_a_gradient_that_is_not_a_number(classes):
             b"PK\x05\x06" + b"\x00" * 18,
             "was not written by a symbackprop module's save()",
         ),
-        (b"not an archive at all", "is not a parameter file written by save()"),
+        (b"not an archive at all", "save(): it is not an .npz archive"),
     ],
 )
 def test_load_of_a_file_that_is_not_a_parameter_archive_says_so(
@@ -755,8 +755,27 @@ def test_load_of_a_file_that_is_not_a_parameter_archive_says_so(
 ):
     path = tmp_path / "params.npz"
     path.write_bytes(content)
-    with pytest.raises(ValueError, match=re.escape(message)):
+    with pytest.raises(ValueError, match=re.escape(message)) as raised:
         classes.load(path)
+    assert "allow_pickle" not in str(raised.value)  # an unknown file is not unpickled
+
+
+def test_save_names_a_path_it_cannot_write_and_leaves_nothing(classes, tmp_path):
+    params = classes.init_params()
+    (tmp_path / "taken.npz").mkdir()
+    with pytest.raises(
+        IsADirectoryError, match=r"cannot save to '.*taken.npz': it is a folder"
+    ):
+        classes.save(params, tmp_path / "taken")
+    with pytest.raises(
+        FileNotFoundError, match=r"the folder '.*missing' does not exist"
+    ):
+        classes.save(params, tmp_path / "missing" / "params.npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.npz"]
+    # a path as bytes, as os.fsencode gives it, is a path
+    written = classes.save(params, os.fsencode(tmp_path / "params"))
+    assert written == str(tmp_path / "params.npz")
+    np.testing.assert_array_equal(classes.load(written)["W1"], params["W1"])
 
 
 def test_load_of_a_single_array_file_says_so(classes, tmp_path):

@@ -543,10 +543,16 @@ def save(params, path, classes=None):
                 "save stores class labels that are numbers or strings, got "
                 f"{np.asarray(classes).dtype} labels"
             )
-    path = os.fspath(path)
+    path = os.fsdecode(os.fspath(path))
     if not path.endswith(".npz"):
         path += ".npz"
     folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot save to {path!r}: it is a folder")
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(
+            f"cannot save to {path!r}: the folder {folder!r} does not exist"
+        )
     handle, temporary = tempfile.mkstemp(prefix=".params.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(handle, "wb") as file:
@@ -574,8 +580,11 @@ def _read(path):
     try:
         data = np.load(path, allow_pickle=False)
     except (ValueError, EOFError, zipfile.BadZipFile) as error:
+        # NumPy takes bytes it does not know for a pickle, and says how to load one: a
+        # parameter file never is one, and an unknown file is not to be unpickled
+        why = "it is not an .npz archive" if "pickle" in str(error) else error
         raise ValueError(
-            f"{os.fspath(path)!r} is not a parameter file written by save(): {error}"
+            f"{os.fspath(path)!r} is not a parameter file written by save(): {why}"
         ) from None
     if not hasattr(data, "files"):  # np.load read one array (.npy), not an archive
         raise ValueError(
