@@ -137,6 +137,11 @@ def test_params_come_back_in_order_and_in_dtype(monkeypatch):
             r"params\['W2'\] holds non-finite",
         ),
         (_params(b2=["x"]), TypeError, r"params\['b2'\] must hold real numbers"),
+        (
+            _params(W3=np.zeros((1, 1))),  # a deeper network's: not taken in part
+            KeyError,
+            r"params holds \['W3'\], which .* lacks; expected keys \['W1'",
+        ),
     ],
 )
 def test_bad_params_are_named(params, error, words):

@@ -198,6 +198,12 @@ def _check_params(params):
     missing = [name for name in PARAMS if name not in params]
     if missing:
         raise KeyError(f"params lacks {missing}; expected keys {list(PARAMS)}")
+    # another network's parameters are not taken in part (as torch's strict load_state_dict)
+    unexpected = [name for name in params if name not in SHAPES]
+    if unexpected:
+        raise KeyError(
+            f"params holds {unexpected[:5]}, which {NAME} lacks; expected keys {list(PARAMS)}"
+        )
     values = []
     for name in PARAMS:
         value = _numbers(params[name], f"params[{name!r}]").astype(DTYPE)
