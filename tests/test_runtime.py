@@ -3,6 +3,7 @@ functions every generated module copies verbatim, on the stand-in 2-3-1 network 
 declares."""
 
 import inspect
+import re
 import sys
 
 import numpy as np
@@ -147,6 +148,35 @@ def test_params_come_back_in_order_and_in_dtype(monkeypatch):
 def test_bad_params_are_named(params, error, words):
     with pytest.raises(error, match=words):
         runtime._check_params(params)
+
+
+@pytest.mark.parametrize(
+    "flag", ["shuffle", "restore_best", "diagnostics", "warm_start"]
+)
+def test_a_flag_is_true_or_false_never_a_truthy_string(flag):
+    """shuffle='no' would shuffle: a flag given as anything but True/False (1/0) is refused,
+    naming it, in train and in Model."""
+    module = sb.build(
+        sb.Network("flags", 2, [sb.Dense(2, "softmax")], "categorical_crossentropy")
+    )
+    X, labels = np.eye(2), np.array([0, 1])
+    for value in ("no", "False", None, 2, [True]):
+        with pytest.raises(
+            TypeError, match=re.escape(f"{flag} must be True or False, got {value!r}")
+        ):
+            if flag == "warm_start":
+                module.Model(epochs=1, warm_start=value).fit(X, labels)
+            else:
+                module.train(
+                    module.init_params(),
+                    X,
+                    np.eye(2),
+                    epochs=1,
+                    batch_size=2,
+                    **{flag: value},
+                )
+    for value in (True, False, 1, 0, np.True_):
+        runtime._check_flags(**{flag: value})
 
 
 @pytest.mark.parametrize("seed", [True, -1, 1.5, "3", None])

@@ -278,6 +278,16 @@ def _check_inputs(X, name="X"):
     return X
 
 
+def _check_flags(**flags):
+    """Each flag True or False (or 1, 0): a string such as 'no' would act as True."""
+    for name, value in flags.items():
+        if not isinstance(value, (bool, int, np.bool_, np.integer)) or value not in (
+            0,
+            1,
+        ):
+            raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
 def _check_training(
     epochs,
     batch_size,
@@ -923,6 +933,7 @@ def train(
         metrics,
         seed,
     )
+    _check_flags(shuffle=shuffle, restore_best=restore_best, diagnostics=diagnostics)
     lr = float(lr)
     given = X, T
     X, T = _check_data(X, T)
@@ -1311,6 +1322,7 @@ class Model:
         and the optimiser's state — for `epochs`; returns self. sample_weight weighs each
         sample's loss; validation_data, callbacks and diagnostics are train's."""
         _numbers(X, "X")  # a sparse or complex X is refused before y is read
+        _check_flags(warm_start=self.warm_start)
         resume = self.warm_start and self.__sklearn_is_fitted__()
         T = self._targets(y, fitting=not resume)
         return self._train(
@@ -1446,6 +1458,7 @@ FUNCTIONS = (
     _numbers,
     _check_params,
     _check_seed,
+    _check_flags,
     _masks,
     _mode,
     _finite,
