@@ -139,9 +139,10 @@ def _epoch(
 def _unmasked(value, name):
     """value, unless it is a NumPy masked array that hides some of its values (np.asarray
     would read the values under the mask as data): then an error naming it."""
-    if isinstance(value, np.ma.MaskedArray) and np.ma.count_masked(value):
+    hidden = np.ma.count_masked(value) if isinstance(value, np.ma.MaskedArray) else 0
+    if hidden:
         raise ValueError(
-            f"{name} has {np.ma.count_masked(value)} masked values: fill them "
+            f"{name} has {hidden} masked values: fill them "
             f"({name}.filled(value)) or leave their samples out"
         )
     return value
@@ -281,10 +282,8 @@ def _check_inputs(X, name="X"):
 def _check_flags(**flags):
     """Each flag True or False (or 1, 0): a string such as 'no' would act as True."""
     for name, value in flags.items():
-        if not isinstance(value, (bool, int, np.bool_, np.integer)) or value not in (
-            0,
-            1,
-        ):
+        whole = isinstance(value, (bool, int, np.bool_, np.integer))
+        if not (whole and value in (0, 1)):
             raise TypeError(f"{name} must be True or False, got {value!r}")
 
 
