@@ -7,7 +7,8 @@ exact values, computed by mpmath from the plain definitions with enough digits, 
 ≤ 1e-5 in float32 wherever the exact value is a normal float of that dtype — times the
 function's condition number κ = (|z ∂f/∂z| + |t ∂f/∂t|) / |f| where that exceeds 1 (near
 y = t, (y − t)² has κ ≫ 1 and no algorithm given z and t does better; elsewhere κ ≈ 1 and the
-bound is plain). The grid differs from the one ``symbackprop.accuracy`` chooses forms on, so
+bound is plain). Every element-wise activation's derivative in a hidden layer's δ is held to
+the same bound. The grid differs from the one ``symbackprop.accuracy`` chooses forms on, so
 the choice is tested, not replayed.
 """
 
@@ -174,6 +175,70 @@ def _computed(act_name, loss_name, dtype, logits):
             ]
         )
     return np.array(losses), np.array(grads)
+
+
+HIDDEN = sorted(
+    name
+    for name, activation in sb.ACTIVATIONS.items()
+    if not activation.is_vector and not activation.straight_through
+)
+
+
+@pytest.fixture(scope="module")
+def slopes():
+    """The exact activation f(z) and f'(z) of each name, with their condition numbers."""
+    cache = {}
+
+    def exact(act_name):
+        if act_name not in cache:
+            f = _activation(act_name)
+            cache[act_name] = (
+                _exact(f, (0.0,)),
+                _exact(_smooth(sp.diff(f, z)), (0.0,)),
+            )
+        return cache[act_name]
+
+    return exact
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("act_name", HIDDEN)
+def test_a_hidden_layers_derivative_keeps_its_digits(act_name, dtype, slopes):
+    """f'(z) in a hidden layer's δ (the printed form, which may differ from the output's)
+    against mpmath over logits from −1000 to 1000, as the pairs above: the module's gradient
+    of b1 with W1 = diag(z), X = 1, a linear output with W2 = I and mae on targets far below
+    (∂ℓ/∂y = 1), is f'(z) unit by unit."""
+    pair = slopes(act_name)
+    kept = _logits(pair, dtype)
+    logits = LOGITS[kept]
+    units = len(logits)
+    network = sb.Network(
+        "hidden",
+        units,
+        [sb.Dense(units, act_name), sb.Dense(units)],
+        "mae",
+        dtype=dtype,
+    )
+    module = sb.build(network)
+    params = {
+        **module.init_params(),
+        "W1": np.diag(logits),
+        "b1": np.zeros(units),
+        "W2": np.eye(units),
+        "b2": np.zeros(units),
+    }
+    far_below = np.full((1, units), -np.finfo(dtype).max / 4)
+    with np.errstate(over="ignore"):  # y − t may round to inf: its sign is still 1
+        ours = module.gradients(params, np.ones((1, units)), far_below)["b1"]
+    exact, condition = (values[:, kept] for values in pair[1])
+    errors = _errors(ours[None, :], exact, condition, dtype)
+    worst = np.nanmax(errors, initial=0.0)
+    if worst > BOUND[dtype]:
+        j = int(np.nanargmax(errors[0]))
+        pytest.fail(
+            f"f'(z) off by {worst:.1e} (relative, over κ = {condition[0, j]:.1e}) at "
+            f"z = {logits[j]}: {ours[j]!r} against {exact[0, j]!r}"
+        )
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

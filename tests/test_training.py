@@ -173,6 +173,85 @@ def test_optimizer_follows_its_published_equations(optimizer, rule):
     assert len(history["loss"]) == 3
 
 
+#: each optimiser beside torch.optim's own implementation of the same rule (PyTorch's SGD
+#: keeps v as Σ μ^j dθ, Keras' form as −η times that: the same steps at a fixed rate), and the
+#: rate's schedule as torch's LambdaLR applies it after each update
+TORCH_OPTIMIZERS = [
+    ("momentum_l2", sb.SGD(0.1, momentum=0.9), ("SGD", {"momentum": 0.9}), None),
+    (
+        "nesterov",
+        sb.SGD(0.05, momentum=0.8, nesterov=True),
+        ("SGD", {"momentum": 0.8, "nesterov": True}),
+        None,
+    ),
+    (
+        "adam_decay",
+        sb.Adam(0.02, beta1=0.5, beta2=0.9, eps=1e-3, decay=0.1),
+        ("Adam", {"betas": (0.5, 0.9), "eps": 1e-3}),
+        lambda k: 1 / (1 + 0.1 * k),
+    ),
+    (
+        "rmsprop",
+        sb.RMSprop(0.01, rho=0.8, eps=1e-4),
+        ("RMSprop", {"alpha": 0.8, "eps": 1e-4}),
+        None,
+    ),
+    (
+        "adagrad_decay",
+        sb.Adagrad(0.1, eps=1e-4, decay=0.3),
+        ("Adagrad", {"eps": 1e-4, "lr_decay": 0.3}),
+        None,
+    ),
+    (
+        "step_decay",
+        sb.SGD(0.2, schedule=sb.step_decay(drop=0.5, every=4)),
+        ("SGD", {}),
+        lambda k: 0.5 ** (k // 4),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "theirs", "schedule"),
+    [case[1:] for case in TORCH_OPTIMIZERS],
+    ids=[case[0] for case in TORCH_OPTIMIZERS],
+)
+def test_optimizer_trains_as_torch_optim_does(optimizer, theirs, schedule):
+    """An oracle of another hand: the network in torch's functions (tests/torch_reference.py),
+    its gradients by autograd, each update by torch.optim; 3 epochs of batches in order.
+    """
+    import torch
+
+    from . import torch_reference
+
+    regularizer = sb.L2(0.01) if optimizer.name == "SGD" and schedule is None else None
+    network = dataclasses.replace(
+        CLASSIFIER, optimizer=optimizer, regularizer=regularizer
+    )
+    module = sb.build(network)
+    X, labels = _classes(21)
+    start = module.init_params(seed=1)
+    trained, _ = module.train(
+        start, X, labels, epochs=3, batch_size=8, shuffle=False, verbose=0
+    )
+    tensors = {k: torch.tensor(v, requires_grad=True) for k, v in start.items()}
+    name, settings = theirs
+    step = getattr(torch.optim, name)(tensors.values(), lr=optimizer.lr, **settings)
+    rate = torch.optim.lr_scheduler.LambdaLR(step, schedule or (lambda k: 1.0))
+    for _ in range(3):
+        for rows in (slice(0, 8), slice(8, 16), slice(16, 21)):
+            step.zero_grad()
+            torch_reference.loss(
+                network, tensors, X[rows], torch.as_tensor(labels[rows]), {}
+            ).backward()
+            step.step()
+            rate.step()
+    for key in module.PARAMS:
+        expected = tensors[key].detach().numpy()
+        np.testing.assert_allclose(trained[key], expected, rtol=1e-10, atol=1e-13)
+        assert not np.allclose(trained[key], start[key])  # it did move
+
+
 def test_lr_argument_replaces_the_optimizers_rate():
     module = sb.build(dataclasses.replace(REGRESSION, optimizer=sb.SGD(lr=0.1)))
     X, T = _data()
@@ -824,6 +903,57 @@ def test_metrics_change_the_history_not_the_training():
         start, X, T, epochs=2, batch_size=8, verbose=0, metrics=(), validation_split=0.2
     )
     assert set(logs) == {"val_loss", "val_accuracy"}
+
+
+BINARY = sb.Network(
+    "binary", 4, [sb.Dense(5, "tanh"), sb.Dense(1, "sigmoid")], "binary_crossentropy"
+)
+
+
+@pytest.mark.parametrize(
+    "network", [CLASSIFIER, BINARY, REGRESSION], ids=lambda network: network.name
+)
+def test_an_epochs_metrics_are_its_batches_metrics_before_their_updates(network):
+    """history's loss and accuracy, gathered from the batches' outputs after the pass, equal
+    the size-weighted mean of each batch's own loss (computed apart, for on_batch_end) and of
+    evaluate's accuracy at the parameters the batch was taken at; uneven last batch."""
+    module = sb.build(network)
+    X, labels = _classes(21)
+    T = {"classes": labels, "binary": (labels > 0)[:, None]}.get(
+        network.name, X[:, :2] * X[:, 3:]
+    )
+    X = X[:, : module.SIZES[0]]
+    before = [module.init_params(1)]
+    batches = []
+
+    class Batches:
+        def on_batch_end(self, batch, logs):
+            batches.append((logs["size"], logs["loss"]))
+            before.append({k: v.copy() for k, v in logs["params"].items()})
+
+    _, history = module.train(
+        before[0],
+        X,
+        T,
+        epochs=2,
+        batch_size=8,
+        shuffle=False,
+        verbose=0,
+        callbacks=[Batches()],
+    )
+    for epoch in range(2):
+        loss = accuracy = 0.0
+        for index in range(3):
+            size, batch_loss = batches[3 * epoch + index]
+            rows = slice(8 * index, 8 * index + size)
+            loss += size * batch_loss
+            if network is not REGRESSION:
+                metrics = module.evaluate(before[3 * epoch + index], X[rows], T[rows])
+                assert metrics["loss"] == pytest.approx(batch_loss, rel=1e-12)
+                accuracy += size * metrics["accuracy"]
+        assert history["loss"][epoch] == pytest.approx(loss / 21, rel=1e-12)
+        if network is not REGRESSION:
+            assert history["accuracy"][epoch] == pytest.approx(accuracy / 21, abs=1e-12)
 
 
 @pytest.mark.parametrize("metrics", ["loss", ("loss", "mae"), 3])

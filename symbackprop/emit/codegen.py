@@ -341,12 +341,12 @@ def _renamed(statement: Statement, own: dict[sp.Symbol, sp.Symbol]) -> Statement
     )
 
 
-#: each target's library as the module's text names it, the prefix of its derived kernels
-#: (``_torch_step``) and how it joins arrays along the batch
+#: each target's library as the module's text names it, and the prefix of its derived
+#: kernels (``_torch_step``)
 _LIBRARY = {
-    "numpy": ("NumPy", "", "np.concatenate"),
-    "torch": ("PyTorch", "torch_", "torch.cat"),
-    "jax": ("JAX", "jax_", "jnp.concatenate"),
+    "numpy": ("NumPy", ""),
+    "torch": ("PyTorch", "torch_"),
+    "jax": ("JAX", "jax_"),
 }
 
 
@@ -413,7 +413,7 @@ def _render(derivation: Derivation, target: str) -> str:
     program = lower(derivation, fuse=printer.fuses_softmax)
     forward = [t.name for s in program.function("forward") for t in s.targets]
     outputs = [symbol.name for symbol in _outputs(program)]
-    library, kernel, concatenate = _LIBRARY[target]
+    library, kernel = _LIBRARY[target]
     # the loss as computed: from the logits where that is stable (calculus.accurate_loss)
     (loss,) = (_statement(printer, s) for s in program.function("loss"))
     forward_lines = [_statement(printer, s) for s in program.function("forward")]
@@ -423,7 +423,6 @@ def _render(derivation: Derivation, target: str) -> str:
         "target": target,
         "library": library,
         "kernel": kernel,
-        "concatenate": concatenate,
         "outputs": ", ".join(outputs),
         # a softmax output's parts, which _forward returns before it (rules.fused)
         "parts": ", ".join(

@@ -537,7 +537,9 @@ def _check_weights(sample_weight, n, name="sample_weight"):
     if not np.isfinite(weights).all() or np.any(weights < 0):
         raise ValueError(f"{name} must hold finite weights ≥ 0")
     if not np.any(weights > 0):
-        raise ValueError(f"{name}: every weight is zero: nothing to fit")
+        raise ValueError(
+            f"{name}: every weight is zero: a mean weighted by them is undefined"
+        )
     # in float64, divided by the largest first: the sum can neither overflow (weights near
     # the largest float) nor round to zero (subnormal weights)
     weights = weights / weights.max()
