@@ -494,7 +494,8 @@ def test_the_softmax_helpers_keep_their_digits_on_any_rows_in_any_layout(case):
     D − log1p(R) a NumPy module computes) gather each row's largest entry by a flat index and
     sum rows by a product with ones: on several rows at once (ties, leads of 1000, −745 where
     e^z turns over), in C order, Fortran order and strided views, float64 and float32, every
-    entry against mpmath, and the input left unchanged."""
+    entry against mpmath, and the input left unchanged; _softmax_parts writes the same parts
+    into arrays given as out."""
     (rows, width, layout, dtype), values = case
     Z = _laid_out(values, rows, width, layout, dtype)
     before = Z.copy()
@@ -502,6 +503,17 @@ def test_the_softmax_helpers_keep_their_digits_on_any_rows_in_any_layout(case):
     tiny = np.finfo(dtype).smallest_normal
     D, R, A = helpers._softmax_parts(Z)
     assert D.dtype == R.dtype == Z.dtype and R.shape == (rows, 1)
+    # written into rows of larger arrays, as a training epoch passes them: the same bits there,
+    # nothing outside those rows
+    whole = [np.full((rows + 3, units), np.nan, dtype) for units in (width, 1, width)]
+    out = [array[2 : 2 + rows] for array in whole]
+    written = helpers._softmax_parts(Z, out)
+    assert all(into is given for into, given in zip(written, out))
+    for made, into in zip((D, R, A), written):
+        np.testing.assert_array_equal(into, made)
+    assert all(
+        np.isnan(np.delete(array, np.s_[2 : 2 + rows], 0)).all() for array in whole
+    )
 
     def softmax(row, k):
         return mpmath.exp(row[k]) / sum(map(mpmath.exp, row))

@@ -458,8 +458,15 @@ def test_every_comment_evaluates_to_its_statements_value(network):
             **vars(module),
             **dict(zip(module.PARAMS, _as_list(module, params))),
         }
+        # (out: where a NumPy epoch has the softmax's parts written; None, new arrays)
         namespace.update(
-            X=X, T=T, scale=0.37, with_loss=True, weights=weights, training=training
+            X=X,
+            T=T,
+            scale=0.37,
+            with_loss=True,
+            weights=weights,
+            training=training,
+            out=None,
         )
         # the dropout masks, as training draws them
         namespace.update(zip((mask for mask, *_ in module.DROPOUT), masks))

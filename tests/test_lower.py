@@ -93,8 +93,10 @@ def test_relu_prints_as_a_maximum_and_its_derivative_as_a_mask():
 def test_softmax_and_its_log_and_error_are_module_helpers():
     source = sb.generate(SMALL)
     # NumPy: one pass over the logits gives the softmax and the parts its loss and δ_y reuse
-    assert "def _softmax_parts(Z):" in source
-    assert "D2, R2, A2 = _softmax_parts(Z2)" in source
+    assert "def _softmax_parts(Z, out=None):" in source
+    # (out: the epoch's arrays that the metrics read, which the parts are written into)
+    assert "D2, R2, A2 = _softmax_parts(Z2, out)" in source
+    assert "def _forward(W1, b1, W2, b2, X, out=None):" in source
     assert "return Z1, A1, Z2, D2, R2, A2" in source
     assert "(-T * weights * (D2 - np.log1p(R2))).sum()" in source
     assert "def _softmax_minus(A, T, R=None):" in source

@@ -411,6 +411,10 @@ def _render(derivation: Derivation, target: str) -> str:
     # one printer for the module: it records what the code needs
     printer = libraries.PRINTERS[target]()
     program = lower(derivation, fuse=printer.fuses_softmax)
+    # a NumPy epoch has _softmax_parts write each batch's parts into its rows of the epoch's
+    # arrays (_forward's out), which the metrics read after the pass
+    fused = target == "numpy" and program.context.softmax is not None
+    printer.parts_out = "out" if fused else None
     forward = [t.name for s in program.function("forward") for t in s.targets]
     outputs = [symbol.name for symbol in _outputs(program)]
     library, kernel = _LIBRARY[target]
@@ -429,6 +433,7 @@ def _render(derivation: Derivation, target: str) -> str:
             t.name for s in program.function("forward") for t in s.parts
         ),
         "split": _split_loss(printer, program),
+        "parts_out": fused,
         "name": network.name,
         "version": __version__,
         "description": network.describe(),

@@ -57,18 +57,21 @@ def _softmax(Z):
     return E
 
 
-def _softmax_parts(Z):
+def _softmax_parts(Z, out=None):
     """(D, R, softmax(Z)) of each row, with D = Z − M (M = Z_m the row's largest, so D_m is
     exactly 0) and R = Σ_{k≠m} exp(D_k), the sum of the other terms, kept apart from the 1 of
     exp(D_m): softmax(Z) = exp(D)/(1 + R) cannot overflow, and log softmax(Z) = D − log1p(R)
     and the output error (_softmax_minus) keep the digits an output near 1 would round away.
+    out: C-ordered arrays of those shapes to write the three into (a training epoch's rows of
+    the batch), or None for new ones.
     """
     offsets, ones = _row_constants(*Z.shape, Z.dtype)
     top = Z.argmax(axis=1) + offsets  # the flat index of each row's largest, Z_m
-    D = Z - Z.ravel()[top][:, None]
-    E = np.exp(D, order="C")  # (C-ordered: ravel is a view)
+    D, R, E = (None, None, None) if out is None else out
+    D = np.subtract(Z, Z.ravel()[top][:, None], out=D)
+    E = np.exp(D, out=E, order="C")  # (C-ordered: ravel is a view)
     E.ravel()[top] = 0
-    R = E @ ones
+    R = np.matmul(E, ones, out=R)
     E.ravel()[top] = 1
     E /= 1 + R
     return D, R, E

@@ -201,7 +201,14 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
 
     _print_LogSumExp = _print_Softmax = _print_LogSoftmax = _print_helper
     _print_Log1mSoftmax = _print_SoftmaxMinus = _print_SoftmaxBackward = _print_helper
-    _print_SoftmaxParts = _print_helper
+
+    #: the name of the arrays ``_softmax_parts`` is to write its parts into (a module's
+    #: ``_forward`` passes on its ``out``), or None: new arrays
+    parts_out: str | None = None
+
+    def _print_SoftmaxParts(self, expr: sp.Expr) -> str:
+        call = self._print_helper(expr)
+        return call if self.parts_out is None else f"{call[:-1]}, {self.parts_out})"
 
     def _print_SoftmaxBackwardPole(self, expr: sp.Expr) -> str:
         """``_softmax_backward_pole(Z, T, lambda A, C, D, T: a·g, lambda …: (1 − a)·g)``."""
