@@ -207,6 +207,7 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
     parts_out: str | None = None
 
     def _print_SoftmaxParts(self, expr: sp.Expr) -> str:
+        """``_softmax_parts(Z2)``, or ``_softmax_parts(Z2, out)`` given ``parts_out``."""
         call = self._print_helper(expr)
         return call if self.parts_out is None else f"{call[:-1]}, {self.parts_out})"
 
