@@ -175,25 +175,35 @@ def test_optimizer_follows_its_published_equations(optimizer, rule):
 
 #: each optimiser beside torch.optim's own implementation of the same rule (PyTorch's SGD
 #: keeps v as Σ μ^j dθ, Keras' form as −η times that: the same steps at a fixed rate), and the
-#: rate's schedule as torch's LambdaLR applies it after each update
+#: rate's schedule as torch's LambdaLR applies it after each update; SGD's cases with an L2
+#: penalty, which the torch network adds to its loss (tests/torch_reference.py)
 TORCH_OPTIMIZERS = [
-    ("momentum_l2", sb.SGD(0.1, momentum=0.9), ("SGD", {"momentum": 0.9}), None),
+    (
+        "momentum_l2",
+        sb.SGD(0.1, momentum=0.9),
+        ("SGD", {"momentum": 0.9}),
+        None,
+        sb.L2(0.01),
+    ),
     (
         "nesterov",
         sb.SGD(0.05, momentum=0.8, nesterov=True),
         ("SGD", {"momentum": 0.8, "nesterov": True}),
         None,
+        sb.L2(0.01),
     ),
     (
         "adam_decay",
         sb.Adam(0.02, beta1=0.5, beta2=0.9, eps=1e-3, decay=0.1),
         ("Adam", {"betas": (0.5, 0.9), "eps": 1e-3}),
         lambda k: 1 / (1 + 0.1 * k),
+        None,
     ),
     (
         "rmsprop",
         sb.RMSprop(0.01, rho=0.8, eps=1e-4),
         ("RMSprop", {"alpha": 0.8, "eps": 1e-4}),
+        None,
         None,
     ),
     (
@@ -201,22 +211,24 @@ TORCH_OPTIMIZERS = [
         sb.Adagrad(0.1, eps=1e-4, decay=0.3),
         ("Adagrad", {"eps": 1e-4, "lr_decay": 0.3}),
         None,
+        None,
     ),
     (
         "step_decay",
         sb.SGD(0.2, schedule=sb.step_decay(drop=0.5, every=4)),
         ("SGD", {}),
         lambda k: 0.5 ** (k // 4),
+        None,
     ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("optimizer", "theirs", "schedule"),
+    ("optimizer", "theirs", "schedule", "regularizer"),
     [case[1:] for case in TORCH_OPTIMIZERS],
     ids=[case[0] for case in TORCH_OPTIMIZERS],
 )
-def test_optimizer_trains_as_torch_optim_does(optimizer, theirs, schedule):
+def test_optimizer_trains_as_torch_optim_does(optimizer, theirs, schedule, regularizer):
     """An oracle of another hand: the network in torch's functions (tests/torch_reference.py),
     its gradients by autograd, each update by torch.optim; 3 epochs of batches in order.
     """
@@ -224,7 +236,6 @@ def test_optimizer_trains_as_torch_optim_does(optimizer, theirs, schedule):
 
     from . import torch_reference
 
-    regularizer = sb.L2(0.01) if optimizer.name == "SGD" and schedule is None else None
     network = dataclasses.replace(
         CLASSIFIER, optimizer=optimizer, regularizer=regularizer
     )

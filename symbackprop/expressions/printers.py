@@ -192,12 +192,13 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
         self.needs.update(("erfc", "math"))
         return f"erfc({self._print(expr.args[0])})"
 
-    def _print_helper(self, expr: sp.Expr) -> str:
+    def _print_helper(self, expr: sp.Expr, *extra: str) -> str:
         """A row-wise function the module defines as a helper (``_softmax``, ``_log_softmax``,
-        …: the row maximum subtracted, the digits near 1 kept), called by its name."""
+        …: the row maximum subtracted, the digits near 1 kept), called by its name with the
+        expression's arguments, then ``extra`` (names, as they stand)."""
         name = _HELPERS[type(expr).__name__]
         self.needs.add(name)
-        return f"{name}({', '.join(self._print(u) for u in expr.args)})"
+        return f"{name}({', '.join([*map(self._print, expr.args), *extra])})"
 
     _print_LogSumExp = _print_Softmax = _print_LogSoftmax = _print_helper
     _print_Log1mSoftmax = _print_SoftmaxMinus = _print_SoftmaxBackward = _print_helper
@@ -208,8 +209,7 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
 
     def _print_SoftmaxParts(self, expr: sp.Expr) -> str:
         """``_softmax_parts(Z2)``, or ``_softmax_parts(Z2, out)`` given ``parts_out``."""
-        call = self._print_helper(expr)
-        return call if self.parts_out is None else f"{call[:-1]}, {self.parts_out})"
+        return self._print_helper(expr, *filter(None, [self.parts_out]))
 
     def _print_SoftmaxBackwardPole(self, expr: sp.Expr) -> str:
         """``_softmax_backward_pole(Z, T, lambda A, C, D, T: a·g, lambda …: (1 − a)·g)``."""
