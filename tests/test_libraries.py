@@ -578,6 +578,58 @@ def test_jax_arrays_given_to_train_are_used_where_they_lie(monkeypatch):
         np.testing.assert_array_equal(found[0]["W1"], expected[0]["W1"])
 
 
+def test_jax_arrays_are_checked_once_while_they_live(monkeypatch):
+    """A JAX array cannot change: train reads the values of the X and T it takes as they are
+    at their first call only, and forgets them when either dies (its id may be reused). Arrays
+    the checks change, arrays that fail them and NumPy arrays are checked at every call.
+    """
+    import gc
+
+    network = _network(
+        ("relu",), "softmax", "categorical_crossentropy", None, sb.SGD(0.3)
+    )
+    module = sb.build(network, target="jax")
+    X, T = _data(network, np.random.default_rng(4), 23)
+    with jax.enable_x64(True):
+        jX, jT, jT_off = map(jax.device_put, (X, T, T * (1 - 1e-6)))
+        bad = jX.at[5, 1].set(np.nan)
+    params = module.init_params(1)
+    settings = {"epochs": 2, "batch_size": 8, "verbose": 0}
+    checked = []
+    check = module._check_data
+
+    def spy(X, T, *names):
+        checked.append(None)  # (not the arrays, which would then live on)
+        return check(X, T, *names)
+
+    monkeypatch.setattr(module, "_check_data", spy)
+    runs = [module.train(params, jX, jT, **settings) for _ in range(3)]
+    assert len(checked) == 1 and len(module._PASSED) == 1
+    for found in runs[1:]:  # the same training, bit for bit
+        assert found[1] == runs[0][1]
+        for name in module.PARAMS:
+            np.testing.assert_array_equal(found[0][name], runs[0][0][name])
+    for X_given, T_given in ((X, T), (jX, jT_off), (jX.astype(np.float32), jT)):
+        for _ in range(2):
+            module.train(params, X_given, T_given, **settings)
+    assert len(checked) == 1 + 6 and len(module._PASSED) == 1
+    for _ in range(2):
+        with pytest.raises(ValueError, match="X holds non-finite values"):
+            module.train(params, bad, jT, **settings)
+    assert len(checked) == 1 + 6 + 2
+    # another T with the same X is checked; each key goes when one of its arrays dies
+    with jax.enable_x64(True):
+        other = jax.device_put(T.copy())
+    module.train(params, jX, other, **settings)
+    assert len(checked) == 10 and len(module._PASSED) == 2
+    del other
+    gc.collect()
+    assert len(module._PASSED) == 1
+    del jX, runs
+    gc.collect()
+    assert not module._PASSED
+
+
 _X64_SCRIPT = """
 import jax, jax.numpy as jnp, numpy as np
 import symbackprop as sb

@@ -182,6 +182,30 @@ def test_the_rate_is_folded_into_the_step_only_where_every_rule_is_linear_in_it(
     )
 
 
+@pytest.mark.parametrize(
+    "optimizer",
+    [sb.SGD(lr=0.1), sb.SGD(lr=0.1, momentum=0.9), sb.SGD(lr=0.1, decay=0.01)],
+    ids=lambda optimizer: optimizer.title,
+)
+def test_a_jax_module_keeps_the_rate_in_its_updates(optimizer):
+    """JAX updates by new arrays, where XLA fuses η's product into the update: folded, the
+    update would be a lone subtraction, slower on XLA:CPU. NumPy and PyTorch fold it."""
+    network = sb.Network(
+        "n", 2, [sb.Dense(3, "tanh"), sb.Dense(1)], "mse", optimizer=optimizer
+    )
+    rate = lower.folded_rate(optimizer)
+    kept = lower.lower(sb.derive(network), fold=False)
+    assert kept.context.rate is None
+    assert all(s.held == () for s in kept.function("update"))
+    assert any(s.expr.has(rate) for s in kept.function("update"))
+    jax_source = sb.generate(network, target="jax")
+    assert "X_batch, T_batch, 1.0, with_batch_loss" in jax_source
+    assert f"* {rate.name}" in jax_source.split("def _jax_batch")[1]
+    for target in ("numpy", "torch"):
+        source = sb.generate(network, target=target)
+        assert f"X_batch, T_batch, {rate.name}, with_batch_loss" in source
+
+
 def test_updates_run_in_place():
     momentum = sb.generate(
         sb.Network(

@@ -410,7 +410,7 @@ def _render(derivation: Derivation, target: str) -> str:
     output = derivation.layers[-1].A.name
     # one printer for the module: it records what the code needs
     printer = libraries.PRINTERS[target]()
-    program = lower(derivation, fuse=printer.fuses_softmax)
+    program = lower(derivation, fuse=printer.fuses_softmax, fold=printer.folds_rate)
     # a NumPy epoch has _softmax_parts write each batch's parts into its rows of the epoch's
     # arrays (_forward's out), which the metrics read after the pass
     fused = target == "numpy" and program.context.softmax is not None

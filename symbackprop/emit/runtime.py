@@ -94,6 +94,12 @@ def _on_device(X, T, weights, given=()):
     return X, T, weights
 
 
+def _checked_data(X, T):
+    """Stand-in for a module's check of the training data: _check_data (a JAX module's runs
+    it once for the same two JAX arrays)."""
+    return _check_data(X, T)
+
+
 def _epoch(
     params,
     state,
@@ -937,7 +943,7 @@ def train(
     _check_flags(shuffle=shuffle, restore_best=restore_best, diagnostics=diagnostics)
     lr = float(lr)
     given = X, T
-    X, T = _check_data(X, T)
+    X, T = _checked_data(X, T)
     weights = _check_weights(sample_weight, X.shape[0])
     X, T, weights, X_val, T_val, weights_val = _validation(
         X, T, weights, validation_data, validation_split

@@ -80,6 +80,9 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
     #: whether its modules compute a softmax output with its parts (``rules.FUSE``): a NumPy
     #: call costs as much as a small batch's arithmetic, so one pass over a row beats three
     fuses_softmax = True
+    #: whether its modules fold the rate into the step's gradients where the optimiser allows
+    #: (``rules.folded_rate``): W1 -= dW1 in place saves a product and a temporary
+    folds_rate = True
 
     def __init__(self, settings: dict | None = None) -> None:
         super().__init__({"fully_qualified_modules": True, **(settings or {})})

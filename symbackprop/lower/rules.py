@@ -16,7 +16,9 @@ in the spirit of PyTensor's rewrite database (``pytensor/tensor/rewriting``):
   joins the output error's scalar factor at no cost.
 - **specialise** — when each rule of the optimiser uses the gradient only as η·dθ (SGD, with or
   without momentum), scale is η itself and the rules lose their η (W1 := W1 − η·dW1 runs as
-  ``W1 -= dW1``); a rule linear in the variable it rebinds runs in place.
+  ``W1 -= dW1``), for a printer whose updates run in place (``fold``: NumPy's and PyTorch's,
+  where it saves a product and a temporary per parameter); a rule linear in the variable it
+  rebinds runs in place.
 - **fuse** (``FUSE``, after the others) — for a printer that asks for it (NumPy's, where each
   call costs as much as the arithmetic of a small batch, and JAX's): a softmax output whose
   loss or output error uses it is computed with its parts d = u − max u and r = Σ_k exp(d) − 1
@@ -250,23 +252,25 @@ def rewrite(
     return statement
 
 
-def context(derivation: Derivation) -> Context:
-    """What the rules need to know about ``derivation``."""
+def context(derivation: Derivation, fold: bool = True) -> Context:
+    """What the rules need to know about ``derivation``; the rate is folded into the step
+    only with ``fold`` (see ``folded_rate``)."""
     sign = -1 if derivation.convention == "negative" else 1
     errors = tuple(eq.lhs for eq in derivation.step("delta"))
     return Context(
         error_scale=sign * SCALE / N,
         errors=errors,
-        rate=folded_rate(derivation.network.optimizer),
+        rate=folded_rate(derivation.network.optimizer) if fold else None,
         gradients=tuple(names.gradient(p) for p in derivation.params),
     )
 
 
-def lower(derivation: Derivation, fuse: bool = False) -> Program:
+def lower(derivation: Derivation, fuse: bool = False, fold: bool = True) -> Program:
     """The Program for ``derivation``: forward, loss, backward (δ and gradients) and update
-    statements, each rewritten by ``PHASES``; then, with ``fuse``, by ``FUSE`` (``fused``).
+    statements, each rewritten by ``PHASES`` (the rate folded into the step only with
+    ``fold``); then, with ``fuse``, by ``FUSE`` (``fused``).
     """
-    known = context(derivation)
+    known = context(derivation, fold)
     functions = tuple(
         (
             name,
