@@ -9,6 +9,7 @@ import sympy as sp
 
 import symbackprop as sb
 from symbackprop.spec.files import load_networks
+from symbackprop.spec.optimizers import LR, K
 
 
 def _net(**overrides):
@@ -184,6 +185,69 @@ def _net(**overrides):
             lambda: sb.Activation("root", sp.sqrt(sb.z)),
             "Activation 'root': the value sqrt(z) is not real and finite at z = -3.7",
         ),
+        # undefined between the probes: SymPy's continuous_domain finds where
+        (
+            lambda: sb.Activation("shifted_root", sp.sqrt(sb.z + 4)),
+            (
+                "Activation 'shifted_root': the value sqrt(z + 4) is not real and finite at "
+                "z = -5 (SymPy finds it continuous on Interval(-4, oo) only)"
+            ),
+        ),
+        (
+            lambda: sb.Activation("arcsine", sp.asin(sb.z / 5)),
+            "Activation 'arcsine': the value asin(z/5) is not real and finite at z = -6",
+        ),
+        (
+            lambda: sb.Activation("pole", sb.z + 1 / (sb.z - sp.Rational(1, 2))),
+            "Activation 'pole': the value z + 1/(z - 1/2) is not real and finite at z = 1/2",
+        ),
+        (
+            lambda: sb.Activation("tangent", sp.tan(sb.z)),
+            "Activation 'tangent': the value tan(z) is not real and finite at z = pi/2",
+        ),
+        (
+            lambda: _net(
+                layers=[sb.Dense(1)],
+                loss=sb.Loss("shifted", (sb.y - sb.t) ** 2 + sp.sqrt(sb.y + 4)),
+            ),
+            (
+                "Network.loss: 'shifted' needs outputs in [-4, ∞), but the output activation "
+                "'identity' gives -5.000 at z = -5.0"
+            ),
+        ),
+        (
+            lambda: _net(
+                layers=[sb.Dense(1, "tanh")],
+                loss=sb.Loss(
+                    "pole", (sb.y - sb.t) ** 2 + 1 / (sb.y - sp.Rational(1, 3))
+                ),
+            ),
+            "but the output activation 'tanh' gives 0.3333 at z = 0.34657359027997264",
+        ),
+        # functions NumPy has no element-wise form of: named, not called non-finite
+        (
+            lambda: sb.Activation("bessel", sp.besselj(0, sb.z) + sb.z),
+            (
+                "Activation 'bessel': besselj in z + besselj(0, z) has no element-wise NumPy "
+                "function, and a generated module computes with NumPy alone"
+            ),
+        ),
+        (
+            lambda: sb.Loss("sine_integral", (sb.y - sb.t) ** 2 + sp.Si(sb.y)),
+            "Loss 'sine_integral': Si in (-t + y)**2 + Si(y) has no element-wise NumPy",
+        ),
+        (
+            lambda: sb.Loss("gamma", sp.gamma(sb.y**2 + 1) * (sb.y - sb.t) ** 2),
+            "Loss 'gamma': gamma in (-t + y)**2*gamma(y**2 + 1) has no element-wise NumPy",
+        ),
+        (
+            lambda: sb.Regularizer("si", sp.Si(sb.w) ** 2),
+            "Regularizer 'si': Si in Si(w)**2 has no element-wise NumPy function",
+        ),
+        (
+            lambda: sb.Schedule("gamma", LR * sp.gamma(K + 1) / sp.gamma(K + 2), ()),
+            "Schedule 'gamma': gamma in lr*gamma(k + 1)/gamma(k + 2) has no element-wise",
+        ),
         (
             lambda: sb.Activation("logz", sp.log(sp.Abs(sb.z))),
             "Activation 'logz': the value log(Abs(z)) is not real and finite at z = 0.0",
@@ -351,6 +415,30 @@ def test_unknown_activation_lists_the_known_ones():
         match="known activations: elu, exponential, gelu, .*, swish, tanh, threshold$",
     ):
         sb.Dense(3, activation="swishy")
+
+
+def test_a_loss_undefined_only_where_the_output_never_goes_is_accepted():
+    """√(y + 4) needs y ≥ −4: after sigmoid, tanh or relu the output never goes below."""
+    loss = sb.Loss("shifted", (sb.y - sb.t) ** 2 + sp.sqrt(sb.y + 4))
+    for output in ("sigmoid", "tanh", "relu"):
+        assert _net(layers=[sb.Dense(1, output)], loss=loss).loss == loss
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        sb.z / (1 + sp.Abs(sb.z)),  # softsign: Abs
+        sp.log(1 + sp.exp(sb.z)),  # softplus as written: large z is SymPy's to bound
+        sp.acosh(sb.z**2 + 2),  # defined where its argument is at least 1: everywhere
+        sb.z + sb.stop_gradient(sp.sign(sb.z) - sb.z),  # a jump at 0, defined there
+        sp.log(1 + sb.z**2),
+    ],
+    ids=str,
+)
+def test_an_activation_defined_on_the_whole_line_is_accepted(expr):
+    """The domain check refuses only a point where the value is not real and finite, not a
+    jump, nor where SymPy's sets say nothing."""
+    assert sb.Activation("fine", expr).expr == expr
 
 
 def test_linear_is_an_alias_of_identity():

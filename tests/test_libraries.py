@@ -9,9 +9,11 @@ float32. torch and jax are in the test extra: a missing one fails here rather th
 import jax
 import numpy as np
 import pytest
+import sympy as sp
 import torch
 
 import symbackprop as sb
+from symbackprop.spec.optimizers import LR, K
 from symbackprop.spec.targets import DOMAINS
 
 from .test_gradients import ALL, OUTPUTS
@@ -576,6 +578,76 @@ def test_jax_arrays_given_to_train_are_used_where_they_lie(monkeypatch):
             assert used.dtype == np.float64
             np.testing.assert_array_equal(np.asarray(used), np.asarray(value))
         np.testing.assert_array_equal(found[0]["W1"], expected[0]["W1"])
+
+
+def test_sympys_erfc_is_computed_element_wise_on_every_target():
+    """SymPy's own erfc, in a custom activation and a custom loss, prints as each library's
+    element-wise erfc (SymPy's NumPy printer writes math.erfc, which takes one number): the
+    loss and gradients equal the NumPy module's, and the library's autodiff."""
+    cdf = sb.Activation("gauss_cdf", sp.erfc(-sb.z / sp.sqrt(2)) / 2)
+    loss = sb.Loss("erfc_loss", (sb.y - sb.t) ** 2 + sp.erfc(sb.y))
+    network = sb.Network("erfc", 3, [sb.Dense(4, cdf), sb.Dense(2)], loss)
+    reference = sb.build(network)
+    rng = np.random.default_rng(6)
+    X, T = rng.normal(size=(9, 3)), rng.normal(size=(9, 2))
+    params = reference.init_params(4)
+    expected = reference.gradients(params, X, T)
+    assert reference.check_gradients(params, X, T) < 1e-7
+    for library in LIBRARIES:
+        module = sb.build(network, target=library)
+        _close(module.loss(params, X, T), reference.loss(params, X, T), 1e-12)
+        found = module.gradients(params, X, T)
+        values = [params[name] for name in module.PARAMS]
+        auto = dict(zip(module.PARAMS, _autodiff(module, library, values, X, T)))
+        for name in module.PARAMS:
+            _close(found[name], expected[name], 1e-12)
+            _close(found[name], auto[name], 1e-9)
+
+
+SCHEDULES = {
+    "max": sp.Max(sp.Rational(1, 10), 1 - K / 4),
+    "piecewise": sp.Piecewise((1, K < 3), (sp.Rational(1, 2), True)),
+    "abs": sp.Abs(sp.cos(K)),
+    "floor": 1 / (1 + sp.floor(K / 3)),
+    "sign": sp.sign(K - 4) ** 2 + sp.Rational(1, 10),
+    "erfc": sp.erfc(K / 4 - 1),
+}
+
+
+@pytest.mark.parametrize("library", ("numpy",) + LIBRARIES)
+@pytest.mark.parametrize("name", SCHEDULES)
+def test_a_schedule_of_any_function_numpy_has_runs_on_every_target(library, name):
+    """A schedule written with Max, Piecewise, Abs, floor, sign or erfc (printed with NumPy,
+    with Python's math and built-ins in a PyTorch module, with jnp inside the compiled JAX
+    epoch) gives update k the rate SymPy computes for it: each target ends where plain
+    gradient steps with those rates end."""
+    schedule = sb.Schedule(name, LR * SCHEDULES[name], ())
+    network = sb.Network(
+        "scheduled",
+        2,
+        [sb.Dense(3, "tanh"), sb.Dense(1)],
+        "mse",
+        optimizer=sb.SGD(0.3, schedule=schedule),
+    )
+    module, reference = sb.build(network, target=library), sb.build(network)
+    rng = np.random.default_rng(5)
+    X, T = rng.normal(size=(12, 2)), rng.normal(size=(12, 1))
+    params = module.init_params(2)
+    found, _ = module.train(
+        params, X, T, epochs=3, batch_size=4, shuffle=False, verbose=0
+    )
+    expected, k = {key: value.copy() for key, value in params.items()}, 0
+    for _ in range(3):
+        for start in range(0, 12, 4):
+            rate = float(schedule.expr.subs({LR: 0.3, K: k}))
+            grads = reference.gradients(
+                expected, X[start : start + 4], T[start : start + 4]
+            )
+            for key in expected:
+                expected[key] -= rate * grads[key]
+            k += 1
+    for key, value in expected.items():
+        _close(found[key], value, 1e-12)
 
 
 def test_jax_arrays_are_checked_once_while_they_live(monkeypatch):

@@ -17,7 +17,7 @@ import sympy as sp
 from ..errors import SpecError
 from ..options import TARGETS
 from . import array_helpers
-from .printers import NumPyCodePrinter
+from .printers import NumPyCodePrinter, ScalarCodePrinter
 
 _NUMPY_CALL = re.compile(r"(?<![\w.])np\.")
 
@@ -33,13 +33,10 @@ class _LibraryPrinter(NumPyCodePrinter):
     def doprint(self, expr: object, assign_to: object = None) -> str:
         return _NUMPY_CALL.sub(self.prefix, super().doprint(expr, assign_to))
 
-    def for_host(self) -> NumPyCodePrinter:
+    def for_host(self) -> MathCodePrinter:
         """The printer for numbers the module computes on the host, in float64 whatever the
         library's settings (an initialiser's scale): Python's ``math``."""
-        printer = MathCodePrinter()
-        printer.needs = self.needs
-        printer.needs.add("math")
-        return printer
+        return MathCodePrinter(self.needs)
 
     def _logical(self, function: str, expr: sp.Expr) -> str:
         code = self._print(expr.args[-1])
@@ -88,7 +85,7 @@ class TorchCodePrinter(_LibraryPrinter):
             code = f"{function}({self._operand(arg)}, {code})"
         return code
 
-    def for_scalars(self) -> NumPyCodePrinter:
+    def for_scalars(self) -> MathCodePrinter:
         """The printer for formulas of numbers alone (a schedule's rate at update k): Python's
         ``math``, which takes floats where torch's functions take tensors."""
         return self.for_host()
@@ -105,10 +102,19 @@ class TorchCodePrinter(_LibraryPrinter):
         return f"torch.special.erfc({self._print(expr.args[0])})"
 
 
-class MathCodePrinter(_LibraryPrinter):
-    """Python source for formulas of numbers alone, with ``math``."""
+class MathCodePrinter(ScalarCodePrinter):
+    """Python source for formulas of numbers alone, with ``math`` and Python's built-ins (max,
+    abs, a conditional expression for Piecewise: NumPy's names with math's prefix would name
+    nothing); ``needs`` records the modules the code uses."""
 
-    prefix = "math."
+    def __init__(self, needs: set[str]) -> None:
+        super().__init__({"strict": True})
+        self.needs = needs
+
+    def doprint(self, expr: object, assign_to: object = None) -> str:
+        code = super().doprint(expr, assign_to)
+        self.needs.update(self.module_imports)
+        return code
 
 
 class JaxCodePrinter(_LibraryPrinter):

@@ -10,6 +10,7 @@ from typing import ClassVar, Protocol
 
 import sympy as sp
 from sympy.core.function import AppliedUndef
+from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
@@ -194,6 +195,18 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
         # the module defines ``erfc`` element-wise from math.erfc, as it does ``erf``
         self.needs.update(("erfc", "math"))
         return f"erfc({self._print(expr.args[0])})"
+
+    def _print_erfc(self, expr: sp.Expr) -> str:
+        """SymPy's erfc as the module's (``_print_Erfc``): math.erfc takes one number."""
+        return self._print_Erfc(expr)
+
+    def _print_scalar_only(self, expr: sp.Expr) -> str:
+        """A function that Python's math has and NumPy lacks: math's takes one number, so
+        array code has no form for it (SymPy's NumPy printer would print math.gamma(Z1)).
+        """
+        return self._print_not_supported(expr)
+
+    _print_gamma = _print_loggamma = _print_factorial = _print_scalar_only
 
     def _print_helper(self, expr: sp.Expr, *extra: str) -> str:
         """A row-wise function the module defines as a helper (``_softmax``, ``_log_softmax``,
@@ -608,6 +621,20 @@ def math_text(words: str) -> str:
         for i, run in enumerate(runs)
         if run
     )
+
+
+def unprintable(expr: sp.Expr) -> list[str]:
+    """The functions of ``expr`` that a generated module cannot compute element-wise, by name,
+    innermost only: those NumPy's printer has no form for (Si, besselj, gamma)."""
+    failing: list[sp.Expr] = []
+    for call in sorted(expr.atoms(sp.Function), key=sp.count_ops):
+        if not call.free_symbols or any(call.has(inner) for inner in failing):
+            continue  # a number prints with math; a call around a failing one fails by it
+        try:
+            NumPyCodePrinter().doprint(call)
+        except PrintMethodNotImplementedError:
+            failing.append(call)
+    return sorted({type(call).__name__ for call in failing})
 
 
 def numpy_code(expr: sp.Expr, printer: NumPyCodePrinter | None = None) -> str:

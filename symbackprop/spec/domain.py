@@ -1,9 +1,14 @@
 """Whether a loss is defined on what the output layer can produce: binary cross-entropy needs
 outputs in (0, 1), Poisson positive ones. Checked by evaluating the loss, exactly, on the output
 activation's values at a few points; one point where it is not real and finite refutes the pair.
+Beyond those points, SymPy's continuous_domain finds where the loss may be undefined, and
+solveset whether the activation gives such an output (a loss with √(y + 4) after identity).
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
 
 import sympy as sp
 from sympy.calculus.util import continuous_domain
@@ -12,7 +17,7 @@ from .. import budget
 from ..expressions import numeric
 from ..expressions.algebra import expand_rows, indexed, value
 from ..expressions.symbols import t, y, z
-from .functions import Activation, Loss
+from .functions import Activation, Loss, outside
 from .targets import DOMAINS
 
 #: pre-activations the output is probed at (exact rationals: no rounding reaches 0 or 1)
@@ -23,6 +28,8 @@ PROBE = tuple(
 _ROW = (sp.Rational("0.5"), sp.Rational("-1.2"))
 #: seconds an exact evaluation may take before float64 decides
 EXACT_SECONDS = 2.0
+#: seconds SymPy may take to find outputs beyond the probes where a loss is undefined
+DOMAIN_SECONDS = 3.0
 
 
 def _outputs(activation: Activation) -> list[tuple[sp.Rational, sp.Expr]]:
@@ -57,11 +64,50 @@ def _finite(expr: sp.Expr) -> bool:
 
 
 def violation(activation: Activation, loss: Loss) -> tuple[sp.Expr, sp.Expr] | None:
-    """A probe point ``(z, output)`` where ``loss`` is not real and finite, or None."""
+    """A point ``(z, output)`` where ``loss`` is not real and finite: at a probe, or beyond
+    them (``_beyond_probes``); else None."""
     for point, output in _outputs(activation):
         for target in DOMAINS[loss.targets].probes:
             if not _finite(loss.expr.xreplace({y: output, t: sp.Rational(target)})):
                 return point, output
+    if activation.is_vector:
+        return None
+    return budget.within(
+        DOMAIN_SECONDS, lambda: _beyond_probes(activation, loss), lambda: None
+    )
+
+
+def _told(question: Callable[[], sp.Set], unknown: sp.Set) -> sp.Set:
+    """SymPy's answer to ``question``, or ``unknown`` where SymPy cannot tell (it raises)."""
+    try:
+        return question()
+    except Exception:  # noqa: BLE001 - NotImplementedError, and SymPy's own failures
+        return unknown
+
+
+@functools.lru_cache(maxsize=256)
+def _beyond_probes(
+    activation: Activation, loss: Loss
+) -> tuple[sp.Expr, sp.Expr] | None:
+    """Where SymPy finds ``loss`` continuous in y on part of the real line only (at each
+    target probe), an output outside that part where it is not real and finite and some z
+    gives (``solveset``): (z, output), else None. Where SymPy cannot tell, None. (Cached: a
+    pair costs up to 50 ms, and every Network checks its own.)"""
+    expr = value(activation.expr).xreplace(dict(activation.learnable))
+    for target in DOMAINS[loss.targets].probes:
+        formula = loss.expr.xreplace({t: sp.Rational(target)})
+        domain = _told(
+            functools.partial(continuous_domain, formula, y, sp.S.Reals), sp.S.Reals
+        )
+        for output in outside(domain):
+            if _finite(formula.xreplace({y: output})):
+                continue
+            solve = functools.partial(sp.solveset, sp.Eq(expr, output), z, sp.S.Reals)
+            found = _told(solve, sp.S.EmptySet)
+            if isinstance(found, sp.FiniteSet) and found:
+                return min(found, key=sp.default_sort_key), output
+            if isinstance(found, sp.Interval):
+                return found.start if found.start.is_finite else found.end, output
     return None
 
 

@@ -15,10 +15,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import sympy as sp
+from sympy.calculus.util import continuous_domain
 
 from .. import budget
 from ..errors import SpecError, shorten
-from ..expressions import numeric
+from ..expressions import numeric, printers
 from ..expressions.algebra import RowSum, expand_rows, indexed, value
 from ..expressions.symbols import t, w, y, z
 from . import formula
@@ -28,6 +29,8 @@ from .targets import DOMAINS
 _PROBE = (-3.7, -1.3, -0.4, 0.0, 0.6, 1.9, 4.2)
 #: the other units of a row where a row-wise activation is checked
 _ROW = (0.5, -1.2)
+#: seconds SymPy may take to find where an activation is continuous, beyond the probes
+_DOMAIN_SECONDS = 2.0
 #: names a learnable parameter may not take: with a layer number appended they would collide
 #: with generated names (W1, Z1, …) or the scalar symbols (see also Network's name check)
 _RESERVED = {
@@ -185,7 +188,9 @@ def _check_symbols(owner: str, expr: sp.Expr, allowed: set[sp.Symbol]) -> None:
 
 
 def _check_differentiable(owner: str, expr: sp.Expr, wrt: sp.Symbol) -> sp.Expr:
-    """SymPy's derivative of ``expr``, refused when SymPy cannot take it or it is singular."""
+    """SymPy's derivative of ``expr``, refused when SymPy cannot take it or it is singular,
+    or when NumPy cannot compute the formula or its derivative (``check_computable``).
+    """
     derivative = sp.diff(expr, wrt)
     if derivative.has(sp.Derivative, sp.Subs):
         raise SpecError(
@@ -202,7 +207,20 @@ def _check_differentiable(owner: str, expr: sp.Expr, wrt: sp.Symbol) -> sp.Expr:
         raise SpecError(
             f"{owner}: the derivative of {expr} with respect to {wrt} is {derivative}, not finite"
         )
+    check_computable(owner, expr)
+    check_computable(owner, derivative, f"the derivative with respect to {wrt}, ")
     return derivative
+
+
+def check_computable(owner: str, expr: sp.Expr, what: str = "") -> None:
+    """Every function of ``expr`` has an element-wise NumPy form (``printers.unprintable``)."""
+    missing = printers.unprintable(expr)
+    if missing:
+        raise SpecError(
+            f"{owner}: {', '.join(missing)} in {what}{shorten(expr)} has no element-wise "
+            "NumPy function, and a generated module computes with NumPy alone; write it with "
+            "functions NumPy has (exp, log, tanh, erf, erfc, …)"
+        )
 
 
 class _Titled:
@@ -337,7 +355,8 @@ def _check_real_line(
 ) -> None:
     """The activation and its derivative are real and finite, in float64 as the generated code
     computes them, at a few points of the real line, the other symbols (learnable parameters,
-    other units of a row) ``at`` the values given."""
+    other units of a row) ``at`` the values given; then the value where SymPy finds it
+    undefined (``_check_defined``)."""
     if _flat(derivative.xreplace(at)):
         raise SpecError(
             f"{owner}: the derivative of {shorten(expr)} with respect to z is 0 everywhere, so "
@@ -354,6 +373,61 @@ def _check_real_line(
                     f"{variable} = {point}{given} (in float64, as the generated code computes "
                     "it); an activation must be defined on the whole real line"
                 )
+    _check_defined(owner, expr, at, variable)
+
+
+def _check_defined(
+    owner: str, expr: sp.Expr, at: dict[sp.Symbol, float], variable: sp.Symbol
+) -> None:
+    """Beyond the probes: where SymPy finds the value continuous on part of the real line only
+    (``continuous_domain``, within ``_DOMAIN_SECONDS``), a point outside that part where it is
+    not real and finite refutes it (sqrt(z + 4) at z = −5; a jump alone, sign(z) at 0, does
+    not). Where SymPy cannot tell, the probes have decided."""
+    formula = value(expr).xreplace(at)
+
+    def undefined() -> tuple[sp.Expr, sp.Set] | None:
+        try:
+            domain = continuous_domain(formula, variable, sp.S.Reals)
+        except Exception:  # noqa: BLE001 - SymPy cannot tell (Piecewise, erf)
+            return None
+        for point in outside(domain):
+            found = formula.xreplace({variable: point}).evalf()
+            if not (found.is_real and found.is_finite):
+                return point, domain
+        return None
+
+    found = budget.within(_DOMAIN_SECONDS, undefined, lambda: None)
+    if found is not None:
+        point, domain = found
+        given = "".join(f", {symbol} = {initial}" for symbol, initial in at.items())
+        raise SpecError(
+            f"{owner}: the value {shorten(formula)} is not real and finite at "
+            f"{variable} = {point}{given} (SymPy finds it continuous on {shorten(domain)} "
+            "only); an activation must be defined on the whole real line"
+        )
+
+
+def outside(domain: sp.Set) -> list[sp.Expr]:
+    """A few points of the real line outside ``domain``: each isolated point, the closed ends
+    and a point inside each interval, the first of a periodic family (tan's poles)."""
+    if isinstance(domain, sp.Complement) and domain.args[0] == sp.S.Reals:
+        rest = domain.args[1]  # (SymPy leaves the complement of a complement as it is)
+    else:
+        rest = sp.Complement(sp.S.Reals, domain)
+    points: list[sp.Expr] = []
+    for part in rest.args if isinstance(rest, sp.Union) else (rest,):
+        if isinstance(part, sp.FiniteSet):
+            points.extend(list(part)[:3])
+        elif isinstance(part, sp.Interval):
+            low, high = part.start, part.end
+            if low.is_finite and high.is_finite:
+                points.append((low + high) / 2)
+            else:
+                points.append(high - 1 if low.is_infinite else low + 1)
+            points.extend(end for end in part.boundary if end in part)
+        elif isinstance(part, sp.ImageSet) and part.base_set == sp.S.Integers:
+            points.append(part.lamda(0))
+    return points
 
 
 def _flat(derivative: sp.Expr) -> bool:

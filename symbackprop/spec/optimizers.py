@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from ..errors import SpecError
-from .functions import identifier, number, plain, positive, positive_int
+from .functions import (
+    check_computable,
+    identifier,
+    number,
+    plain,
+    positive,
+    positive_int,
+)
 
 #: the generic parameter, its gradient, the base and the scheduled learning rate
 THETA = sp.Symbol("theta", real=True)
@@ -94,6 +101,7 @@ class Schedule:
                 f"Schedule {self.name!r}: expr must be a SymPy expression in lr, k and its "
                 f"settings, got {self.expr!r}"
             )
+        check_computable(owner, self.expr)
 
     @property
     def title(self) -> str:
