@@ -417,6 +417,19 @@ def test_unknown_activation_lists_the_known_ones():
         sb.Dense(3, activation="swishy")
 
 
+def test_a_loss_undefined_inside_a_softmax_rows_range_is_refused_with_sound_advice():
+    """A softmax unit, the others held, reaches any output in (0, 1): a pole at 1/3 is found
+    there too. The advice names only activations SymPy shows the loss defined on (threshold
+    gives 0 and 1), not those it cannot decide (swish, whose range holds 1/3)."""
+    loss = sb.Loss("pole", (sb.y - sb.t) ** 2 + 1 / (sb.y - sp.Rational(1, 3)))
+    for output in ("softmax", "identity"):
+        with pytest.raises(sb.SpecError) as error:
+            _net(layers=[sb.Dense(3, output)], loss=loss)
+        message = str(error.value)
+        assert f"the output activation {output!r} gives 0.3333 at z = " in message
+        assert message.endswith("; use an output activation such as threshold")
+
+
 def test_a_loss_undefined_only_where_the_output_never_goes_is_accepted():
     """√(y + 4) needs y ≥ −4: after sigmoid, tanh or relu the output never goes below."""
     loss = sb.Loss("shifted", (sb.y - sb.t) ** 2 + sp.sqrt(sb.y + 4))

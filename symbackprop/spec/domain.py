@@ -2,7 +2,8 @@
 outputs in (0, 1), Poisson positive ones. Checked by evaluating the loss, exactly, on the output
 activation's values at a few points; one point where it is not real and finite refutes the pair.
 Beyond those points, SymPy's continuous_domain finds where the loss may be undefined, and
-solveset whether the activation gives such an output (a loss with √(y + 4) after identity).
+solveset whether the activation gives such an output (a loss with √(y + 4) after identity; for
+a row-wise activation, its first unit with the others held).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ _ROW = (sp.Rational("0.5"), sp.Rational("-1.2"))
 EXACT_SECONDS = 2.0
 #: seconds SymPy may take to find outputs beyond the probes where a loss is undefined
 DOMAIN_SECONDS = 3.0
+#: what the search beyond the probes answers where SymPy cannot tell
+UNDECIDED = "undecided"
 
 
 def _outputs(activation: Activation) -> list[tuple[sp.Rational, sp.Expr]]:
@@ -65,15 +68,28 @@ def _finite(expr: sp.Expr) -> bool:
 
 def violation(activation: Activation, loss: Loss) -> tuple[sp.Expr, sp.Expr] | None:
     """A point ``(z, output)`` where ``loss`` is not real and finite: at a probe, or beyond
-    them (``_beyond_probes``); else None."""
+    them (``_beyond_probes``); else None (also where SymPy cannot tell)."""
+    found = _violation(activation, loss)
+    return None if found is UNDECIDED else found
+
+
+def fits(activation: Activation, loss: Loss) -> bool:
+    """Whether ``loss`` is shown defined on the outputs ``activation`` gives: no violation,
+    and none that SymPy could not rule out (advice names only these)."""
+    return _violation(activation, loss) is None
+
+
+def _violation(
+    activation: Activation, loss: Loss
+) -> tuple[sp.Expr, sp.Expr] | str | None:
+    """``violation``, or UNDECIDED where SymPy cannot tell whether the activation reaches an
+    output where the loss is undefined (or ran out of time finding out)."""
     for point, output in _outputs(activation):
         for target in DOMAINS[loss.targets].probes:
             if not _finite(loss.expr.xreplace({y: output, t: sp.Rational(target)})):
                 return point, output
-    if activation.is_vector:
-        return None
     return budget.within(
-        DOMAIN_SECONDS, lambda: _beyond_probes(activation, loss), lambda: None
+        DOMAIN_SECONDS, lambda: _beyond_probes(activation, loss), lambda: UNDECIDED
     )
 
 
@@ -88,12 +104,18 @@ def _told(question: Callable[[], sp.Set], unknown: sp.Set) -> sp.Set:
 @functools.lru_cache(maxsize=256)
 def _beyond_probes(
     activation: Activation, loss: Loss
-) -> tuple[sp.Expr, sp.Expr] | None:
+) -> tuple[sp.Expr, sp.Expr] | str | None:
     """Where SymPy finds ``loss`` continuous in y on part of the real line only (at each
     target probe), an output outside that part where it is not real and finite and some z
-    gives (``solveset``): (z, output), else None. Where SymPy cannot tell, None. (Cached: a
-    pair costs up to 50 ms, and every Network checks its own.)"""
-    expr = value(activation.expr).xreplace(dict(activation.learnable))
+    gives (``solveset``): (z, output); else UNDECIDED where solveset could not tell for some
+    such output, else None. (Cached: a pair costs up to 50 ms, and every Network checks its
+    own.)"""
+    expr, variable = value(activation.expr).xreplace(dict(activation.learnable)), z
+    if activation.is_vector:  # the row's first unit, the others at _ROW (as _outputs)
+        variable = indexed(z, 1)
+        others = {indexed(z, k + 2): v for k, v in enumerate(_ROW)}
+        expr = expand_rows(expr, 1 + len(_ROW), (z,)).xreplace(others)
+    answer = None
     for target in DOMAINS[loss.targets].probes:
         formula = loss.expr.xreplace({t: sp.Rational(target)})
         domain = _told(
@@ -102,13 +124,16 @@ def _beyond_probes(
         for output in outside(domain):
             if _finite(formula.xreplace({y: output})):
                 continue
-            solve = functools.partial(sp.solveset, sp.Eq(expr, output), z, sp.S.Reals)
-            found = _told(solve, sp.S.EmptySet)
+            equation = sp.Eq(expr, output)
+            solve = functools.partial(sp.solveset, equation, variable, sp.S.Reals)
+            found = _told(solve, sp.S.Reals)
             if isinstance(found, sp.FiniteSet) and found:
                 return min(found, key=sp.default_sort_key), output
             if isinstance(found, sp.Interval):
                 return found.start if found.start.is_finite else found.end, output
-    return None
+            if found != sp.S.EmptySet:
+                answer = UNDECIDED  # a ConditionSet, or SymPy failed: it cannot tell
+    return answer
 
 
 def needs(loss: Loss) -> str:

@@ -346,7 +346,7 @@ def _check_output_domain(activation: Activation, loss: Loss) -> None:
     fitting = [
         name
         for name, candidate in catalog.ACTIVATIONS.items()
-        if domain.violation(candidate, loss) is None
+        if domain.fits(candidate, loss)
     ]
     advice = (
         f"; use an output activation such as {', '.join(fitting[:3])}"
