@@ -26,7 +26,9 @@ defvjp(stop_gradient, lambda ans, x: lambda g: anp.zeros_like(g))
 
 
 def _sigmoid(z):
-    return 1 / (1 + anp.exp(-z))
+    # e^(−softplus(−z)): 1/(1 + e^(−z)) overflows below z = −709, and its gradient is then
+    # inf/inf (a hypothesis chain exp → sigmoid reached z = −10⁶)
+    return anp.exp(-_softplus(-z))
 
 
 def _softplus(z):

@@ -224,6 +224,23 @@ def _net(**overrides):
             ),
             "but the output activation 'tanh' gives 0.3333 at z = 0.34657359027997264",
         ),
+        # complex formulas: float64 probes would see only their real part
+        (
+            lambda: sb.Activation("euler", sp.exp(sp.I * sb.z) + sp.exp(-sp.I * sb.z)),
+            "Activation 'euler': exp(I*z) + exp(-I*z) holds the imaginary unit I",
+        ),
+        (
+            lambda: sb.Activation("shifted", sb.z + sp.I),
+            "Activation 'shifted': z + I holds the imaginary unit I",
+        ),
+        (
+            lambda: sb.Regularizer("imaginary", sp.I * sb.w**2),
+            "Regularizer 'imaginary': I*w**2 holds the imaginary unit I, and a formula must be real",
+        ),
+        (
+            lambda: sb.Schedule("spin", LR * sp.exp(sp.I * K), ()),
+            "Schedule 'spin': lr*exp(I*k) holds the imaginary unit I",
+        ),
         # functions NumPy has no element-wise form of: named, not called non-finite
         (
             lambda: sb.Activation("bessel", sp.besselj(0, sb.z) + sb.z),

@@ -145,3 +145,12 @@ def test_rules_together_keep_a_ratio_of_overflowing_exps_finite():
     ratio = sp.exp(U) / (sp.exp(U) + sp.exp(-U))
     assert math.isnan(_at(ratio, 800.0))
     assert _at(stabilise.stabilise(ratio), 800.0) == pytest.approx(1.0, rel=1e-12)
+
+
+def test_a_complex_value_evaluates_to_nan_not_to_its_real_part():
+    """numeric.evaluate is nan where a value is not a real number: a complex one is, not its
+    real part (a cast to float64 drops the imaginary part, and a probe would pass)."""
+    u = sp.Symbol("u", real=True)
+    found = numeric.evaluate(sp.I * sp.exp(u) + u, [u], [[0.0, 1.0]])
+    assert np.isnan(found).all()
+    assert (numeric.evaluate(sp.exp(u), [u], [[0.0]]) == 1.0).all()

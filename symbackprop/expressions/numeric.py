@@ -74,10 +74,14 @@ def _values(
     errors: dict[str, str],
 ) -> np.ndarray:
     """``fn(*arrays)`` under ``errors`` (np.errstate), as an array of ``shape``; nan where
-    ``fn`` fails otherwise than by a floating-point error."""
+    ``fn`` fails otherwise than by a floating-point error, and where its value is complex
+    (I·exp(z): the cast to ``kind`` would drop the imaginary part)."""
     try:
         with np.errstate(**errors):
-            result = np.asarray(fn(*arrays), dtype=kind)
+            result = np.asarray(fn(*arrays))
+            if np.iscomplexobj(result):
+                result = np.where(result.imag == 0, result.real, np.nan)
+            result = result.astype(kind)
     except FloatingPointError:
         raise
     except Exception:  # noqa: BLE001 - what NumPy cannot evaluate (zoo, …) is nan

@@ -155,8 +155,20 @@ def _expression(function: object, owner: str, symbols: set[sp.Symbol]) -> sp.Exp
             f"{in_}, got {expr!r}"
         )
     _check_symbols(owner, expr, symbols)
+    check_real(owner, expr)
     object.__setattr__(function, "expr", expr)
     return expr
+
+
+def check_real(owner: str, expr: sp.Expr) -> None:
+    """``expr`` holds no imaginary unit: a generated module would compute complex arrays
+    (and probes in float64 would see only the real part)."""
+    if expr.has(sp.I):
+        raise SpecError(
+            f"{owner}: {shorten(expr)} holds the imaginary unit I, and a formula must be real "
+            "(the generated module would compute complex arrays); write it with real "
+            "functions (cos(z) for (exp(I*z) + exp(-I*z))/2)"
+        )
 
 
 def _analysed(owner: str, check: Callable[[], object]) -> None:

@@ -16,6 +16,7 @@ import sympy as sp
 from ..errors import SpecError
 from .functions import (
     check_computable,
+    check_real,
     identifier,
     number,
     plain,
@@ -101,6 +102,7 @@ class Schedule:
                 f"Schedule {self.name!r}: expr must be a SymPy expression in lr, k and its "
                 f"settings, got {self.expr!r}"
             )
+        check_real(owner, self.expr)
         check_computable(owner, self.expr)
 
     @property
