@@ -9,7 +9,6 @@ a row-wise activation, its first unit with the others held).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 
 import sympy as sp
 from sympy.calculus.util import continuous_domain
@@ -18,7 +17,7 @@ from .. import budget
 from ..expressions import numeric
 from ..expressions.algebra import expand_rows, indexed, value
 from ..expressions.symbols import t, y, z
-from .functions import Activation, Loss, outside
+from .functions import Activation, Loss, undefined_at
 from .targets import DOMAINS
 
 #: pre-activations the output is probed at (exact rationals: no rounding reaches 0 or 1)
@@ -93,23 +92,14 @@ def _violation(
     )
 
 
-def _told(question: Callable[[], sp.Set], unknown: sp.Set) -> sp.Set:
-    """SymPy's answer to ``question``, or ``unknown`` where SymPy cannot tell (it raises)."""
-    try:
-        return question()
-    except Exception:  # noqa: BLE001 - NotImplementedError, and SymPy's own failures
-        return unknown
-
-
 @functools.lru_cache(maxsize=256)
 def _beyond_probes(
     activation: Activation, loss: Loss
 ) -> tuple[sp.Expr, sp.Expr] | str | None:
-    """Where SymPy finds ``loss`` continuous in y on part of the real line only (at each
-    target probe), an output outside that part where it is not real and finite and some z
-    gives (``solveset``): (z, output); else UNDECIDED where solveset could not tell for some
-    such output, else None. (Cached: a pair costs up to 50 ms, and every Network checks its
-    own.)"""
+    """An output where SymPy finds ``loss`` undefined at a target probe (``undefined_at``) and
+    some z gives (``solveset``): (z, output); else UNDECIDED where solveset could not tell for
+    some such output, else None. (Cached: a pair costs up to 50 ms, and every Network checks
+    its own.)"""
     expr, variable = value(activation.expr).xreplace(dict(activation.learnable)), z
     if activation.is_vector:  # the row's first unit, the others at _ROW (as _outputs)
         variable = indexed(z, 1)
@@ -117,16 +107,9 @@ def _beyond_probes(
         expr = expand_rows(expr, 1 + len(_ROW), (z,)).xreplace(others)
     answer = None
     for target in DOMAINS[loss.targets].probes:
-        formula = loss.expr.xreplace({t: sp.Rational(target)})
-        domain = _told(
-            functools.partial(continuous_domain, formula, y, sp.S.Reals), sp.S.Reals
-        )
-        for output in outside(domain):
-            if _finite(formula.xreplace({y: output})):
-                continue
-            equation = sp.Eq(expr, output)
-            solve = functools.partial(sp.solveset, equation, variable, sp.S.Reals)
-            found = _told(solve, sp.S.Reals)
+        outputs, _ = undefined_at(loss.expr.xreplace({t: sp.Rational(target)}), y)
+        for output in outputs:
+            found = _solved(sp.Eq(expr, output), variable)
             if isinstance(found, sp.FiniteSet) and found:
                 return min(found, key=sp.default_sort_key), output
             if isinstance(found, sp.Interval):
@@ -134,6 +117,14 @@ def _beyond_probes(
             if found != sp.S.EmptySet:
                 answer = UNDECIDED  # a ConditionSet, or SymPy failed: it cannot tell
     return answer
+
+
+def _solved(equation: sp.Eq, variable: sp.Symbol) -> sp.Set:
+    """solveset's real solutions, or all reals where SymPy fails (it cannot tell)."""
+    try:
+        return sp.solveset(equation, variable, sp.S.Reals)
+    except Exception:  # noqa: BLE001 - NotImplementedError, and SymPy's own failures
+        return sp.S.Reals
 
 
 def needs(loss: Loss) -> str:

@@ -391,32 +391,43 @@ def _check_real_line(
 def _check_defined(
     owner: str, expr: sp.Expr, at: dict[sp.Symbol, float], variable: sp.Symbol
 ) -> None:
-    """Beyond the probes: where SymPy finds the value continuous on part of the real line only
-    (``continuous_domain``, within ``_DOMAIN_SECONDS``), a point outside that part where it is
-    not real and finite refutes it (sqrt(z + 4) at z = −5; a jump alone, sign(z) at 0, does
-    not). Where SymPy cannot tell, the probes have decided."""
+    """Beyond the probes: a point where SymPy finds the value undefined (``undefined_at``,
+    within ``_DOMAIN_SECONDS``) refutes it (sqrt(z + 4) at z = −5; a jump alone, sign(z) at 0,
+    does not). Where SymPy cannot tell, the probes have decided."""
     formula = value(expr).xreplace(at)
-
-    def undefined() -> tuple[sp.Expr, sp.Set] | None:
-        try:
-            domain = continuous_domain(formula, variable, sp.S.Reals)
-        except Exception:  # noqa: BLE001 - SymPy cannot tell (Piecewise, erf)
-            return None
-        for point in outside(domain):
-            found = formula.xreplace({variable: point}).evalf()
-            if not (found.is_real and found.is_finite):
-                return point, domain
-        return None
-
-    found = budget.within(_DOMAIN_SECONDS, undefined, lambda: None)
-    if found is not None:
-        point, domain = found
+    points, domain = budget.within(
+        _DOMAIN_SECONDS,
+        lambda: undefined_at(formula, variable),
+        lambda: ([], sp.S.Reals),
+    )
+    if points:
         given = "".join(f", {symbol} = {initial}" for symbol, initial in at.items())
         raise SpecError(
             f"{owner}: the value {shorten(formula)} is not real and finite at "
-            f"{variable} = {point}{given} (SymPy finds it continuous on {shorten(domain)} "
-            "only); an activation must be defined on the whole real line"
+            f"{variable} = {points[0]}{given} (SymPy finds it continuous on "
+            f"{shorten(domain)} only); an activation must be defined on the whole real line"
         )
+
+
+def undefined_at(formula: sp.Expr, variable: sp.Symbol) -> tuple[list[sp.Expr], sp.Set]:
+    """Points of the real line where ``formula`` is not real and finite, exactly, among those
+    ``outside`` where SymPy's continuous_domain finds it continuous; and that domain (all
+    reals, and no point, where SymPy cannot tell, as for Piecewise or erf)."""
+    try:
+        domain = continuous_domain(formula, variable, sp.S.Reals)
+    except Exception:  # noqa: BLE001 - NotImplementedError, and SymPy's own failures
+        return [], sp.S.Reals
+    points = [
+        point
+        for point in outside(domain)
+        if not _exactly_finite(formula.xreplace({variable: point}))
+    ]
+    return points, domain
+
+
+def _exactly_finite(number_: sp.Expr) -> bool:
+    found = number_.evalf()
+    return bool(found.is_real and found.is_finite)
 
 
 def outside(domain: sp.Set) -> list[sp.Expr]:
