@@ -23,8 +23,9 @@ from symbackprop.expressions.algebra import (
     SoftmaxParts,
     Transpose,
 )
+from symbackprop.expressions.names import WEIGHTS
 from symbackprop.lower import rules as lower
-from symbackprop.lower.program import FUNCTIONS, SCALE, WEIGHTS, Context, Statement
+from symbackprop.lower.program import FUNCTIONS, SCALE, Context, Statement
 from symbackprop.spec.optimizers import LR, LR_K
 
 from .reference import random_batch
@@ -98,7 +99,8 @@ def test_softmax_and_its_log_and_error_are_module_helpers():
     assert "D2, R2, A2 = _softmax_parts(Z2, out)" in source
     assert "def _forward(W1, b1, W2, b2, X, out=None):" in source
     assert "return Z1, A1, Z2, D2, R2, A2" in source
-    assert "(-T * weights * (D2 - np.log1p(R2))).sum()" in source
+    # the weights (1.0 where every sample counts alike) and the sign kept off the outputs
+    assert "-_weighted_sum(T * (D2 - np.log1p(R2)), weights)" in source
     assert "def _softmax_minus(A, T, R=None):" in source
     assert "_softmax_minus(A2, T, R2)" in source
     assert "def _loss_sum(D2, R2, A2, T, weights):" in source
@@ -107,7 +109,7 @@ def test_softmax_and_its_log_and_error_are_module_helpers():
     # JAX too (XLA fuses each pass, but does not share the exp of the softmax and the loss)
     jax_source = sb.generate(SMALL, target="jax")
     assert "D2, R2, A2 = _softmax_parts(Z2)" in jax_source
-    assert "(-T * weights * (D2 - jnp.log1p(R2))).sum()" in jax_source
+    assert "-(T * weights * (D2 - jnp.log1p(R2))).sum()" in jax_source
     assert "_softmax_minus(A2, T, R2)" in jax_source
     assert "_log_softmax" not in jax_source
     # PyTorch keeps the three helpers: torch.softmax is one op, the parts would take several

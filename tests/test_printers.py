@@ -2,11 +2,13 @@
 what it needs, lecture names in LaTeX from the naming module, comment text, equations.
 """
 
+import numpy as np
 import sympy as sp
 
-from symbackprop.derive.derivation import Equation
-from symbackprop.expressions import layout, names, printers
+from symbackprop.derive.derivation import Equation, T
+from symbackprop.expressions import helpers, layout, libraries, names, printers
 from symbackprop.expressions.algebra import (
+    BatchLoss,
     BatchMean,
     Dot,
     ElementSum,
@@ -27,6 +29,30 @@ def test_array_operators_print_as_numpy():
     assert code(Transpose(W2)) == "W2.T"
     assert code(RowSum(A1)) == "A1.sum(axis=1, keepdims=True)"
     assert code(BatchMean(DELTA)) == "delta_y.mean(axis=0)"
+
+
+def test_a_loss_sum_keeps_the_weights_and_the_sign_off_the_outputs():
+    # NumPy's weights are the number 1.0 where every sample counts alike: _weighted_sum then
+    # sums the terms alone, where (-T * weights * …).sum() made two more passes over them
+    weights = names.WEIGHTS
+    term = -weights * T * sp.log(A1)
+    printer = printers.NumPyCodePrinter()
+    assert (
+        printer.doprint(BatchLoss(term)) == "-_weighted_sum(T*np.log(A1), weights) / N"
+    )
+    assert "_weighted_sum" in printer.needs
+    assert printers.numpy_code(ElementSum(W2**2)) == "(W2**2).sum()"
+    # PyTorch and JAX hold the weights as a 0-d array: a product, as the loss is written
+    for target in ("torch", "jax"):
+        code = libraries.PRINTERS[target]().doprint(BatchLoss(term))
+        assert code.startswith("-(T*weights*") and code.endswith(").sum() / N")
+    rng = np.random.default_rng(0)
+    terms, column = rng.normal(size=(5, 3)), rng.uniform(size=(5, 1))
+    assert helpers._weighted_sum(terms, 1.0) == terms.sum()
+    assert helpers._weighted_sum(terms, 0.5) == 0.5 * terms.sum()
+    assert np.isclose(helpers._weighted_sum(terms, column), (terms * column).sum())
+    f32 = terms.astype(np.float32)
+    assert helpers._weighted_sum(f32, 1.0).dtype == np.float32
 
 
 def test_relu_is_a_maximum_and_its_derivative_a_mask():

@@ -18,8 +18,9 @@ from .. import budget
 from ..derive.derivation import Derivation, derive
 from ..derive.derivation import T as TARGET_VALUES
 from ..expressions import libraries, names, printers
-from ..expressions.algebra import BatchLoss
-from ..lower.program import WEIGHTS, Program, Statement
+from ..expressions.algebra import BatchLoss, ElementSum
+from ..expressions.names import WEIGHTS
+from ..lower.program import Program, Statement
 from ..lower.rules import lower
 from ..output import sign, write_atomic
 from ..spec.initializers import FAN_IN, FAN_OUT
@@ -378,13 +379,16 @@ def _split_loss(
     sample = mean.args[0]
     rest = expr - mean
 
-    def line(value: sp.Expr) -> dict[str, object]:
+    def line(value: sp.Expr, code: sp.Expr) -> dict[str, object]:
         return {
-            "code": printers.numpy_code(value, printer),
+            "code": printers.numpy_code(code, printer),
             "comment": printers.comment(value),
         }
 
-    return {"sample": line(sample), "penalty": line(rest) if rest != 0 else None}
+    return {
+        "sample": line(sample, ElementSum(sample)),
+        "penalty": line(rest, rest) if rest != 0 else None,
+    }
 
 
 def render(derivation: Derivation, target: str = "numpy") -> str:

@@ -703,10 +703,13 @@ def check_gradients(params, X, T, eps=1e-6, names=TRAINED):
     that rounding counts (a 20-layer sigmoid chain's middle layers have gradients of 1e-7
     against a loss of 2: what differences cannot resolve is no evidence either way). The
     layers in STRAIGHT_THROUGH (if any) use a straight-through gradient (a surrogate, not the
-    true derivative of their step), so parameters below them are expected to differ here. Dropout and batch normalisation are checked in training mode, with
-    one fixed draw of the dropout masks (seed 0) in both gradients and batch statistics. The
-    running statistics of a BatchNorm are not trained and have no gradient (TRAINED lists
-    the parameters that do)."""
+    true derivative of their step), so parameters below them are expected to differ here. So
+    do the parameters of a unit whose input lies exactly on a kink (ReLU's 0, which zero
+    biases reach where every unit below is inactive): the derived gradient takes one side
+    there (0 for ReLU, as PyTorch does) and central differences the mean of both. Dropout and
+    batch normalisation are checked in training mode, with one fixed draw of the dropout masks
+    (seed 0) in both gradients and batch statistics. The running statistics of a BatchNorm are
+    not trained and have no gradient (TRAINED lists the parameters that do)."""
     if isinstance(names, str) or not isinstance(names, (tuple, list)):
         raise TypeError(
             f"names must be a sequence of parameter names from TRAINED, got {names!r}"

@@ -167,6 +167,14 @@ def _softmax_minus(A, T, R=None):
     return D
 
 
+def _weighted_sum(terms, weights):
+    """Σ_n weights_n Σ_k terms_nk, the weights an N × 1 column or 1.0 for samples alike:
+    then the terms are summed alone, with no pass to multiply them by 1."""
+    if isinstance(weights, float):
+        return terms.sum() * weights
+    return (terms * weights).sum()
+
+
 #: every helper, by name, in the order a module defines them
 HELPERS = {
     fn.__name__: fn
@@ -181,6 +189,7 @@ HELPERS = {
         _softmax_backward,
         _softmax_backward_pole,
         _softmax_minus,
+        _weighted_sum,
     )
 }
 

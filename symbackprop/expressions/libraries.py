@@ -29,6 +29,8 @@ class _LibraryPrinter(NumPyCodePrinter):
     #: PyTorch has softmax as one op, which the parts would split into several (JAX's
     #: printer fuses: XLA does not share the exp of the softmax and the loss's log softmax)
     fuses_softmax = False
+    #: the weights are a 0-d array where every sample counts alike (``_on_device``)
+    sums_weights_apart = False
 
     def doprint(self, expr: object, assign_to: object = None) -> str:
         return _NUMPY_CALL.sub(self.prefix, super().doprint(expr, assign_to))

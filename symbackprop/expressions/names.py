@@ -43,6 +43,10 @@ ALIASES = {"lr": "eta", "eps": "epsilon", "momentum": "mu"}
 
 Name = tuple
 
+#: each sample's weight in the loss, normalised to mean 1 over the training data: an N × 1
+#: column, or the number 1.0 when every sample counts alike (so it joins the scalars)
+WEIGHTS = sp.Symbol("weights", positive=True)
+
 #: the lecture form of each name a builder made
 _LECTURE: dict[str, Name] = {}
 

@@ -18,7 +18,8 @@ from sympy.printing.pycode import PythonCodePrinter
 from sympy.printing.str import StrPrinter
 
 from . import layout, names
-from .algebra import BatchLoss, Defined, Dot, is_scalar
+from .algebra import BatchLoss, Defined, Dot, ElementSum, is_scalar
+from .names import WEIGHTS
 
 
 def _lecture_order(terms: list[sp.Expr]) -> list[sp.Expr]:
@@ -84,6 +85,9 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
     #: whether its modules fold the rate into the step's gradients where the optimiser allows
     #: (``rules.folded_rate``): W1 -= dW1 in place saves a product and a temporary
     folds_rate = True
+    #: whether a loss's sum takes the weights apart (``total``): they are the number 1.0 where
+    #: every sample counts alike
+    sums_weights_apart = True
 
     def __init__(self, settings: dict | None = None) -> None:
         super().__init__({"fully_qualified_modules": True, **(settings or {})})
@@ -139,7 +143,7 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
         return self._reduce(expr, "sum(axis=0)")
 
     def _print_BatchLoss(self, expr: sp.Expr) -> str:
-        return f"{self._reduce(expr, 'sum()')} / N"
+        return f"{self._print(ElementSum(expr.args[0]))} / N"
 
     # What a library spells differently, for its printer to override (libraries.py): a
     # number where a function wants an array, an array clipped at a number, a number of the
@@ -271,7 +275,16 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
         return self
 
     def _print_ElementSum(self, expr: sp.Expr) -> str:
-        return f"np.sum({self._print(expr.args[0])})"
+        """Σ over every entry as the array's sum; a loss's per-sample term weights·ℓ as
+        ``_weighted_sum(ℓ, weights)`` (``sums_weights_apart``): with every sample alike
+        (weights 1.0), no pass over the outputs multiplies them by it."""
+        term = expr.args[0]
+        factors = sp.Mul.make_args(term)
+        if not self.sums_weights_apart or WEIGHTS not in factors:
+            return self._reduce(expr, "sum()")
+        self.needs.add("_weighted_sum")
+        loss = sp.Mul(*(factor for factor in factors if factor != WEIGHTS))
+        return f"_weighted_sum({self._print(loss)}, weights)"
 
     def _print_StopGradient(self, expr: sp.Expr) -> str:
         return self._print(expr.args[0])

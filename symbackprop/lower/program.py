@@ -13,9 +13,6 @@ from ..derive.derivation import Derivation, Equation
 #: the factor ``_step`` multiplies every gradient by (1, or η when the optimiser folds it in)
 SCALE = sp.Symbol("scale", positive=True)
 
-#: each sample's weight in the loss, normalised to mean 1 over the training data: an N × 1
-#: column, or the number 1.0 when every sample counts alike (so it joins the scalars)
-WEIGHTS = sp.Symbol("weights", positive=True)
 
 #: the functions of a Program, in order, each with the derivation's steps it computes
 FUNCTIONS = {

@@ -53,8 +53,9 @@ from ..expressions.algebra import (
     Transpose,
     is_scalar,
 )
+from ..expressions.names import WEIGHTS
 from ..spec.optimizers import GRAD, LR, LR_K, Optimizer
-from .program import FUNCTIONS, SCALE, WEIGHTS, Context, Program, Statement
+from .program import FUNCTIONS, SCALE, Context, Program, Statement
 
 Rule = Callable[[Statement, Context], "Statement | None"]
 
