@@ -505,15 +505,19 @@ def test_the_softmax_helpers_keep_their_digits_on_any_rows_in_any_layout(case):
     assert D.dtype == R.dtype == Z.dtype and R.shape == (rows, 1)
     # written into rows of larger arrays, as a training epoch passes them: the same bits there,
     # nothing outside those rows
+    # (and each row's index of its largest entry, the first of equals, as argmax gives it)
     whole = [np.full((rows + 3, units), np.nan, dtype) for units in (width, 1, width)]
+    predicted = np.full(rows + 3, -1, np.intp)
     out = [array[2 : 2 + rows] for array in whole]
-    written = helpers._softmax_parts(Z, out)
+    written = helpers._softmax_parts(Z, [*out, predicted[2 : 2 + rows]])
     assert all(into is given for into, given in zip(written, out))
     for made, into in zip((D, R, A), written):
         np.testing.assert_array_equal(into, made)
     assert all(
         np.isnan(np.delete(array, np.s_[2 : 2 + rows], 0)).all() for array in whole
     )
+    np.testing.assert_array_equal(predicted[2 : 2 + rows], np.argmax(before, axis=1))
+    assert (np.delete(predicted, np.s_[2 : 2 + rows]) == -1).all()
 
     def softmax(row, k):
         return mpmath.exp(row[k]) / sum(map(mpmath.exp, row))

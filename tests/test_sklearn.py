@@ -42,14 +42,17 @@ def _causes(error: BaseException) -> str:
     return " | ".join(found)
 
 
+@pytest.mark.parametrize("target", ["numpy", "torch", "jax"])
 @pytest.mark.parametrize("network", [CLASSIFIER, REGRESSOR], ids=lambda n: n.name)
-def test_check_estimator_passes_every_check_the_architecture_allows(network):
+def test_check_estimator_passes_every_check_the_architecture_allows(network, target):
     """Every check of scikit-learn's check_estimator passes, except those that fit data the
     network's fixed shape cannot take — and each of those fails for exactly that reason, in
-    fit's own words (so the exceptions hide nothing else)."""
+    fit's own words (so the exceptions hide nothing else). The PyTorch and JAX modules' Model
+    is the same estimator."""
+    model = sb.build(network, target=target).Model(epochs=20)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        results = check_estimator(sb.build(network).Model(epochs=20), on_fail=None)
+        results = check_estimator(model, on_fail=None)
     passed, fixed, other = 0, set(), []
     for result in results:
         if result["status"] == "passed":

@@ -919,10 +919,21 @@ def test_metrics_change_the_history_not_the_training():
 BINARY = sb.Network(
     "binary", 4, [sb.Dense(5, "tanh"), sb.Dense(1, "sigmoid")], "binary_crossentropy"
 )
+#: a softmax whose loss the epoch takes from the batches' own losses (log(1 − y) needs the
+#: logits, which the epoch does not keep), its accuracy from the step's predicted classes
+SOFTMAX_BINARY_LOSS = sb.Network(
+    "softmax_binary_loss",
+    4,
+    [sb.Dense(5, "tanh"), sb.Dense(3, "softmax")],
+    "binary_crossentropy",
+    task="multiclass",
+)
 
 
 @pytest.mark.parametrize(
-    "network", [CLASSIFIER, BINARY, REGRESSION], ids=lambda network: network.name
+    "network",
+    [CLASSIFIER, BINARY, REGRESSION, SOFTMAX_BINARY_LOSS],
+    ids=lambda network: network.name,
 )
 def test_an_epochs_metrics_are_its_batches_metrics_before_their_updates(network):
     """history's loss and accuracy, gathered from the batches' outputs after the pass, equal
@@ -930,9 +941,11 @@ def test_an_epochs_metrics_are_its_batches_metrics_before_their_updates(network)
     evaluate's accuracy at the parameters the batch was taken at; uneven last batch."""
     module = sb.build(network)
     X, labels = _classes(21)
-    T = {"classes": labels, "binary": (labels > 0)[:, None]}.get(
-        network.name, X[:, :2] * X[:, 3:]
-    )
+    T = {
+        "classes": labels,
+        "binary": (labels > 0)[:, None],
+        "softmax_binary_loss": np.eye(3)[labels],
+    }.get(network.name, X[:, :2] * X[:, 3:])
     X = X[:, : module.SIZES[0]]
     before = [module.init_params(1)]
     batches = []

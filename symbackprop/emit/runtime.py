@@ -492,12 +492,15 @@ def _check_data(X, T, names=("X", "T")):
     return X, T
 
 
-def _hits(Y, T, xp=np):
+def _hits(Y, T, xp=np, predicted=None):
     """Whether each sample is right, by the task (TASK): the largest output is the target class
     (multiclass; an N × 1 column), the output is on the target's side of 0.5 (binary) or of 0
-    (sign). xp: the array library (a JAX module counts inside its compiled epoch)."""
+    (sign). xp: the array library (a JAX module counts inside its compiled epoch). predicted:
+    each row's largest output's index where the step has it already (a softmax's largest
+    logit), or None."""
     if TASK == "multiclass":
-        return (xp.argmax(Y, axis=1) == xp.argmax(T, axis=1))[:, None]
+        predicted = xp.argmax(Y, axis=1) if predicted is None else predicted
+        return (predicted == xp.argmax(T, axis=1))[:, None]
     if TASK == "binary":
         return (Y > 0.5) == (T > 0.5)
     if TASK == "sign":
@@ -505,10 +508,11 @@ def _hits(Y, T, xp=np):
     raise TypeError(f"{NAME} is a regression network: it has no accuracy")
 
 
-def _right(Y, T, weights=1.0, xp=np):
+def _right(Y, T, weights=1.0, xp=np, predicted=None):
     """Σ_n of each sample's weight (an N × 1 column, or 1.0 for all) times its share of right
-    outputs (_hits): the samples classified right, by weight. xp as in _hits."""
-    hits = _hits(Y, T, xp)
+    outputs (_hits): the samples classified right, by weight. xp, predicted as in _hits.
+    """
+    hits = _hits(Y, T, xp, predicted)
     if isinstance(weights, float):  # every sample alike: a count, no product per sample
         return xp.count_nonzero(hits) * weights / hits.shape[1]
     return xp.sum(hits * weights) / hits.shape[1]

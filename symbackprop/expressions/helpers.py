@@ -62,12 +62,14 @@ def _softmax_parts(Z, out=None):
     exactly 0) and R = Σ_{k≠m} exp(D_k), the sum of the other terms, kept apart from the 1 of
     exp(D_m): softmax(Z) = exp(D)/(1 + R) cannot overflow, and log softmax(Z) = D − log1p(R)
     and the output error (_softmax_minus) keep the digits an output near 1 would round away.
-    out: C-ordered arrays of those shapes to write the three into (a training epoch's rows of
-    the batch), or None for new ones.
+    out: C-ordered arrays of those shapes to write the three into, then an integer array for
+    each row's m (a training epoch's rows of the batch: its accuracy reads m, the predicted
+    class), or None for new ones.
     """
     offsets, ones = _row_constants(*Z.shape, Z.dtype)
-    top = Z.argmax(axis=1) + offsets  # the flat index of each row's largest, Z_m
-    D, R, E = (None, None, None) if out is None else out
+    D, R, E, m = (None, None, None, None) if out is None else out
+    # the flat index of each row's largest, Z_m
+    top = Z.argmax(axis=1, out=m) + offsets
     D = np.subtract(Z, Z.ravel()[top][:, None], out=D)
     E = np.exp(D, out=E, order="C")  # (C-ordered: ravel is a view)
     E.ravel()[top] = 0
