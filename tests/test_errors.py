@@ -181,6 +181,30 @@ def _net(**overrides):
                 "respect to z is 0 everywhere"
             ),
         ),
+        # a loss the output does not move, a penalty the weights do not: the module would
+        # train nothing (and a constant's sum over the weights was not code)
+        (
+            lambda: sb.Loss("constant", sp.Integer(3)),
+            (
+                "Loss 'constant': the derivative of 3 with respect to y is 0 everywhere, so "
+                "no gradient reaches the network: a loss must depend on the output y"
+            ),
+        ),
+        (
+            lambda: sb.Loss("targets_only", sb.t**2),
+            "Loss 'targets_only': the derivative of t**2 with respect to y is 0 everywhere",
+        ),
+        (
+            lambda: sb.Regularizer("constant", sp.Integer(3)),
+            (
+                "Regularizer 'constant': the derivative of 3 with respect to w is 0 "
+                "everywhere, so it changes the loss but no gradient; leave regularizer=None"
+            ),
+        ),
+        (
+            lambda: sb.Regularizer("steps", sp.Piecewise((1, sb.w > 0), (2, True))),
+            "Regularizer 'steps': the derivative of Piecewise",
+        ),
         (
             lambda: sb.Activation("root", sp.sqrt(sb.z)),
             "Activation 'root': the value sqrt(z) is not real and finite at z = -3.7",
@@ -424,6 +448,17 @@ def test_bad_spec_names_field_and_value(make, message):
     with pytest.raises(sb.SpecError) as error:
         make()
     assert message in str(error.value)
+
+
+def test_a_zero_penalty_is_no_penalty():
+    """L2(0) and L1(0) (a strength a grid search may try) are the unpenalised network, while
+    a nonzero constant penalty is refused above."""
+    plain = sb.build(_net())
+    X, T = np.ones((3, 2)), np.full((3, 2), 0.5)
+    params = plain.init_params(0)
+    for zero in (sb.L2(0), sb.L1(0.0), sb.Regularizer("nothing", sp.Integer(0))):
+        module = sb.build(_net(regularizer=zero))
+        assert module.loss(params, X, T) == plain.loss(params, X, T)
 
 
 def test_unknown_activation_lists_the_known_ones():

@@ -369,12 +369,14 @@ def _check_real_line(
     computes them, at a few points of the real line, the other symbols (learnable parameters,
     other units of a row) ``at`` the values given; then the value where SymPy finds it
     undefined (``_check_defined``)."""
-    if _flat(derivative.xreplace(at)):
-        raise SpecError(
-            f"{owner}: the derivative of {shorten(expr)} with respect to z is 0 everywhere, so "
-            "no gradient flows through it; wrap the flat part in sb.stop_gradient(...) for a "
-            "straight-through estimator (as the catalog's threshold does)"
-        )
+    _check_gradient(
+        owner,
+        expr,
+        derivative.xreplace(at),
+        variable,
+        "no gradient flows through it; wrap the flat part in sb.stop_gradient(...) for a "
+        "straight-through estimator (as the catalog's threshold does)",
+    )
     given = "".join(f", {symbol} = {initial}" for symbol, initial in at.items())
     for name, checked in (("value", value(expr)), ("derivative", derivative)):
         values = numeric.evaluate(checked.xreplace(at), [variable], [_PROBE])
@@ -453,6 +455,18 @@ def outside(domain: sp.Set) -> list[sp.Expr]:
     return points
 
 
+def _check_gradient(
+    owner: str, expr: sp.Expr, derivative: sp.Expr, variable: sp.Symbol, then: str
+) -> None:
+    """Refuse ``expr`` if its ``derivative`` in ``variable`` is 0 everywhere (``then``: what
+    follows, and what to do instead)."""
+    if _flat(derivative):
+        raise SpecError(
+            f"{owner}: the derivative of {shorten(expr)} with respect to {variable} is 0 "
+            f"everywhere, so {then}"
+        )
+
+
 def _flat(derivative: sp.Expr) -> bool:
     """Whether every branch of a (nested) piecewise derivative is 0."""
     if isinstance(derivative, sp.Piecewise):
@@ -485,9 +499,16 @@ class Loss(_Titled):
         object.__setattr__(
             self, "min_units", positive_int(self.min_units, f"{owner}: min_units")
         )
-        _analysed(
+        _analysed(owner, lambda: self._check(owner))
+
+    def _check(self, owner: str) -> None:
+        expr = _expression(self, owner, {y, t})
+        _check_gradient(
             owner,
-            lambda: _check_differentiable(owner, _expression(self, owner, {y, t}), y),
+            expr,
+            _check_differentiable(owner, expr, y),
+            y,
+            "no gradient reaches the network: a loss must depend on the output y",
         )
 
 
@@ -502,7 +523,17 @@ class Regularizer(_Titled):
 
     def __post_init__(self) -> None:
         owner = _owner(self)
-        _analysed(
-            owner,
-            lambda: _check_differentiable(owner, _expression(self, owner, {w}), w),
-        )
+        _analysed(owner, lambda: self._check(owner))
+
+    def _check(self, owner: str) -> None:
+        expr = _expression(self, owner, {w})
+        derivative = _check_differentiable(owner, expr, w)
+        if expr != 0:  # (0: no penalty, as L2(0) is)
+            _check_gradient(
+                owner,
+                expr,
+                derivative,
+                w,
+                "it changes the loss but no gradient; leave regularizer=None for no "
+                "penalty",
+            )
