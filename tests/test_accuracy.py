@@ -586,3 +586,36 @@ def test_the_row_constants_are_kept_per_shape_and_dtype_and_cannot_be_changed():
             np.testing.assert_allclose(
                 helpers._log_softmax(Z), np.log(plain), rtol=1e-4, atol=1e-6
             )
+
+
+def test_a_form_wrong_at_every_logit_loses_to_forms_that_overflow_at_a_few():
+    """Where no candidate is within tolerance everywhere and no two join, the form right at the
+    most logits is chosen: −z + e^(2z)·e^(−e^(4z)) is nan where e^(2z) overflows, but 0 (off
+    by all of the value at every logit) had the smaller largest error."""
+    from symbackprop.derive import accuracy
+
+    overflowing = -z + sp.exp(2 * z) * sp.exp(-sp.exp(4 * z))
+    exact = -z + sp.exp(2 * z - sp.exp(4 * z))
+    chosen = accuracy.most_accurate([sp.Integer(0), overflowing], exact, z)
+    assert chosen == overflowing
+
+
+def test_a_loss_whose_forms_all_overflow_somewhere_keeps_its_output_error():
+    """(y − t)² + erf(e^(2y))/10 after identity: every right form of δ_y overflows at some
+    logit, and the derivative of the loss's output form was taken in z with the output held,
+    giving 0 — chosen, so δ_y = 0 and the module failed on 0 @ W2 (found by a fuzz of random
+    losses). δ_y is now −∂ℓ/∂y, and the gradients pass the central differences."""
+    loss = sb.Loss("g", (y - t) ** 2 + sp.erf(sp.exp(2 * y)) / 10)
+    computed = calculus.accurate_output_error(
+        sb.ACTIVATIONS["identity"], loss, "negative"
+    )
+    expected = -sp.diff(loss.expr, y)
+    for point in ({y: 0.3, t: 0.1}, {y: -1.0, t: 0.5}):
+        assert float(computed.subs(point)) == pytest.approx(
+            float(expected.subs(point)), rel=1e-13
+        )
+    network = sb.Network("g", 3, [sb.Dense(4, "tanh"), sb.Dense(2)], loss)
+    module = sb.build(network)
+    rng = np.random.default_rng(0)
+    X, T = rng.normal(size=(6, 3)), 0.5 * rng.normal(size=(6, 2))
+    assert module.check_gradients(module.init_params(0), X, T) < 1e-7

@@ -512,7 +512,8 @@ def _accurate_output_error(key: tuple[Activation, Loss, str]) -> sp.Expr:
         sign = -1 if convention == "negative" else 1
         exact = sign * sp.diff(_composed(activation, loss), z)
         chain = sign * sp.diff(loss.expr, y) * accurate_derivative(f)
-        from_loss = sign * sp.diff(accurate_loss(activation, loss), z).xreplace({a: f})
+        # (a, the output, is f(z): in z before the derivative, which would miss its part)
+        from_loss = sign * sp.diff(accurate_loss(activation, loss).xreplace({a: f}), z)
         candidates = [fused, chain, from_loss, *_rewritten(exact)]
         chosen = accuracy.most_accurate(
             [c.xreplace({y: a}) for c in candidates],
