@@ -17,6 +17,7 @@ import sympy as sp
 from ..errors import SpecError
 from ..options import TARGETS
 from . import array_helpers
+from .algebra import Defined
 from .printers import NumPyCodePrinter, ScalarCodePrinter
 
 _NUMPY_CALL = re.compile(r"(?<![\w.])np\.")
@@ -60,8 +61,10 @@ class TorchCodePrinter(_LibraryPrinter):
 
     def _operand(self, expr: sp.Expr) -> str:
         """A number as a 0-d tensor of the module's dtype: PyTorch's element-wise functions
-        (torch.maximum, torch.logaddexp) take tensors alone."""
-        if expr.is_number:
+        (torch.maximum, torch.logaddexp) take tensors alone; one of our functions of numbers
+        (softplus(4), which the stable forms write for log(1 + e⁴)) prints as one already.
+        """
+        if expr.is_number and not expr.has(Defined):
             return f"torch.tensor({self._print(expr)}, dtype=TORCH_DTYPE)"
         return self._print(expr)
 
@@ -98,10 +101,10 @@ class TorchCodePrinter(_LibraryPrinter):
         return f"torch.softmax({self._print(expr.args[0])}, dim=1)"
 
     def _print_erf(self, expr: sp.Expr) -> str:
-        return f"torch.special.erf({self._print(expr.args[0])})"
+        return f"torch.special.erf({self._operand(expr.args[0])})"
 
     def _print_Erfc(self, expr: sp.Expr) -> str:
-        return f"torch.special.erfc({self._print(expr.args[0])})"
+        return f"torch.special.erfc({self._operand(expr.args[0])})"
 
 
 class MathCodePrinter(ScalarCodePrinter):

@@ -164,7 +164,9 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
         return f"DTYPE({self._print(value)})"
 
     def _print_Softplus(self, expr: sp.Expr) -> str:
-        return f"np.logaddexp({self._operand(sp.S.Zero)}, {self._print(expr.args[0])})"
+        return (
+            f"np.logaddexp({self._operand(sp.S.Zero)}, {self._operand(expr.args[0])})"
+        )
 
     def _print_LogAddExp(self, expr: sp.Expr) -> str:
         left, right = (self._operand(arg) for arg in expr.args)
@@ -173,7 +175,7 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
     def _print_LogSoftplus(self, expr: sp.Expr) -> str:
         # log(softplus(u)) = u + log(softplus(u)/e^u), and softplus(u)/e^u = 1 − e^u/2 + … is
         # 1 to within e^(−80) below u = −80, where softplus(u) would underflow (in float32 too)
-        u = self._print(expr.args[0])
+        u = self._operand(expr.args[0])
         clipped = self._clip(u, low=-80)
         zero = self._operand(sp.S.Zero)
         return f"(np.log(np.logaddexp({zero}, {clipped})) + ({u} - {clipped}))"
@@ -182,7 +184,7 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
         # |u| + softplus(−2|u|) − log 2 cancels to 0 for small u, log1p(2 sinh²(u/2)) is exact
         # there; sinh is clipped so that the branch np.where discards cannot overflow
         self.needs.add("math")
-        u = f"np.abs({self._print(expr.args[0])})"
+        u = f"np.abs({self._operand(expr.args[0])})"
         small = f"np.log1p(2 * np.sinh({self._clip(u, high=1)} / 2) ** 2)"
         large = (
             f"{u} + np.logaddexp({self._operand(sp.S.Zero)}, -2 * {u}) - math.log(2)"
@@ -190,15 +192,15 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
         return f"np.where({u} < 1, {small}, {large})"
 
     def _print_Expm1(self, expr: sp.Expr) -> str:
-        return f"np.expm1({self._print(expr.args[0])})"
+        return f"np.expm1({self._operand(expr.args[0])})"
 
     def _print_Log1p(self, expr: sp.Expr) -> str:
-        return f"np.log1p({self._print(expr.args[0])})"
+        return f"np.log1p({self._operand(expr.args[0])})"
 
     def _print_Erfc(self, expr: sp.Expr) -> str:
         # the module defines ``erfc`` element-wise from math.erfc, as it does ``erf``
         self.needs.update(("erfc", "math"))
-        return f"erfc({self._print(expr.args[0])})"
+        return f"erfc({self._operand(expr.args[0])})"
 
     def _print_erfc(self, expr: sp.Expr) -> str:
         """SymPy's erfc as the module's (``_print_Erfc``): math.erfc takes one number."""
