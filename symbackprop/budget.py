@@ -253,7 +253,13 @@ def bounded(
             "one formula, network or document; write the formula more simply"
         )
 
-    return within(seconds, work, refuse)
+    try:
+        return within(seconds, work, refuse)
+    except RecursionError:
+        raise SpecError(
+            f"{what} went deeper than Python's recursion limit allows; write the formula "
+            "more simply"
+        ) from None
 
 
 __all__ = ["TOTAL", "OutOfTime", "bounded", "cache_if_complete", "fallbacks", "within"]

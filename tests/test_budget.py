@@ -429,3 +429,16 @@ def test_a_result_found_while_a_budget_ran_out_is_not_kept():
     assert search(1) == "complete"
     assert search(1) == "complete"
     assert calls == [1, 1]
+
+
+def test_symbolic_work_past_the_recursion_limit_is_a_spec_error():
+    """A RecursionError inside bounded work (SymPy on a formula nested beyond Python's limit)
+    is refused with what was being done, not a traceback."""
+
+    def deeper(n: int) -> int:
+        return deeper(n + 1)
+
+    with pytest.raises(
+        sb.SpecError, match="Network 'n': generating its module went deeper"
+    ):
+        budget.bounded(lambda: deeper(0), "Network 'n': generating its module")

@@ -102,10 +102,15 @@ def tanh_ratio(node: sp.Basic) -> sp.Basic | None:
 
 
 def x_log_x(node: sp.Basic) -> sp.Basic | None:
-    """u·log(u) → u·log(u if u > 0 else 1), which is 0 at u = 0 (the limit) instead of nan."""
+    """u·log(u) → u·log(u if u > 0 else 1), which is 0 at u = 0 (the limit) instead of nan;
+    not for a number u (2·log 2 is a constant, and its piece would fold back to it)."""
     if isinstance(node, sp.Mul):
         for f in node.args:
-            if isinstance(f, sp.log) and f.args[0] in node.args:
+            if (
+                isinstance(f, sp.log)
+                and f.args[0] in node.args
+                and not f.args[0].is_number
+            ):
                 u = f.args[0]
                 rest = [g for g in node.args if g is not f]
                 return sp.Mul(*rest, sp.log(sp.Piecewise((u, u > 0), (1, True))))
@@ -358,7 +363,7 @@ def stabilise(expr: sp.Expr, rules: tuple[Rule, ...] = STABILISE) -> sp.Expr:
             node = node.func(*(visit(arg) for arg in node.args))
         for rule in rules:
             new = rule(node)
-            if new is not None:
+            if new is not None and new != node:  # (a rewrite SymPy folds back is none)
                 return visit(new)
         return node
 
