@@ -85,8 +85,8 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
     #: whether its modules fold the rate into the step's gradients where the optimiser allows
     #: (``rules.folded_rate``): W1 -= dW1 in place saves a product and a temporary
     folds_rate = True
-    #: whether a loss's sum takes the weights apart (``total``): they are the number 1.0 where
-    #: every sample counts alike
+    #: whether a loss's sum takes the weights apart (``_print_ElementSum``): they are the
+    #: number 1.0 where every sample counts alike
     sums_weights_apart = True
 
     def __init__(self, settings: dict | None = None) -> None:
