@@ -442,6 +442,37 @@ def _net(**overrides):
             lambda: sb.Activation("f", "z", settings=(("note", object),)),
             "Activation 'f': setting note must be a number, a string or None",
         ),
+        # a sum over a row belongs to row-wise activations; Σ_k 1 is the layer's width
+        (
+            lambda: sb.Loss("l", "(y - t)**2 + row_sum(1)"),
+            (
+                "Loss 'l': (-t + y)**2 + RowSum(1) sums over a row (row_sum), and a loss is per "
+                "output"
+            ),
+        ),
+        (
+            lambda: sb.Regularizer("r", "w**2 * row_sum(1)"),
+            (
+                "Regularizer 'r': w**2*RowSum(1) sums over a row (row_sum), and a penalty is per "
+                "weight"
+            ),
+        ),
+        (
+            lambda: sb.build(
+                _net(
+                    layers=[
+                        sb.Dense(
+                            3, sb.Activation("centred", "z - row_sum(z)/row_sum(1)")
+                        ),
+                        sb.Dense(2, "softmax"),
+                    ]
+                )
+            ),
+            (
+                "(it sums a constant over the row, Σ_k 1 = the number of units, so its Jacobian "
+                "depends on the layer's width"
+            ),
+        ),
     ],
 )
 def test_bad_spec_names_field_and_value(make, message):

@@ -591,12 +591,21 @@ def test_sympys_erfc_is_computed_element_wise_on_every_target():
     )
 
 
-def _agrees_on_every_target(network: sb.Network, seed: int = 6) -> None:
+def _agrees_on_every_target(
+    network: sb.Network, seed: int = 6, probabilities: bool = False
+) -> None:
     """``network``'s gradients pass check_gradients; each library's module gives the NumPy
-    module's loss and gradients (1e-12) and its library's autodiff (1e-9)."""
+    module's loss and gradients (1e-12) and its library's autodiff (1e-9). Nine samples of
+    three inputs; the targets normal, or rows of probabilities."""
     reference = sb.build(network)
     rng = np.random.default_rng(seed)
-    X, T = rng.normal(size=(9, 3)), rng.normal(size=(9, 2))
+    outputs = network.layers[-1].units
+    X = rng.normal(size=(9, 3))
+    T = (
+        rng.dirichlet(np.ones(outputs), size=9)
+        if probabilities
+        else rng.normal(size=(9, outputs))
+    )
     params = reference.init_params(seed)
     expected = reference.gradients(params, X, T)
     assert reference.check_gradients(params, X, T) < 1e-7
@@ -624,6 +633,19 @@ def test_a_stable_form_of_a_constant_runs_on_every_target():
     bump = sb.Activation("bump", 1 / ((sb.z - sp.log(2)) ** 2 + 1))
     layers = [sb.Dense(4, squashed), sb.Dense(3, bump), sb.Dense(2, "sigmoid")]
     _agrees_on_every_target(sb.Network("constant", 3, layers), seed=7)
+
+
+def test_a_row_sum_of_a_constant_counts_the_units_on_every_target():
+    """Σ_k 1 is the layer's width. A softmax under −t·y + (1 − t)·log y leaves Σ_k 1 in δ_y
+    (its 1 − t sums to K − 1), and an activation may write one: the modules printed
+    ``1.sum(axis=1, …)``, which is not Python (black's InvalidInput from build)."""
+    leaky = sb.Loss(
+        "leaky", "-t*y + (1 - t)*log(y)", task="multiclass", targets="probability"
+    )
+    padded = sb.Activation("padded", "exp(z)/(row_sum(exp(z)) + row_sum(1))")
+    for output, loss in ((sb.Dense(3, "softmax"), leaky), (sb.Dense(3, padded), "mse")):
+        network = sb.Network("counted", 3, [sb.Dense(4, "tanh"), output], loss)
+        _agrees_on_every_target(network, probabilities=True)
 
 
 SCHEDULES = {

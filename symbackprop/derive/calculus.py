@@ -28,6 +28,7 @@ from ..expressions.algebra import (
     SoftmaxMinus,
     expand_rows,
     indexed,
+    sums_a_constant,
     value,
 )
 from ..expressions.symbols import a, g, t, y, z
@@ -348,6 +349,13 @@ def _row_jacobian(f: sp.Expr) -> RowJacobian:
             raise SpecError(
                 f"activation {shorten(f)}: could not prove its Jacobian on a row of {width} "
                 "units"
+                + (
+                    " (it sums a constant over the row, Σ_k 1 = the number of units, "
+                    "so its Jacobian depends on the layer's width, which the output form "
+                    "cannot hold)"
+                    if sums_a_constant(f)
+                    else ""
+                )
             )
     return jac
 

@@ -25,6 +25,7 @@ from ..expressions.algebra import (
     ElementSum,
     InTraining,
     Transpose,
+    count_units,
     value,
 )
 from ..expressions.symbols import a, g, t, w, y, z
@@ -199,8 +200,11 @@ class LayerDerivation(ActivationAnalysis):
         return (*weights, *self.learnable.values(), *self.scale_and_shift)
 
     def at(self, expr: sp.Expr) -> sp.Expr:
-        """A per-unit formula written over this layer's arrays: z → Z, a → A, alpha → alpha2."""
-        return expr.xreplace({z: self.Z, a: self.A, **self.learnable})
+        """A per-unit formula written over this layer's arrays: z → Z, a → A, alpha → alpha2,
+        Σ_k 1 → its number of units."""
+        return count_units(
+            expr.xreplace({z: self.Z, a: self.A, **self.learnable}), self.units
+        )
 
 
 #: what the views of a Derivation are written by: ``write(derivation, view, *options)`` with
@@ -411,8 +415,8 @@ class ActivationDerivation(ActivationAnalysis):
         return self.output.name
 
     def at(self, expr: sp.Expr) -> sp.Expr:
-        """A per-unit formula over the arrays: z → V, a → H_k."""
-        return expr.xreplace({z: self.source, a: self.output})
+        """A per-unit formula over the arrays: z → V, a → H_k, Σ_k 1 → its number of units."""
+        return count_units(expr.xreplace({z: self.source, a: self.output}), self.units)
 
 
 def _activations(

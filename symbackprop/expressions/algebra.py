@@ -287,6 +287,21 @@ def indexed(symbol: sp.Symbol, index: int) -> sp.Symbol:
     return sp.Symbol(f"{symbol.name}_{index}", **symbol.assumptions0)
 
 
+def count_units(expr: sp.Expr, width: int) -> sp.Expr:
+    """Each sum over a row of something its units share, as that times the row's ``width``:
+    Σ_k c = K·c (what a constant in a row-wise formula sums to; no array holds it)."""
+    return expr.replace(_is_constant_row_sum, lambda node: node.args[0] * width)
+
+
+def sums_a_constant(expr: sp.Expr) -> bool:
+    """Whether ``expr`` sums a constant over a row (Σ_k 1: the row's width)."""
+    return any(_is_constant_row_sum(node) for node in sp.preorder_traversal(expr))
+
+
+def _is_constant_row_sum(node: sp.Basic) -> bool:
+    return isinstance(node, RowSum) and not node.args[0].free_symbols
+
+
 def expand_rows(expr: sp.Expr, width: int, symbols: tuple[sp.Symbol, ...]) -> sp.Expr:
     """Unit 1 of a concrete layer of ``width`` units, every ``RowSum`` written out."""
 

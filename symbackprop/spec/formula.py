@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 import sympy as sp
 
 from ..errors import SpecError, shorten
-from ..expressions.algebra import RowSum, StopGradient
+from ..expressions.algebra import RowSum, StopGradient, count_units
 
 #: longest formula accepted (characters), and most AST nodes: bounds the parser's own work
 MAX_LENGTH = 1000
@@ -248,7 +248,8 @@ def parse(text: object, symbols: Iterable[sp.Symbol], owner: str) -> sp.Expr:
     for constant in sorted(constants, key=sp.default_sort_key):
         if constant.free_symbols:
             continue
-        value = complex(constant.evalf())
+        # (Σ_k 1 is the width, unknown here: checked as a row of one)
+        value = complex(count_units(constant, 1).evalf())
         if not (math.isfinite(value.real) and math.isfinite(value.imag)):
             raise translator.refuse(
                 None, f"the number {constant} is beyond floating point"

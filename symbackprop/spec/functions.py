@@ -467,6 +467,15 @@ def _check_gradient(
         )
 
 
+def _check_per_element(owner: str, expr: sp.Expr, because: str) -> None:
+    """``expr`` holds no sum over a row (row_sum belongs to row-wise activations)."""
+    if expr.has(RowSum):
+        raise SpecError(
+            f"{owner}: {shorten(expr)} sums over a row (row_sum), and {because}; "
+            "row_sum belongs in a row-wise activation (softmax's exp(z)/row_sum(exp(z)))"
+        )
+
+
 def _flat(derivative: sp.Expr) -> bool:
     """Whether every branch of a (nested) piecewise derivative is 0."""
     if isinstance(derivative, sp.Piecewise):
@@ -503,6 +512,9 @@ class Loss(_Titled):
 
     def _check(self, owner: str) -> None:
         expr = _expression(self, owner, {y, t})
+        _check_per_element(
+            owner, expr, "a loss is per output and already summed over them"
+        )
         _check_gradient(
             owner,
             expr,
@@ -527,6 +539,9 @@ class Regularizer(_Titled):
 
     def _check(self, owner: str) -> None:
         expr = _expression(self, owner, {w})
+        _check_per_element(
+            owner, expr, "a penalty is per weight and already summed over them"
+        )
         derivative = _check_differentiable(owner, expr, w)
         if expr != 0:  # (0: no penalty, as L2(0) is)
             _check_gradient(
