@@ -71,6 +71,21 @@ def test_custom_loss_matches_references():
     assert_matches_references(network, np.random.default_rng(3), CUSTOM)
 
 
+def test_a_users_own_symbols_are_symbackprops_by_name():
+    """sp.Symbol("z") (no assumptions) is symbackprop's z (real): it was refused with
+    "uses ['z']; it may only use the symbols z". A name of neither stays refused."""
+    z, y, t, w = sp.symbols("z y t w")
+    assert sb.Activation("sq", sp.sqrt(z**2 + 1)) == sb.Activation(
+        "sq", sp.sqrt(sb.z**2 + 1)
+    )
+    assert sb.Loss("quartic", (y - t) ** 4 / 4).expr == (sb.y - sb.t) ** 4 / 4
+    assert sb.Regularizer("r", w**2).expr == sb.w**2
+    with pytest.raises(
+        sb.SpecError, match=r"uses \['q'\]; it may only use the symbols z"
+    ):
+        sb.Activation("scaled", sp.Symbol("q") * z)
+
+
 def test_custom_activation_with_a_learnable_parameter():
     beta = sp.Symbol("beta", real=True)
     swish_beta = sb.Activation(

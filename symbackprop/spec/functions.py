@@ -154,6 +154,15 @@ def _expression(function: object, owner: str, symbols: set[sp.Symbol]) -> sp.Exp
             f"{owner}: the expression must be a SymPy expression or a formula string in "
             f"{in_}, got {expr!r}"
         )
+    # sp.Symbol("z") is z too: symbackprop's symbols are real, a user's may not say so
+    by_name = {s.name: s for s in symbols}
+    expr = expr.xreplace(
+        {
+            s: by_name[s.name]
+            for s in expr.free_symbols
+            if isinstance(s, sp.Symbol) and s.name in by_name and s not in symbols
+        }
+    )
     _check_symbols(owner, expr, symbols)
     check_real(owner, expr)
     object.__setattr__(function, "expr", expr)
