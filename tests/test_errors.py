@@ -442,6 +442,14 @@ def _net(**overrides):
             lambda: sb.Activation("f", "z", settings=(("note", object),)),
             "Activation 'f': setting note must be a number, a string or None",
         ),
+        # softmax's outputs sum to 1: a loss linear in them alone is a constant
+        (
+            lambda: sb.derive(_net(loss=sb.Loss("linear", "2*y/3 + t"))),
+            (
+                "Network 'n': the loss 'linear' summed over the outputs of 'softmax' is the same "
+                "for every input (those outputs sum to 1), so δ_y = 0"
+            ),
+        ),
         # a sum over a row belongs to row-wise activations; Σ_k 1 is the layer's width
         (
             lambda: sb.Loss("l", "(y - t)**2 + row_sum(1)"),
