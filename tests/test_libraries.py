@@ -655,6 +655,12 @@ SCHEDULES = {
     "floor": 1 / (1 + sp.floor(K / 3)),
     "sign": sp.sign(K - 4) ** 2 + sp.Rational(1, 10),
     "erfc": sp.erfc(K / 4 - 1),
+    # an integer argument: NumPy's erfc helper cast its result to k's dtype, 0
+    "erfc_of_an_integer": sp.erfc(sp.Min(2, K + 1)),
+    # our stable functions of k: log1p and softplus (σ(5 − k) = e^(−softplus(k − 5)), whose
+    # max(k − 5, 0) counts from k = 6), which PyTorch's math printer lacked
+    "log1p": 1 / (1 + sp.log(1 + K)),
+    "sigmoid": 1 / (1 + sp.exp(K - 5)),
 }
 
 

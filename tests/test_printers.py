@@ -2,11 +2,15 @@
 what it needs, lecture names in LaTeX from the naming module, comment text, equations.
 """
 
+import math
+
+import mpmath
 import numpy as np
+import pytest
 import sympy as sp
 
 from symbackprop.derive.derivation import Equation, T
-from symbackprop.expressions import helpers, layout, libraries, names, printers
+from symbackprop.expressions import algebra, helpers, layout, libraries, names, printers
 from symbackprop.expressions.algebra import (
     BatchLoss,
     BatchMean,
@@ -147,3 +151,62 @@ def test_a_lone_matrix_product_has_no_parentheses_in_either_document():
     assert "<mo>(</mo>" not in to_mathml(gradient, hadamard=True)
     # a sum keeps its parentheses: 2·(T − A1)/N
     assert not layout.hadamard(2 * (sp.Symbol("T") - A1) / n).bare
+
+
+#: each stable function's definition, for mpmath to evaluate at 50 digits
+STABLE = {
+    algebra.Softplus: lambda u: mpmath.log(1 + mpmath.exp(u)),
+    algebra.LogSoftplus: lambda u: mpmath.log(mpmath.log1p(mpmath.exp(u))),
+    algebra.LogCosh: lambda u: mpmath.log(mpmath.cosh(u)),
+    algebra.Expm1: lambda u: mpmath.expm1(u),
+    algebra.Erfc: lambda u: mpmath.erfc(u),
+    algebra.Log1p: lambda u: mpmath.log1p(u),
+}
+
+
+@pytest.mark.parametrize("function", STABLE, ids=lambda f: f.__name__)
+def test_the_scalar_printer_writes_the_stable_functions_with_math(function):
+    """A PyTorch module computes a schedule's rate with Python's math, which has none of our
+    stable functions: printing log(1 + k/10) (log1p) failed the build. Each is printed from
+    math's functions, keeping its digits where it exists to (log softplus far below 0, log
+    cosh near 0, softplus of ±700, where math.exp overflows), negated and squared (a form of
+    several terms is parenthesised: −softplus(u) read max(u, 0) with a plus)."""
+    x = sp.Symbol("x", real=True)
+    mpmath.mp.dps = 50
+    for context in (lambda f: f, lambda f: -f, lambda f: 2 - 3 * f**2):
+        code = libraries.MathCodePrinter(set()).doprint(context(function(x)))
+        for u in (
+            -1000,
+            -700,
+            -80.5,
+            -30,
+            -1,
+            -1e-9,
+            0,
+            1e-9,
+            0.5,
+            1,
+            2,
+            30,
+            700,
+            1000,
+        ):
+            if function is algebra.Log1p and u <= -1:
+                continue  # outside its domain
+            exact = context(STABLE[function](mpmath.mpf(u)))
+            if not abs(exact) < 1e300:
+                continue  # beyond floating point
+            found = eval(code, {"math": math, "x": float(u)})  # (our own printed code)
+            assert found == pytest.approx(float(exact), rel=1e-14, abs=1e-300), (
+                code,
+                u,
+            )
+
+
+def test_a_stable_function_of_a_stable_function_of_two_numbers_prints_with_math():
+    u, v = sp.symbols("u v", real=True)
+    code = libraries.MathCodePrinter(set()).doprint(-algebra.LogAddExp(u, v))
+    for a, b in ((-1000.0, 999.0), (3.0, 3.0), (1e-9, -2.0)):
+        exact = -mpmath.log(mpmath.exp(a) + mpmath.exp(b))
+        found = eval(code, {"math": math, "u": a, "v": b})  # (our own printed code)
+        assert found == pytest.approx(float(exact), rel=1e-14)

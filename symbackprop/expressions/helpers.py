@@ -17,16 +17,19 @@ import numpy as np
 
 
 def erf(x):
-    """The error function, element-wise, in x's dtype (NumPy has none)."""
+    """The error function, element-wise, in x's dtype (float64 for an integer, such as an
+    update count k; NumPy has none)."""
     x = np.asarray(x)
-    return np.vectorize(math.erf, otypes=[float])(x).astype(x.dtype, copy=False)
+    real = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64
+    return np.vectorize(math.erf, otypes=[float])(x).astype(real, copy=False)
 
 
 def erfc(x):
-    """The complementary error function 1 − erf(x), element-wise, in x's dtype: accurate where
-    erf(x) is close to 1."""
+    """The complementary error function 1 − erf(x), element-wise, in x's dtype (float64 for
+    an integer): accurate where erf(x) is close to 1."""
     x = np.asarray(x)
-    return np.vectorize(math.erfc, otypes=[float])(x).astype(x.dtype, copy=False)
+    real = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64
+    return np.vectorize(math.erfc, otypes=[float])(x).astype(real, copy=False)
 
 
 @functools.lru_cache(maxsize=32)

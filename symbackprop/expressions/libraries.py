@@ -17,7 +17,7 @@ import sympy as sp
 from ..errors import SpecError
 from ..options import TARGETS
 from . import array_helpers
-from .algebra import Defined
+from .algebra import Defined, Log1p, Softplus
 from .printers import NumPyCodePrinter, ScalarCodePrinter
 
 _NUMPY_CALL = re.compile(r"(?<![\w.])np\.")
@@ -120,6 +120,45 @@ class MathCodePrinter(ScalarCodePrinter):
         code = super().doprint(expr, assign_to)
         self.needs.update(self.module_imports)
         return code
+
+    # our stable functions (a schedule's log(1 + k/10) is log1p(k/10)), with math's; a form
+    # of several terms is parenthesised, as a call is where it stands (−softplus(u))
+    def _stable(self, form: sp.Expr) -> str:
+        return f"({self._print(form)})"
+
+    def _math(self, function: str, expr: sp.Expr) -> str:
+        return f"{self._module_format('math.' + function)}({self._print(expr.args[0])})"
+
+    def _print_Log1p(self, expr: sp.Expr) -> str:
+        return self._math("log1p", expr)
+
+    def _print_Expm1(self, expr: sp.Expr) -> str:
+        return self._math("expm1", expr)
+
+    def _print_Erfc(self, expr: sp.Expr) -> str:
+        return self._math("erfc", expr)
+
+    def _print_Softplus(self, expr: sp.Expr) -> str:
+        # max(u, 0) + log(1 + e^(−|u|)): math.exp cannot overflow
+        (u,) = expr.args
+        return self._stable(sp.Max(u, 0) + Log1p(sp.exp(-sp.Abs(u))))
+
+    def _print_LogAddExp(self, expr: sp.Expr) -> str:
+        u, v = expr.args
+        return self._stable(sp.Max(u, v) + Log1p(sp.exp(-sp.Abs(u - v))))
+
+    def _print_LogSoftplus(self, expr: sp.Expr) -> str:
+        # as NumPy's printer: log softplus(u) ≈ u below u = −80, where softplus underflows
+        (u,) = expr.args
+        clipped = sp.Max(u, -80)
+        log_softplus = self._print(sp.log(Softplus(clipped)))
+        return f"({log_softplus} + ({self._print(u - clipped)}))"  # (0 above −80)
+
+    def _print_LogCosh(self, expr: sp.Expr) -> str:
+        size = sp.Abs(expr.args[0])
+        small = Log1p(2 * sp.sinh(size / 2) ** 2)
+        large = size + Log1p(sp.exp(-2 * size)) - sp.log(2)
+        return self._stable(sp.Piecewise((small, size < 1), (large, True)))
 
 
 class JaxCodePrinter(_LibraryPrinter):
