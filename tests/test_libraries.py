@@ -700,6 +700,44 @@ def test_a_schedule_of_any_function_numpy_has_runs_on_every_target(library, name
         _close(found[key], value, 1e-12)
 
 
+@pytest.mark.parametrize("library", ("numpy",) + LIBRARIES)
+def test_a_schedule_below_zero_or_nan_stops_training_naming_the_update(library):
+    """A linear decay past its end (11/2 − k: −1/2 at update 6) went on as gradient ascent,
+    and a rate of nan ended in "training diverged ... Try a smaller lr": each target stops
+    with the update and the rate named. JAX checks the pass's rates before it (nothing can be
+    raised inside the compiled pass); a decay held at 0 by max(…, 0) trains."""
+    X, T = np.ones((12, 2)), np.zeros((12, 1))
+
+    def train(factor):
+        schedule = sb.Schedule("linear", LR * factor, ())
+        network = sb.Network(
+            "decayed",
+            2,
+            [sb.Dense(3, "tanh"), sb.Dense(1)],
+            "mse",
+            optimizer=sb.SGD(0.1, schedule=schedule),
+        )
+        module = sb.build(network, target=library)
+        return module.train(
+            module.init_params(0), X, T, epochs=3, batch_size=4, verbose=0
+        )
+
+    with pytest.raises(
+        ValueError, match=r"gives the learning rate -0\.0\d+ at update k = 6"
+    ):
+        train((sp.Rational(11, 2) - K) / 5)
+    if library != "torch":  # (Python's math raises its own error for log of −3)
+        with (
+            pytest.raises(
+                ValueError, match="gives the learning rate nan at update k = 0"
+            ),
+            np.errstate(invalid="ignore"),
+        ):
+            train(sp.log(K - 3))
+    _, history = train(sp.Max((sp.Rational(11, 2) - K) / 5, 0))
+    assert np.isfinite(history["loss"]).all()
+
+
 def test_jax_arrays_are_checked_once_while_they_live(monkeypatch):
     """A JAX array cannot change: train reads the values of the X and T it takes as they are
     at their first call only, and forgets them when either dies (its id may be reused). Arrays
