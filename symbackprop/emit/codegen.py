@@ -304,14 +304,25 @@ def _training(
         "state_unpacking": ", ".join(
             name if name in with_state else "_" for name in param_names
         ),
-        "constants": [
-            {"name": own.get(hyper(key), hyper(key)).name, "value": literal(value)}
-            for key, value in optimizer.constants
-        ],
+        "constants": _constants(optimizer.settings, own),
+        # the schedule's own settings, for the function that computes its rate
+        "schedule_constants": _constants(
+            optimizer.schedule.settings if schedule else (), own
+        ),
         "step_scale": "1.0" if rate is None else rate.name,
         "schedule": updates[0] if schedule else None,
         "updates": updates[1:] if schedule else updates,
     }
+
+
+def _constants(
+    settings: tuple[tuple[str, float], ...], own: dict[sp.Symbol, sp.Symbol]
+) -> list[dict[str, str]]:
+    """Each setting's name in the module and its value as a literal."""
+    return [
+        {"name": own.get(hyper(key), hyper(key)).name, "value": literal(value)}
+        for key, value in settings
+    ]
 
 
 def _own_names(derivation: Derivation) -> dict[sp.Symbol, sp.Symbol]:
