@@ -148,6 +148,38 @@ def test_every_classification_loss_fits_class_labels(name):
         module.Model(epochs=1).fit(X, X[:, 0] + 0.5)
 
 
+@pytest.mark.parametrize("name", sorted(CLASSIFICATION_LOSSES))
+def test_labels_in_a_column_fit_and_labels_that_cannot_are_refused_by_name(name):
+    """A column of labels (n × 1, as a DataFrame's column comes) is labels, as scikit-learn
+    takes it (it was read as the network's own targets: "T must have shape (60, 3)"); labels
+    of types that cannot be sorted, and a y shorter than X, are refused naming y (a
+    TypeError from np.unique, and the one-hot T's shape, before)."""
+    activation = CLASSIFICATION_LOSSES[name]
+    outputs = 3 if activation == "softmax" else 1
+    network = sb.Network(
+        f"column_{name}", 2, [sb.Dense(6, "tanh"), sb.Dense(outputs, activation)], name
+    )
+    X, y = make_blobs(
+        60, n_features=2, centers=outputs if outputs > 1 else 2, random_state=1
+    )
+    labels = np.array(["cat", "dog", "eel"])[y]
+    module = sb.build(network)
+    by_column = module.Model(epochs=2).fit(X, labels[:, None])
+    by_row = module.Model(epochs=2).fit(X, labels)
+    assert np.array_equal(by_column.predict(X), by_row.predict(X))
+    assert by_column.score(X, labels[:, None]) == by_row.score(X, labels)
+    mixed = np.array(["cat", 1, 2.5] * 20, dtype=object)[: len(X)]
+    if outputs == 1:
+        mixed[mixed == 2.5] = "cat"
+    with pytest.raises(ValueError, match="y mixes labels of the types .*int.*str"):
+        module.Model(epochs=1).fit(X, mixed)
+    short = "got 60 samples in X and 59 in y"
+    with pytest.raises(ValueError, match=short):
+        module.Model(epochs=1).fit(X, labels[:-1])
+    with pytest.raises(ValueError, match=short):
+        by_row.score(X, labels[:-1])
+
+
 @pytest.mark.parametrize("network", [CLASSIFIER, REGRESSOR], ids=lambda n: n.name)
 def test_what_the_width_bound_checks_test_holds_on_data_of_the_right_width(network):
     """The checks check_estimator cannot run here (they fit another width) test properties that

@@ -197,6 +197,18 @@ def _numbers(value, name):
     return array
 
 
+def _same_samples(X, y):
+    """y (an array), if it holds as many samples (rows) as X, else an error naming both
+    counts."""
+    samples = len(_numbers(X, "X"))
+    if y.ndim and len(y) != samples:
+        raise ValueError(
+            f"X and y must hold one sample per row alike, got {samples} samples in X and "
+            f"{len(y)} in y"
+        )
+    return y
+
+
 def _check_params(params):
     if not hasattr(params, "keys"):
         raise TypeError(
@@ -1266,18 +1278,23 @@ class Model:
             )
         return routing
 
-    def _targets(self, y, fitting):
-        """The network's targets for y. A classifier's labels (one per sample, of any kind)
-        are encoded — one-hot rows, 0/1 or −1/+1 for a single output, indices for integer-label
-        losses — and `classes_` set when fitting; targets in the network's own form pass as
-        given (one-hot rows, 0/1 or ±1 per output)."""
+    def _targets(self, y, fitting, X=None):
+        """The network's targets for y (as many as X has samples, where given). A
+        classifier's labels (one per sample, of any kind, in a row or a column) are encoded —
+        one-hot rows, 0/1 or −1/+1 for a single output, indices for integer-label losses — and
+        `classes_` set when fitting; targets in the network's own form pass as given (one-hot
+        rows, 0/1 or ±1 per output)."""
         if y is None:
             raise ValueError(
                 f"{NAME}.Model requires y to be passed, but the target y is None"
             )
         array = np.asarray(_unmasked(y, "y"))
+        if X is not None:
+            _same_samples(X, array)
         classifier = TASK != "regression"
         one_per_sample = TASK == "multiclass" or SIZES[-1] == 1
+        if classifier and one_per_sample and array.ndim == 2 and array.shape[1] == 1:
+            array = array[:, 0]  # a column of labels, which scikit-learn takes too
         if not classifier or not (
             (array.ndim == 1 and one_per_sample) or TARGETS == "labels"
         ):
@@ -1297,7 +1314,14 @@ class Model:
                 f"got values such as {array[array != np.round(array)][:3]}"
             )
         if fitting:
-            self.classes_ = np.unique(array)
+            try:
+                self.classes_ = np.unique(array)
+            except TypeError:  # labels that have no order among them
+                kinds = sorted({type(label).__name__ for label in array.ravel()})
+                raise ValueError(
+                    f"y mixes labels of the types {', '.join(kinds)}, which cannot be "
+                    "sorted into classes; give labels of one type"
+                ) from None
             width = SIZES[-1] if TASK == "multiclass" else 2
             if len(self.classes_) != width:
                 raise ValueError(
@@ -1338,7 +1362,7 @@ class Model:
         _numbers(X, "X")  # a sparse or complex X is refused before y is read
         _check_flags(warm_start=self.warm_start)
         resume = self.warm_start and self.__sklearn_is_fitted__()
-        T = self._targets(y, fitting=not resume)
+        T = self._targets(y, fitting=not resume, X=X)
         return self._train(
             X,
             T,
@@ -1358,15 +1382,16 @@ class Model:
         resume = self.__sklearn_is_fitted__()
         if not resume and classes is not None:
             self._targets(np.asarray(classes), fitting=True)
-            T = self._targets(y, fitting=False)
+            T = self._targets(y, fitting=False, X=X)
         else:
-            T = self._targets(y, fitting=not resume)
+            T = self._targets(y, fitting=not resume, X=X)
         return self._train(X, T, 1, resume, sample_weight=sample_weight)
 
     def _train(self, X, T, epochs, resume, validation_data=None, **settings):
         if validation_data is not None:
             X_val, y_val, *weights = validation_data
-            validation_data = (X_val, self._targets(y_val, fitting=False), *weights)
+            T_val = self._targets(y_val, fitting=False, X=X_val)
+            validation_data = (X_val, T_val, *weights)
         if not resume:
             self._state, self.n_iter_, self.loss_curve_ = {}, 0, []
             self.validation_scores_ = None
@@ -1428,7 +1453,7 @@ class Model:
         its sample_weight, if given."""
         if TASK != "regression":
             if np.ndim(T) == 1 and self._encoded():
-                hits = self.predict(X) == np.asarray(T)
+                hits = self.predict(X) == _same_samples(X, np.asarray(T))
                 weights = _check_weights(sample_weight, hits.shape[0])
                 return float(np.mean(hits[:, None] * weights))
             return self.evaluate(X, T, sample_weight)["accuracy"]
@@ -1443,7 +1468,7 @@ class Model:
         """As evaluate(params, X, T, sample_weight) with the fitted parameters (labels
         encoded as in fit)."""
         params = self._fitted()
-        return evaluate(params, X, self._targets(T, fitting=False), sample_weight)
+        return evaluate(params, X, self._targets(T, fitting=False, X=X), sample_weight)
 
     def save(self, path):
         """Save the fitted parameters and the class labels (see save); returns the path."""
@@ -1470,6 +1495,7 @@ class Model:
 FUNCTIONS = (
     _unmasked,
     _numbers,
+    _same_samples,
     _check_params,
     _check_seed,
     _check_flags,
