@@ -73,7 +73,8 @@ def test_custom_loss_matches_references():
 
 def test_a_users_own_symbols_are_symbackprops_by_name():
     """sp.Symbol("z") (no assumptions) is symbackprop's z (real): it was refused with
-    "uses ['z']; it may only use the symbols z". A name of neither stays refused."""
+    "uses ['z']; it may only use the symbols z". A name of neither stays refused, and so
+    does a z of other assumptions, by which SymPy may have simplified the formula."""
     z, y, t, w = sp.symbols("z y t w")
     assert sb.Activation("sq", sp.sqrt(z**2 + 1)) == sb.Activation(
         "sq", sp.sqrt(sb.z**2 + 1)
@@ -84,6 +85,13 @@ def test_a_users_own_symbols_are_symbackprops_by_name():
         sb.SpecError, match=r"uses \['q'\]; it may only use the symbols z"
     ):
         sb.Activation("scaled", sp.Symbol("q") * z)
+    # a z declared positive: SymPy has made √(z²) z already, the identity on the real line
+    positive = sp.Symbol("z", positive=True)
+    assert sp.sqrt(positive**2) == positive
+    with pytest.raises(
+        sb.SpecError, match="its symbol z is declared positive=True, which"
+    ):
+        sb.Activation("magnitude", sp.sqrt(positive**2))
 
 
 def test_custom_activation_with_a_learnable_parameter():

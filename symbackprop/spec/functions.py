@@ -154,15 +154,7 @@ def _expression(function: object, owner: str, symbols: set[sp.Symbol]) -> sp.Exp
             f"{owner}: the expression must be a SymPy expression or a formula string in "
             f"{in_}, got {expr!r}"
         )
-    # sp.Symbol("z") is z too: symbackprop's symbols are real, a user's may not say so
-    by_name = {s.name: s for s in symbols}
-    expr = expr.xreplace(
-        {
-            s: by_name[s.name]
-            for s in expr.free_symbols
-            if isinstance(s, sp.Symbol) and s.name in by_name and s not in symbols
-        }
-    )
+    expr = _in_our_symbols(owner, expr, symbols)
     _check_symbols(owner, expr, symbols)
     check_real(owner, expr)
     object.__setattr__(function, "expr", expr)
@@ -196,6 +188,31 @@ def _analysed(owner: str, check: Callable[[], object]) -> None:
             ) from None
 
     budget.bounded(guarded, f"{owner}: checking the formula")
+
+
+def _in_our_symbols(owner: str, expr: sp.Expr, symbols: set[sp.Symbol]) -> sp.Expr:
+    """``expr`` with a symbol of a name of ``symbols`` made without assumptions
+    (``sp.Symbol("z")``) as ours, which are real; one made with other assumptions
+    (``positive=True``) is refused: SymPy may have simplified by them (√(z²) to z)."""
+    ours = {s.name: s for s in symbols}
+    theirs = {
+        s
+        for s in expr.free_symbols
+        if isinstance(s, sp.Symbol) and s.name in ours and s not in symbols
+    }
+    for symbol in sorted(theirs, key=lambda s: s.name):
+        if symbol != sp.Symbol(symbol.name):
+            # (as the user declared them: SymPy derives more)
+            declared = getattr(symbol, "_assumptions_orig", None) or symbol.assumptions0
+            said = ", ".join(
+                f"{key}={value}" for key, value in sorted(declared.items())
+            )
+            raise SpecError(
+                f"{owner}: its symbol {symbol.name} is declared {said}, which SymPy may "
+                f"have simplified the formula by; symbackprop's {symbol.name} is any real "
+                f"number: write it with sb.{symbol.name}"
+            )
+    return expr.xreplace({symbol: ours[symbol.name] for symbol in theirs})
 
 
 def _check_symbols(owner: str, expr: sp.Expr, allowed: set[sp.Symbol]) -> None:
