@@ -442,6 +442,16 @@ def _net(**overrides):
             lambda: sb.Activation("f", "z", settings=(("note", object),)),
             "Activation 'f': setting note must be a number, a string or None",
         ),
+        # a setting named as a parameter: the setting is what to rename
+        (
+            lambda: _net(
+                optimizer=sb.SGD(0.1, schedule=sb.Schedule("s", LR, (("W1", 0.5),)))
+            ),
+            (
+                "W1 and the optimiser's setting W1 would both be named 'W1' in the generated "
+                "module; rename the setting"
+            ),
+        ),
         # softmax's outputs sum to 1: a loss linear in them alone is a constant
         (
             lambda: sb.derive(_net(loss=sb.Loss("linear", "2*y/3 + t"))),

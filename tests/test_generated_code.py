@@ -1,6 +1,7 @@
 """The generated modules: standalone, deterministic, black-formatted, ruff-clean, commented."""
 
 import ast
+import dataclasses
 import itertools
 import math
 import os
@@ -536,3 +537,55 @@ def _targets(module, network, rng):
     if kind == "nonnegative":
         return rng.uniform(0, 3, size=(6, units))
     return rng.normal(size=(6, units))
+
+
+def test_a_setting_of_any_name_the_fit_loop_uses_is_renamed():
+    """The optimiser's settings are bound by name in the functions of the fit loop (_epoch,
+    _rate; JAX's _jax_batch, _jax_epoch, _jax_rates): every other name those functions use,
+    on every target, is one a setting is renamed away from (codegen.RESERVED, the derived
+    names, _helpers and CONSTANTS), so that none can shadow it."""
+    from symbackprop.derive.derivation import derive
+    from symbackprop.emit import codegen
+    from symbackprop.lower.rules import lower
+    from symbackprop.spec.optimizers import LR, K, hyper
+
+    schedule = sb.Schedule("warm", LR / (1 + hyper("pace") * K), (("pace", 0.1),))
+    adam = sb.Adam(0.01, schedule=schedule)
+    layers = [
+        sb.Dense(3, sb.prelu()),
+        sb.Dropout(0.2),
+        sb.Dense(3, "relu"),
+        sb.BatchNorm(),
+        sb.Dense(2, "softmax"),
+    ]
+    network = sb.Network("loop", 2, layers, "categorical_crossentropy", optimizer=adam)
+    loop = {"_epoch", "_rate", "_jax_batch", "_jax_epoch", "_jax_rates"}
+    used = set()
+    for target in ("numpy", "torch", "jax"):
+        for function in ast.walk(ast.parse(sb.generate(network, target=target))):
+            if isinstance(function, ast.FunctionDef) and function.name in loop:
+                used |= {
+                    node.id if isinstance(node, ast.Name) else node.arg
+                    for node in ast.walk(function)
+                    if isinstance(node, (ast.Name, ast.arg))
+                }
+    # (its settings, under their own names or renamed: adam_beta1 beside beta1 of the BatchNorm)
+    settings = {name for key, _ in adam.constants for name in (key, f"adam_{key}")}
+    rule_symbols = {"lr", "k", "lr_k", "theta", "dtheta"}
+    # (a parameter's name and its gradient's are refused as settings: test_errors)
+    params = set(sb.build(network).PARAMS)
+    params |= {f"d{name}" for name in params}
+    borrowed = sorted(used - settings - rule_symbols - params)
+    # the same optimiser with a setting of each name the loop uses
+    everything = sb.Optimizer(
+        "mine",
+        0.01,
+        adam.rules,
+        adam.state,
+        settings=adam.settings + tuple((name, 0.5) for name in borrowed),
+        schedule=schedule,
+    )
+    program = lower(derive(dataclasses.replace(network, optimizer=everything)))
+    renamed = {symbol.name for symbol in codegen._own_names(program)}
+    assert sorted(set(borrowed) - renamed) == []
+    assert len(borrowed) > 80  # (the scan found the loop's names)

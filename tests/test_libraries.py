@@ -13,7 +13,7 @@ import sympy as sp
 import torch
 
 import symbackprop as sb
-from symbackprop.spec.optimizers import LR, K
+from symbackprop.spec.optimizers import GRAD, LR, THETA, K, hyper
 from symbackprop.spec.targets import DOMAINS
 
 from .test_gradients import ALL, OUTPUTS
@@ -862,3 +862,46 @@ def test_a_jax_module_leaves_the_programs_64_bit_setting_as_it_is():
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.strip().endswith("left as it was")
+
+
+#: setting names the fit loop uses for something else: a local (X, rate), a library (np), a
+#: helper (_step), a module constant (SIZES), a built-in (print), a derived array (A2)
+BORROWED = ("X", "rate", "np", "_step", "SIZES", "print", "A2")
+
+
+@pytest.mark.parametrize("library", ("numpy",) + LIBRARIES)
+def test_a_setting_named_as_the_loops_own_variables_is_renamed(library):
+    """A custom optimiser's setting is bound by name in the fit loop, where X, np or rate
+    already mean something: the module renames it after the optimiser (mine_X), and the
+    rule θ − 2·s·η·dθ with s = 1/2 trains as plain SGD on every target. A setting may not
+    take the name of a rule's own symbol (lr, k, lr_k, theta, dtheta), nor a schedule's
+    setting its optimiser's with another value."""
+    X, T = np.random.default_rng(3).normal(size=(8, 2)), np.zeros((8, 1))
+
+    def trained(optimizer):
+        network = sb.Network(
+            "named", 2, [sb.Dense(3, "tanh"), sb.Dense(1)], "mse", optimizer=optimizer
+        )
+        module = sb.build(network, target=library)
+        return module.train(
+            module.init_params(1),
+            X,
+            T,
+            epochs=2,
+            batch_size=4,
+            shuffle=False,
+            verbose=0,
+        )[0]
+
+    expected = trained(sb.SGD(0.1))
+    for key in BORROWED:
+        rule = THETA - 2 * hyper(key) * LR * GRAD
+        mine = sb.Optimizer("mine", 0.1, ((THETA, rule),), settings=((key, 0.5),))
+        found = trained(mine)
+        for name, value in expected.items():
+            _close(found[name], value, 1e-14)
+    for key in ("lr", "k", "lr_k", "theta", "dtheta"):
+        with pytest.raises(sb.SpecError, match=f"a setting cannot be named '{key}'"):
+            sb.Schedule("s", LR, ((key, 0.5),))
+    with pytest.raises(sb.SpecError, match="its setting beta1=0.9 and its schedule's"):
+        sb.Adam(schedule=sb.Schedule("s", LR * hyper("beta1"), (("beta1", 0.5),)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import math
 import os
@@ -289,7 +290,7 @@ def _training(
         for param in derivation.params
         for s in optimizer.state
     ]
-    own = _own_names(derivation)
+    own = _own_names(program)
     lowered = [_renamed(statement, own) for statement in program.function("update")]
     updates = [_statement(printer, statement) for statement in lowered]
     schedule = optimizer.schedule is not None
@@ -325,20 +326,42 @@ def _constants(
     ]
 
 
-def _own_names(derivation: Derivation) -> dict[sp.Symbol, sp.Symbol]:
-    """The optimiser's settings that a parameter's name takes in the module (Adam's beta1
-    beside the first BatchNorm's beta1), each renamed after its optimiser: adam_beta1.
-    """
+#: names the fit loop's functions bind or read besides the derived ones (its locals, the
+#: libraries, Python's built-ins): a setting of one of these names is renamed too
+RESERVED = frozenset(dir(builtins)) | {
+    *("np", "math", "jax", "jnp", "torch", "functools"),
+    *("L", "M", "T", "T_batch", "X", "X_batch", "Y", "array", "batch", "batch_outputs"),
+    *("batch_size", "batched", "batches", "c", "carry", "d", "data", "flat", "full"),
+    *("grads", "k", "kept", "loss", "lr", "lr_k", "m_batch", "masks", "metrics", "n"),
+    *("on_batch", "order", "outputs", "params", "part", "penalty", "predicted", "rate"),
+    *("rates", "right", "rows", "start", "state", "sums", "theirs", "total", "update"),
+    *("updates", "value", "values", "w_batch", "w_rest", "weights", "whole", "width"),
+    *("widths", "with_accuracy", "with_batch_loss", "with_loss", "wrong", "zero"),
+}
+
+
+def _own_names(program: Program) -> dict[sp.Symbol, sp.Symbol]:
+    """The optimiser's settings whose names the module's fit loop uses for something else —
+    a parameter's (Adam's beta1 beside the first BatchNorm's beta1), another variable's
+    (a custom optimiser's setting X), a name of ``RESERVED``, ``_`` names and capitals (the
+    module's helpers and constants) — each renamed after its optimiser: adam_beta1."""
+    derivation = program.derivation
     optimizer = derivation.network.optimizer
     taken = {
         symbol.name
         for layer in derivation.layers
         for symbol in (*layer.params, *layer.running_averages)
     }
+    taken |= {
+        symbol.name
+        for _, statements in program.functions
+        for statement in statements
+        for symbol in (statement.target, *statement.parts)
+    }
     return {
         hyper(key): hyper(f"{optimizer.name.lower()}_{key}")
         for key, _ in optimizer.constants
-        if key in taken
+        if key in taken or key in RESERVED or key.startswith("_") or key.isupper()
     }
 
 

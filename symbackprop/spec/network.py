@@ -439,9 +439,14 @@ def _check_generated_names(
         for symbol, owner in params + gradients:
             name = symbol.name
             if name in owners:
+                rename = (
+                    "the setting"
+                    if owners[name].startswith("the optimiser's setting")
+                    else "the learnable parameter"
+                )
                 raise SpecError(
                     f"Network.layers: {owner} and {owners[name]} would both be named "
-                    f"{name!r} in the generated module; rename the learnable parameter"
+                    f"{name!r} in the generated module; rename {rename}"
                 )
             owners[name] = owner
 

@@ -33,6 +33,16 @@ LR_K = sp.Symbol("lr_k", positive=True)
 K = sp.Symbol("k", integer=True, nonnegative=True)
 
 
+#: the names of the rules' own symbols, which no setting may take
+_RULE_SYMBOLS = {
+    THETA.name: "a parameter",
+    GRAD.name: "its gradient",
+    LR.name: "the learning rate",
+    LR_K.name: "the scheduled learning rate",
+    K.name: "the update count",
+}
+
+
 def hyper(name: str) -> sp.Symbol:
     """The symbol of an optimiser's setting: positive, a scalar to the lowering."""
     return sp.Symbol(name, positive=True)
@@ -50,6 +60,11 @@ def _settings(owner: str, settings: object) -> tuple[tuple[str, float | int], ..
     checked = []
     for key, value in settings:
         name = identifier(key, f"{owner}: setting name")
+        if name in _RULE_SYMBOLS:
+            raise SpecError(
+                f"{owner}: a setting cannot be named {name!r}, which the update rules "
+                f"use for {_RULE_SYMBOLS[name]}"
+            )
         number(value, f"{owner}: setting {name}")
         checked.append((name, plain(value, f"{owner}: setting {name}")))
     return tuple(checked)
@@ -171,6 +186,14 @@ class Optimizer:
             raise SpecError(
                 f"{owner}: schedule must be a Schedule, got {self.schedule!r}"
             )
+        mine = dict(self.settings)
+        for key, value in self.schedule.settings if self.schedule else ():
+            if key in mine and mine[key] != value:
+                raise SpecError(
+                    f"{owner}: its setting {key}={mine[key]!r} and its schedule's "
+                    f"{key}={value!r} share a name, which the formulas could not tell "
+                    "apart; rename the schedule's"
+                )
         targets = [target for target, _ in self.rules]
         for symbol in (*targets, *self.state):
             _symbol(symbol, f"{owner}: the name of {symbol}")
