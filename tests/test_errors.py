@@ -9,7 +9,7 @@ import sympy as sp
 
 import symbackprop as sb
 from symbackprop.spec.files import load_networks
-from symbackprop.spec.optimizers import LR, K
+from symbackprop.spec.optimizers import GRAD, LR, LR_K, THETA, K
 
 
 def _net(**overrides):
@@ -441,6 +441,20 @@ def _net(**overrides):
         (
             lambda: sb.Activation("f", "z", settings=(("note", object),)),
             "Activation 'f': setting note must be a number, a string or None",
+        ),
+        # a custom optimiser's schedule acts through lr_k in its rules, and only there
+        (
+            lambda: sb.Optimizer(
+                "mine", 0.1, ((THETA, THETA - LR * GRAD),), schedule=sb.step_decay()
+            ),
+            (
+                "Optimizer 'mine': its rules use lr, so its schedule step_decay(drop=0.5, "
+                "every=1000) would change nothing: write lr_k"
+            ),
+        ),
+        (
+            lambda: sb.Optimizer("mine", 0.1, ((THETA, THETA - LR_K * GRAD),)),
+            "Optimizer 'mine': its rules use lr_k, the rate of a schedule, but it has none",
         ),
         # a setting named as a parameter: the setting is what to rename
         (

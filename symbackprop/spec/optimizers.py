@@ -158,7 +158,9 @@ def exponential_decay(rate: float = 0.96, steps: int = 1000) -> Schedule:
 class Optimizer:
     """An update rule: ``rules`` are ``(target, formula)`` pairs over θ, dθ, the state symbols
     (``state``, zero at the start) and the learning rate; a target that is neither θ nor a
-    state is a temporary (Adam's m̂). ``settings`` binds the hyperparameter symbols."""
+    state is a temporary (Adam's m̂). ``settings`` binds the hyperparameter symbols. With a
+    ``schedule``, the rules take its rate at update k as ``lr_k`` (``LR_K``), and lr alone
+    without one."""
 
     name: str
     lr: float
@@ -205,6 +207,18 @@ class Optimizer:
                     f"{owner}: the rule for {target} must be a SymPy expression in theta, k, "
                     f"dtheta, lr (or lr_k), its state and its settings, got {formula!r}"
                 )
+        scheduled = any(formula.has(LR_K) for _, formula in self.rules)
+        if scheduled and self.schedule is None:
+            raise SpecError(
+                f"{owner}: its rules use lr_k, the rate of a schedule, but it has none: "
+                "write lr, or give it schedule="
+            )
+        if self.schedule is not None and not scheduled:
+            raise SpecError(
+                f"{owner}: its rules use lr, so its schedule {self.schedule!r} would change "
+                "nothing: write lr_k (symbackprop.spec.optimizers.LR_K), the rate at "
+                "update k, where the scheduled rate goes"
+            )
 
     @property
     def title(self) -> str:
