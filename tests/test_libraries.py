@@ -6,6 +6,9 @@ loss (1e-9); three epochs of training follow the NumPy module's trajectory; floa
 float32. torch and jax are in the test extra: a missing one fails here rather than skipping.
 """
 
+import math
+import random
+
 import jax
 import numpy as np
 import pytest
@@ -679,6 +682,13 @@ def test_a_schedule_of_any_function_numpy_has_runs_on_every_target(library, name
         "mse",
         optimizer=sb.SGD(0.3, schedule=schedule),
     )
+    _trains_at_sympys_rates(network, library)
+
+
+def _trains_at_sympys_rates(network: sb.Network, library: str) -> None:
+    """3 epochs of 3 batches of ``network`` (plain SGD under a schedule) on ``library`` end
+    where gradient steps at the rates SymPy computes for k = 0 … 8 end (1e-12)."""
+    schedule, lr = network.optimizer.schedule, network.optimizer.lr
     module, reference = sb.build(network, target=library), sb.build(network)
     rng = np.random.default_rng(5)
     X, T = rng.normal(size=(12, 2)), rng.normal(size=(12, 1))
@@ -689,7 +699,7 @@ def test_a_schedule_of_any_function_numpy_has_runs_on_every_target(library, name
     expected, k = {key: value.copy() for key, value in params.items()}, 0
     for _ in range(3):
         for start in range(0, 12, 4):
-            rate = float(schedule.expr.subs({LR: 0.3, K: k}))
+            rate = float(schedule.expr.subs({LR: lr, K: k}))
             grads = reference.gradients(
                 expected, X[start : start + 4], T[start : start + 4]
             )
@@ -698,6 +708,67 @@ def test_a_schedule_of_any_function_numpy_has_runs_on_every_target(library, name
             k += 1
     for key, value in expected.items():
         _close(found[key], value, 1e-12)
+
+
+def _random_schedule(draw: random.Random, depth: int = 3) -> sp.Expr:
+    """A formula in k from a grammar of the functions a schedule may use."""
+    unary = (
+        sp.sin,
+        sp.cos,
+        sp.sqrt,
+        sp.log,
+        sp.floor,
+        sp.ceiling,
+        sp.Abs,
+        sp.erfc,
+        sp.tanh,
+        lambda u: sp.exp(-u),
+        lambda u: 1 / (1 + u),
+        lambda u: sp.Max(u, sp.Rational(1, 10)),
+        lambda u: sp.Min(u, 2),
+        lambda u: sp.Piecewise((1, u < 3), (u / 10, True)),
+    )
+    binary = (sp.Add, sp.Mul, lambda u, v: u - v, lambda u, v: u / (1 + v**2))
+    if depth == 0 or draw.random() < 0.3:
+        return draw.choice((K, K / 10, K + 1, sp.Rational(draw.randint(1, 5), 3)))
+    if draw.random() < 0.6:
+        return draw.choice(unary)(_random_schedule(draw, depth - 1))
+    return draw.choice(binary)(
+        _random_schedule(draw, depth - 1), _random_schedule(draw, depth - 1)
+    )
+
+
+def test_random_schedules_train_at_sympys_rates_or_stop_at_the_first_bad_one():
+    """Schedules drawn from a grammar of the functions a schedule may use (a fuzz of these
+    found erfc of an integer k computed as 0 by NumPy, log1p and softplus missing from
+    PyTorch's math printer, and rates below 0 or nan used silently): on every target,
+    training ends where gradient steps at SymPy's rates end, or stops naming the first
+    update whose rate SymPy finds no finite number ≥ 0."""
+    draw, tried = random.Random(19), 0
+    while tried < 8:
+        factor = _random_schedule(draw)
+        rates = []
+        for k in range(9):
+            value = complex(factor.subs(K, k).evalf())
+            rates.append(value.real if value.imag == 0 else math.nan)
+        if any(0 <= abs(rate) < 1e-9 or abs(rate) > 3 for rate in rates):
+            continue  # a rate at 0 is a rounding away from negative; large ones diverge
+        tried += 1
+        network = sb.Network(
+            "drawn",
+            2,
+            [sb.Dense(3, "tanh"), sb.Dense(1)],
+            "mse",
+            optimizer=sb.SGD(0.1, schedule=sb.Schedule("drawn", LR * factor, ())),
+        )
+        wrong = [k for k, rate in enumerate(rates) if not 0 <= rate < math.inf]
+        for library in ("numpy",) + LIBRARIES:
+            if not wrong:
+                _trains_at_sympys_rates(network, library)
+                continue
+            message = f"at update k = {wrong[0]} "
+            with pytest.raises(ValueError, match=message), np.errstate(all="ignore"):
+                _trains_at_sympys_rates(network, library)
 
 
 @pytest.mark.parametrize("library", ("numpy",) + LIBRARIES)
