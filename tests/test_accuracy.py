@@ -23,7 +23,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import symbackprop as sb
-from symbackprop.derive import calculus
+from symbackprop.derive import accuracy, calculus
 from symbackprop.expressions import helpers
 from symbackprop.expressions.algebra import value
 from symbackprop.expressions.symbols import t, y, z
@@ -619,3 +619,15 @@ def test_a_loss_whose_forms_all_overflow_somewhere_keeps_its_output_error():
     rng = np.random.default_rng(0)
     X, T = rng.normal(size=(6, 3)), 0.5 * rng.normal(size=(6, 2))
     assert module.check_gradients(module.init_params(0), X, T) < 1e-7
+
+
+def test_a_rewrite_in_exp_keeps_sin_and_cos_real():
+    """rewritten writes the hyperbolic functions in exp (1 − t·tanh z → logistic terms) and
+    leaves sin and cos: in exp they are complex exponentials, which the module would compute
+    as complex arrays."""
+    z = sb.z
+    written = sp.cos(z**2) * sp.tanh(z) + sp.sin(z)
+    form = accuracy.rewritten(written)
+    assert not form.has(sp.I) and form.has(sp.cos, sp.sin) and not form.has(sp.tanh)
+    points = np.linspace(-3, 3, 13)
+    assert np.allclose(sp.lambdify(z, form)(points), sp.lambdify(z, written)(points))

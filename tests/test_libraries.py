@@ -638,6 +638,21 @@ def test_a_stable_form_of_a_constant_runs_on_every_target():
     _agrees_on_every_target(sb.Network("constant", 3, layers), seed=7)
 
 
+def test_a_derivative_in_sin_and_cos_stays_real_on_every_target():
+    """An accurate form of f' was chosen among rewrites in exp, which wrote cos(u) as
+    (e^(iu) + e^(−iu))/2: the NumPy module returned complex128 gradients for W1 and b1, and
+    PyTorch's stopped on a complex × real product (found by a fuzz of random formulas).
+    Rewrites in exp now take the hyperbolic functions alone, and a form in I is never
+    printed."""
+    wave = sb.Activation("wave", sp.sin(sb.z**2 / (sb.z**2 + 1)))
+    network = sb.Network("waves", 3, [sb.Dense(4, wave), sb.Dense(2)], "mse")
+    assert "1j" not in sb.generate(network)
+    _agrees_on_every_target(network)
+    module = sb.build(network)
+    found = module.gradients(module.init_params(0), np.ones((2, 3)), np.ones((2, 2)))
+    assert {value.dtype for value in found.values()} == {np.dtype(np.float64)}
+
+
 def test_a_row_sum_of_a_constant_counts_the_units_on_every_target():
     """Σ_k 1 is the layer's width. A softmax under −t·y + (1 − t)·log y leaves Σ_k 1 in δ_y
     (its 1 − t sums to K − 1), and an activation may write one: the modules printed

@@ -366,6 +366,9 @@ def with_expm1(expr: sp.Expr) -> sp.Expr:
     return grouped(expr.replace(sp.exp, lambda u: Expm1(u) + 1))
 
 
+_HYPERBOLIC = (sp.sinh, sp.cosh, sp.tanh, sp.coth, sp.sech, sp.csch)
+
+
 @_per_piece
 def rewritten(expr: sp.Expr) -> sp.Expr:
     """``expr`` with hyperbolic functions written in exp, over one denominator, its numerator
@@ -378,7 +381,8 @@ def rewritten(expr: sp.Expr) -> sp.Expr:
         return rewritten(expr.base) ** expr.exp
     if isinstance(expr, sp.Mul):
         return sp.Mul(*(rewritten(factor) for factor in expr.args))
-    together = sp.together(expr.rewrite(sp.exp))
+    # (hyperbolic ones alone: rewritten in exp, sin and cos would be complex exponentials)
+    together = sp.together(expr.rewrite(_HYPERBOLIC, sp.exp))
     numerator, denominator = sp.fraction(together)
     numerator = sp.expand(numerator)
     groups = sp.collect(

@@ -391,6 +391,8 @@ def loss_from_logits(activation: Activation, loss: Loss) -> sp.Expr | None:
     if not loss.expr.has(sp.log):
         return None
     composed = loss.expr.xreplace({y: value(activation.expr)}).rewrite(sp.exp)
+    if composed.has(sp.I):  # sin and cos in exp: no real form to stabilise
+        return None
     composed = composed.replace(sp.log, lambda u: sp.log(sp.together(u)))
     composed = stabilise(sp.expand(stabilise(sp.expand_log(composed, force=True))))
     if any(log.has(z) for log in composed.atoms(sp.log)):

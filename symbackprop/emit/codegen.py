@@ -18,6 +18,7 @@ import sympy as sp
 from .. import budget
 from ..derive.derivation import Derivation, derive
 from ..derive.derivation import T as TARGET_VALUES
+from ..errors import SpecError
 from ..expressions import libraries, names, printers
 from ..expressions.algebra import BatchLoss, ElementSum
 from ..expressions.names import WEIGHTS
@@ -122,6 +123,14 @@ def _statement(
         held = printers.comment(variable)
         lecture += f"; here {held} holds {printers.comment(factor)}·{held}"
     differs = lecture != text or formula != printers.comment(source.rhs)
+    if any(expr.has(sp.I) for _, expr in statement.operations):
+        # a spec's formulas are real (check_real): a form in I (cos as complex exponentials)
+        # would make the module compute complex arrays, silently
+        raise SpecError(
+            f"{own}: the form computed for it holds the imaginary unit I, and the module "
+            "would compute complex numbers; symbackprop refuses to print it (please report "
+            "the spec)"
+        )
     operations = [
         (op, printers.numpy_code(expr, printer)) for op, expr in statement.operations
     ]
