@@ -400,14 +400,13 @@ def uses_target_sum(activation: Activation, loss: Loss, convention: str) -> bool
     return (sign * fused).replace(RowSum, lambda u: RowSum(sp.expand(u))).has(RowSum(t))
 
 
-def loss_is_constant_over_a_row(activation: Activation, loss: Loss) -> bool:
+def loss_is_constant_over_a_row(activation: Activation, output_delta: sp.Expr) -> bool:
     """Whether the loss summed over a row-wise activation's outputs is the same for every
-    input: the outputs sum to 1 and δ_y is 0 once Σ_k y_k = 1 is used (``y/3``, or any
-    loss linear in y alone, after softmax)."""
+    input: the outputs sum to 1 and its δ_y (``output_error``, either convention) is 0 once
+    Σ_k y_k = 1 is used (``y/3``, or any loss linear in y alone, after softmax)."""
     if not sums_to_one(activation.expr):
         return False
-    delta = output_error(activation, loss, "gradient")
-    return is_identically_zero(delta.xreplace({RowSum(y): sp.Integer(1)}))
+    return is_identically_zero(output_delta.xreplace({RowSum(y): sp.Integer(1)}))
 
 
 def output_error(activation: Activation, loss: Loss, convention: str) -> sp.Expr:

@@ -864,14 +864,14 @@ def _derive(network: Network, convention: str) -> Derivation:
     )
     out = layers[-1]
     loss = network.loss
-    if calculus.loss_is_constant_over_a_row(out.activation, loss):
+    output_delta = calculus.output_error(out.activation, loss, convention)
+    if calculus.loss_is_constant_over_a_row(out.activation, output_delta):
         raise SpecError(
             f"Network {network.name!r}: the loss {loss.name!r} summed over the outputs of "
             f"{out.activation.name!r} is the same for every input (those outputs sum to "
             "1), so δ_y = 0 and no gradient reaches the network; use a loss that compares "
             "the outputs with the targets, such as categorical_crossentropy"
         )
-    output_delta = calculus.output_error(out.activation, loss, convention)
     penalty = network.regularizer.expr if network.regularizer else None
     penalty_derivative = None if penalty is None else sp.diff(penalty, w)
     in_symbols = _in_symbols(network.regularizer)

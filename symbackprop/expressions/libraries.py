@@ -18,7 +18,12 @@ from ..errors import SpecError
 from ..options import TARGETS
 from . import array_helpers
 from .algebra import Defined, Log1p, Softplus
-from .printers import NumPyCodePrinter, ScalarCodePrinter
+from .printers import (
+    LOG_COSH_SPLIT,
+    LOG_SOFTPLUS_FLOOR,
+    NumPyCodePrinter,
+    ScalarCodePrinter,
+)
 
 _NUMPY_CALL = re.compile(r"(?<![\w.])np\.")
 
@@ -148,17 +153,17 @@ class MathCodePrinter(ScalarCodePrinter):
         return self._stable(sp.Max(u, v) + Log1p(sp.exp(-sp.Abs(u - v))))
 
     def _print_LogSoftplus(self, expr: sp.Expr) -> str:
-        # as NumPy's printer: log softplus(u) ≈ u below u = −80, where softplus underflows
+        # as NumPy's printer: log softplus(u) ≈ u below the floor, where softplus underflows
         (u,) = expr.args
-        clipped = sp.Max(u, -80)
+        clipped = sp.Max(u, LOG_SOFTPLUS_FLOOR)
         log_softplus = self._print(sp.log(Softplus(clipped)))
-        return f"({log_softplus} + ({self._print(u - clipped)}))"  # (0 above −80)
+        return f"({log_softplus} + ({self._print(u - clipped)}))"  # (0 above the floor)
 
     def _print_LogCosh(self, expr: sp.Expr) -> str:
         size = sp.Abs(expr.args[0])
         small = Log1p(2 * sp.sinh(size / 2) ** 2)
         large = size + Log1p(sp.exp(-2 * size)) - sp.log(2)
-        return self._stable(sp.Piecewise((small, size < 1), (large, True)))
+        return self._stable(sp.Piecewise((small, size < LOG_COSH_SPLIT), (large, True)))
 
 
 class JaxCodePrinter(_LibraryPrinter):

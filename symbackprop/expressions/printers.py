@@ -51,6 +51,12 @@ class ExactFloats:
         return repr(float(expr))
 
 
+#: below it, log softplus(u) is u to within e^(−80), where softplus(u) itself underflows
+LOG_SOFTPLUS_FLOOR = -80
+#: |u| below which log cosh(u) is log1p(2 sinh²(u/2)); above, |u| + softplus(−2|u|) − log 2
+LOG_COSH_SPLIT = 1
+
+
 class ScalarCodePrinter(ExactFloats, PythonCodePrinter):
     """Python source for a constant, with the ``math`` module: √2 → ``math.sqrt(2)``."""
 
@@ -176,7 +182,7 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
         # log(softplus(u)) = u + log(softplus(u)/e^u), and softplus(u)/e^u = 1 − e^u/2 + … is
         # 1 to within e^(−80) below u = −80, where softplus(u) would underflow (in float32 too)
         u = self._operand(expr.args[0])
-        clipped = self._clip(u, low=-80)
+        clipped = self._clip(u, low=LOG_SOFTPLUS_FLOOR)
         zero = self._operand(sp.S.Zero)
         return f"(np.log(np.logaddexp({zero}, {clipped})) + ({u} - {clipped}))"
 
@@ -185,11 +191,11 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
         # there; sinh is clipped so that the branch np.where discards cannot overflow
         self.needs.add("math")
         u = f"np.abs({self._operand(expr.args[0])})"
-        small = f"np.log1p(2 * np.sinh({self._clip(u, high=1)} / 2) ** 2)"
+        small = f"np.log1p(2 * np.sinh({self._clip(u, high=LOG_COSH_SPLIT)} / 2) ** 2)"
         large = (
             f"{u} + np.logaddexp({self._operand(sp.S.Zero)}, -2 * {u}) - math.log(2)"
         )
-        return f"np.where({u} < 1, {small}, {large})"
+        return f"np.where({u} < {LOG_COSH_SPLIT}, {small}, {large})"
 
     def _print_Expm1(self, expr: sp.Expr) -> str:
         return f"np.expm1({self._operand(expr.args[0])})"

@@ -439,10 +439,9 @@ def _check_generated_names(
         for symbol, owner in params + gradients:
             name = symbol.name
             if name in owners:
+                settings = {key for key, _ in optimizer.constants}
                 rename = (
-                    "the setting"
-                    if owners[name].startswith("the optimiser's setting")
-                    else "the learnable parameter"
+                    "the setting" if name in settings else "the learnable parameter"
                 )
                 raise SpecError(
                     f"Network.layers: {owner} and {owners[name]} would both be named "
