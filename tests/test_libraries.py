@@ -950,6 +950,52 @@ def test_a_jax_module_leaves_the_programs_64_bit_setting_as_it_is():
     assert run.stdout.strip().endswith("left as it was")
 
 
+def test_a_torch_module_trains_in_inference_mode_and_calls_back_in_the_programs_mode():
+    """A PyTorch module's pass runs in torch's inference mode (its gradients are derived, so
+    autograd records nothing), while the callbacks, the caller's code, run in the program's
+    own mode: a callback may use autograd."""
+    rng = np.random.default_rng(0)
+    X, T = rng.normal(size=(13, 4)), np.eye(3)[rng.integers(0, 3, 13)]
+    network = sb.Network(
+        "modes",
+        4,
+        [sb.Dense(5, "tanh"), sb.Dense(3, "softmax")],
+        "categorical_crossentropy",
+    )
+    module = sb.build(network, target="torch")
+    params, seen = module.init_params(1), []
+
+    def probe(*_):
+        x = torch.ones(2, requires_grad=True)
+        (x * x).sum().backward()  # refused in inference mode
+        seen.append(
+            (
+                torch.is_inference_mode_enabled(),
+                torch.is_grad_enabled(),
+                float(x.grad[0]),
+            )
+        )
+
+    callback = type("Probe", (), {"on_batch_end": probe, "on_epoch_end": probe})()
+    module.train(params, X, T, epochs=2, batch_size=4, verbose=0, callbacks=[callback])
+    assert seen and set(seen) == {(False, True, 2.0)}, set(seen)
+    spied = []
+    original = module._torch_step
+
+    def spy(*arrays, **named):
+        spied.append(torch.is_inference_mode_enabled())
+        return original(*arrays, **named)
+
+    module._torch_step = spy
+    try:
+        module.train(params, X, T, epochs=1, batch_size=4, verbose=0)
+        module.gradients(params, X, T)
+    finally:
+        module._torch_step = original
+    assert spied and all(spied), spied
+    assert not torch.is_inference_mode_enabled() and torch.is_grad_enabled()
+
+
 #: setting names the fit loop uses for something else: a local (X, rate), a library (np), a
 #: helper (_step), a module constant (SIZES), a built-in (print), a derived array (A2)
 BORROWED = ("X", "rate", "np", "_step", "SIZES", "print", "A2")

@@ -481,12 +481,15 @@ def _check_data(X, T, names=("X", "T")):
                 else ""
             )
         )
-    if not np.isfinite(T).all():
+    # nan and ±inf show in the least and largest target (min and max propagate nan), which
+    # the domain's bounds are checked against: two passes over T, no temporary arrays
+    least, largest = T.min(), T.max()
+    if not (np.isfinite(least) and np.isfinite(largest)):
         raise ValueError(f"{name} holds non-finite values (nan or inf)")
     low, high, allowed = (TARGET_DOMAIN[key] for key in ("low", "high", "values"))
     if (
-        (low is not None and np.any(T < low))
-        or (high is not None and np.any(T > high))
+        (low is not None and least < low)
+        or (high is not None and largest > high)
         or (allowed and not np.all(np.isin(T, allowed)))
     ):
         raise ValueError(f"{name} must hold {TARGET_DOMAIN['description']}")
