@@ -139,7 +139,10 @@ def random_batch(network, samples, rng):
     targets = network.loss.targets
     if targets == "labels":
         return X, rng.integers(0, n_out, size=samples)
-    if network.dense[-1].activation.name == "softmax" or network.loss.name in (
+    softmax = network.dense[-1].activation.name == "softmax"
+    # class distributions where the loss takes them (counts and real targets need not sum
+    # to 1, and a softmax's loss is derived without Σ_k t_k = 1 for them)
+    if (softmax and targets == "probability") or network.loss.name in (
         "categorical_crossentropy",
         "kl_divergence",
     ):

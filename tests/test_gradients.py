@@ -232,6 +232,45 @@ def test_softmax_with_squared_error_takes_any_real_targets():
     assert module.check_gradients(module.init_params(0), X, T) < 1e-7
 
 
+@pytest.mark.parametrize(
+    "loss",
+    [
+        "poisson",  # counts: values ≥ 0
+        sb.Loss("real_cross_entropy", "-t*log(y)", targets="real"),
+        sb.Loss("count_cross_entropy", "-t*log(y)", targets="nonnegative"),
+    ],
+    ids=lambda loss: getattr(loss, "name", loss),
+)
+def test_softmax_with_targets_that_are_not_distributions_takes_rows_of_any_sum(loss):
+    """Σ_k t_k = 1 is used only where the loss's targets are class distributions (labels,
+    probabilities): a Poisson loss on counts, or a cross-entropy declared over real targets,
+    after softmax is derived without it (δ_y = t − y·Σ_k t_k), and the module trains on rows
+    of any sum (it refused them: "each row of T must sum to 1")."""
+    network = sb.Network("soft_counts", 3, [sb.Dense(4, "softmax")], loss)
+    module = sb.build(network)
+    assert not module.TARGETS_SUM_TO_ONE
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(6, 3))
+    T = rng.poisson(2.0, size=(6, 4)).astype(float)
+    T[0] = [3.0, 0.0, 0.0, 0.0]  # a row whose sum is not 1
+    params = module.init_params(0)
+    assert module.check_gradients(params, X, T) < 1e-7
+    for target in ("torch", "jax"):
+        library = sb.build(network, target=target)
+        for name, grad in module.gradients(params, X, T).items():
+            np.testing.assert_allclose(
+                library.gradients(params, X, T)[name], grad, rtol=1e-12, atol=1e-14
+            )
+    log = reference.anp.log  # autograd's, which it differentiates
+    custom = None if isinstance(loss, str) else {loss.name: lambda Y, T, _: -T * log(Y)}
+    expected = reference.gradients(network, params, X, T, custom)
+    for name, grad in module.gradients(params, X, T).items():
+        np.testing.assert_allclose(grad, expected[name], rtol=1e-9, atol=1e-12)
+    _, history = module.train(params, X, T, epochs=3, batch_size=3, verbose=0)
+    assert np.isfinite(history["loss"]).all()
+    assert history["loss"][-1] < history["loss"][0]
+
+
 @pytest.mark.parametrize("off", [1.5e-5, -1.9e-5])
 def test_softmax_cross_entropy_gradient_is_exact_for_every_accepted_target(off):
     """Rows within the tolerance of 1 are scaled to sum to 1: loss and gradient are then the

@@ -388,12 +388,18 @@ def sums_to_one(f: sp.Expr) -> bool:
     )
 
 
+#: the target domains whose rows are distributions over the classes, as a softmax's outputs
+#: are: one-hot labels and class probabilities (counts and real targets need not sum to 1)
+DISTRIBUTIONS = ("labels", "probability")
+
+
 def uses_target_sum(activation: Activation, loss: Loss, convention: str) -> bool:
     """Whether δ_y of this output pair simplifies by Σ_k t_k = 1: the activation's outputs sum
-    to 1 (softmax) and the chain rule leaves Σ_k t_k in δ_y (cross-entropy does, squared
-    error does not). Targets must then sum to 1 too."""
+    to 1 (softmax), the loss's targets are class distributions (``DISTRIBUTIONS``) and the
+    chain rule leaves Σ_k t_k in δ_y (cross-entropy does, squared error does not). Targets
+    must then sum to 1 too."""
     f = activation.expr
-    if not sums_to_one(f):
+    if loss.targets not in DISTRIBUTIONS or not sums_to_one(f):
         return False
     sign = -1 if convention == "negative" else 1
     fused = backward_rule(f).xreplace({g: sp.diff(loss.expr, y), a: y})
