@@ -804,6 +804,46 @@ def test_inputs_that_overflow_give_an_error_naming_x_not_class_0(classes):
         classes.loss(params, huge, [0, 1])
 
 
+@pytest.mark.parametrize("target", ["numpy", "torch", "jax"])
+def test_a_loss_undefined_at_a_target_names_the_sample_instead_of_blaming_x(target):
+    """√t·(y − t)² declared over real targets is undefined at t < 0: loss, gradients,
+    evaluate and train named X ("values too large … scale the inputs") or the rate ("Try a
+    smaller lr"), which no scaling or rate mends. They name the sample, its finite outputs
+    and its targets; an overflow on X is still told as one."""
+    loss = sb.Loss("root_weighted", "sqrt(t)*(y - t)**2", targets="real")
+    network = sb.Network("undefined", 3, [sb.Dense(4, "relu"), sb.Dense(2)], loss)
+    module = sb.build(network, target=target)
+    rng = np.random.default_rng(0)
+    X, T = rng.normal(size=(37, 3)), rng.uniform(0.5, 2.0, size=(37, 2))
+    T[23, 1] = -2.0
+    params = module.init_params(0)
+    sample = r"at sample 23 the network's outputs are finite, \[.*\], but the loss"
+    targets = r"T\[23\] = \[ ?\d\.\d+ -2\. *\]: the loss is undefined there"
+    calls = {
+        "the loss": lambda: module.loss(params, X, T),
+        "the gradient of W1": lambda: module.gradients(params, X, T),
+        "the loss ": lambda: module.evaluate(params, X, T),
+        "training cannot start: the loss at the parameters given": lambda: module.train(
+            params, X, T, epochs=2, batch_size=8, verbose=0
+        ),
+    }
+    for what, call in calls.items():
+        with pytest.raises(
+            ValueError, match=re.escape(what.strip()) + r" is not finite"
+        ) as error:
+            call()
+        assert re.search(sample, str(error.value)), str(error.value)
+        assert re.search(targets, str(error.value)), str(error.value)
+        assert "values too large" not in str(error.value)
+    T[23, 1] = (
+        1.0  # defined everywhere: it trains, and X too large is still named as such
+    )
+    module.train(params, X, T, epochs=1, batch_size=8, verbose=0)
+    params["W1"] = np.ones_like(params["W1"])  # Z1 = 3e308 overflows: A1 = inf
+    with pytest.raises(ValueError, match="X holds values too large"):
+        module.loss(params, np.full((2, 3), 1e308), T[:2])
+
+
 def test_training_from_parameters_that_are_not_numbers_is_refused(classes):
     params = classes.init_params()
     params["W2"][0, 0] = np.nan

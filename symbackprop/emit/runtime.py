@@ -264,14 +264,61 @@ def _mode(training, seed, n, dtype=None):
     return masks, ({"training": training} if BATCHNORM else {})
 
 
-def _finite(value, what):
-    """value, after checking it is finite: where it is not, the computation overflowed."""
-    if not np.all(np.isfinite(value)):
-        raise ValueError(
-            f"{what} is not finite (nan or inf): X holds values too large for these parameters "
-            "(the computation overflows); scale the inputs"
-        )
-    return value
+def _finite(value, what, data=None):
+    """value, after checking it is finite. Where it is not, the error says why: given data
+    (parameter arrays, X, T, weights), the sample whose loss the network's finite outputs
+    leave undefined (_undefined_at), if one is; else the computation overflowed on X."""
+    if np.all(np.isfinite(value)):
+        return value
+    found = None if data is None else _undefined_at(*data)
+    if found is not None:
+        raise ValueError(_undefined_message(what, *found, data[2]))
+    raise ValueError(
+        f"{what} is not finite (nan or inf): X holds values too large for these parameters "
+        "(the computation overflows); scale the inputs"
+    )
+
+
+def _undefined_at(values, X, T, weights=1.0):
+    """(n, outputs) for the first sample n whose loss or gradient at parameter arrays values
+    is not finite while the network's outputs for it are: the loss is then undefined at its
+    outputs and targets (sqrt(t) at t < 0), which no scaling of X mends. Found by halving the
+    samples (in inference: a sample's loss is its own); None where there is no such sample.
+    """
+
+    def finite(start, stop):
+        rows = slice(start, stop)
+        w = weights if isinstance(weights, float) else weights[rows]
+        mode = {"training": False} if BATCHNORM else {}
+        L, _, *grads = _step(*values, X[rows], T[rows], 1.0, True, w, **mode)
+        return all(np.all(np.isfinite(value)) for value in (L, *grads))
+
+    start, stop = 0, X.shape[0]
+    if finite(start, stop):
+        return None
+    while stop - start > 1:
+        middle = (start + stop) // 2
+        if finite(start, middle):
+            start = middle
+        else:
+            stop = middle
+    outputs = _forward(*values, X[start:stop])[-1][0]
+    if finite(start, stop) or not np.all(np.isfinite(outputs)):
+        return None
+    return start, outputs
+
+
+def _undefined_message(what, n, outputs, T):
+    """Why what is not finite where the loss is undefined at sample n (_undefined_at)."""
+    shown = {"precision": 4, "threshold": 8, "edgeitems": 3}
+    return (
+        f"{what} is not finite (nan or inf): at sample {n} the network's outputs are finite, "
+        f"{np.array2string(np.asarray(outputs), **shown)}, but the loss or its gradient is "
+        f"not at them and the targets T[{n}] = {np.array2string(np.asarray(T[n]), **shown)}: "
+        f"the loss is undefined there (or overflows). Its targets may hold "
+        f"{TARGET_DOMAIN['description']}: check its formula at such targets, or declare "
+        "the targets it takes (Loss(..., targets=...))"
+    )
 
 
 def _check_inputs(X, name="X"):
@@ -797,8 +844,9 @@ def loss(params, X, T, sample_weight=None, training=False, seed=0):
     X, T = _check_data(X, T)
     weights = _check_weights(sample_weight, X.shape[0])
     masks, mode = _mode(training, seed, X.shape[0])
-    found = _loss(*_check_params(params), X, T, weights, *masks, **mode)
-    return _finite(found[0], "the loss")
+    values = _check_params(params)
+    found = _loss(*values, X, T, weights, *masks, **mode)
+    return _finite(found[0], "the loss", (values, X, T, weights))
 
 
 def gradients(params, X, T, sample_weight=None, training=False, seed=0):
@@ -807,9 +855,10 @@ def gradients(params, X, T, sample_weight=None, training=False, seed=0):
     X, T = _check_data(X, T)
     weights = _check_weights(sample_weight, X.shape[0])
     masks, mode = _mode(training, seed, X.shape[0])
-    found = _step(*_check_params(params), X, T, 1.0, True, weights, *masks, **mode)[2:]
+    values = _check_params(params)
+    found = _step(*values, X, T, 1.0, True, weights, *masks, **mode)[2:]
     return {
-        name: _finite(value, f"the gradient of {name}")
+        name: _finite(value, f"the gradient of {name}", (values, X, T, weights))
         for name, value in zip(TRAINED, found)
     }
 
@@ -819,8 +868,9 @@ def evaluate(params, X, T, sample_weight=None):
     X, T (each sample counted by its sample_weight, if given)."""
     X, T = _check_data(X, T)
     weights = _check_weights(sample_weight, X.shape[0])
-    metrics = _evaluate(_check_params(params), X, T, weights)
-    _finite(metrics["loss"], "the loss")
+    values = _check_params(params)
+    metrics = _evaluate(values, X, T, weights)
+    _finite(metrics["loss"], "the loss", (values, X, T, weights))
     return metrics
 
 
@@ -943,7 +993,9 @@ def train(
     stop_training stops after the epoch. verbose=1 shows a progress bar rewritten in place
     during each epoch where output is a terminal or a notebook, and a line per epoch (all
     that verbose=2 prints, and all that reaches a file); 0 is silent. If the loss stops being
-    finite, training stops with a warning and the last finite epoch's parameters.
+    finite, training stops with a warning and the last finite epoch's parameters; where it
+    is not finite at the parameters given, for a sample whose outputs are (the loss is
+    undefined at its targets), with an error naming the sample.
 
     The optimiser's state (and the update count and the shuffling's random state) starts
     afresh, unless state is a dict: it is read when it holds a previous call's state and
@@ -1057,6 +1109,11 @@ def train(
         L = total["loss"] / X.shape[0] if "loss" in total else None
         lost = L is not None and not np.isfinite(L)
         if lost or not all(np.all(np.isfinite(value)) for value in values):
+            # not the rate's doing where the loss is undefined at the parameters given
+            found = _undefined_at(last, X, T, weights) if epoch == 1 else None
+            if found is not None:
+                what = "training cannot start: the loss at the parameters given"
+                raise ValueError(_undefined_message(what, *found, T))
             values = last
             cause = (
                 f"the loss became {L}"
@@ -1505,6 +1562,8 @@ FUNCTIONS = (
     _masks,
     _mode,
     _finite,
+    _undefined_at,
+    _undefined_message,
     _check_inputs,
     _check_data,
     _hits,
