@@ -179,16 +179,37 @@ def _check(args: argparse.Namespace) -> int:
             )
             continue
         X, T = random_batch(module, args.samples, args.seed)
-        error = module.check_gradients(module.init_params(args.seed), X, T, names=names)
+        params = module.init_params(args.seed)
+        error = module.check_gradients(params, X, T, names=names)
         verdict = "ok" if error < args.tolerance else "FAILED"
         failed += verdict != "ok"
         print(
             printable(
                 f"{path}: largest relative gradient error {error:.3e} "
-                f"(tolerance {args.tolerance:g}) {verdict}{note}"
+                f"(tolerance {args.tolerance:g}) {verdict}{note}{_why_not_finite(module, params, X, T, error)}"
             )
         )
     return 1 if failed else 0
+
+
+def _why_not_finite(
+    module: ModuleType, params: dict, X: object, T: object, error: float
+) -> str:
+    """Where the gradient error is not a finite number, why, as the module's gradients tell
+    it (a loss undefined at the random targets of its declared domain, naming the sample);
+    else nothing."""
+    import math
+
+    import numpy as np
+
+    if math.isfinite(error):
+        return ""
+    try:
+        with np.errstate(all="ignore"):  # the nan is what is explained
+            module.gradients(params, X, T)
+    except ValueError as why:
+        return f": {why}"
+    return ""
 
 
 def _positive(kind: type) -> Callable[[str], float | int]:

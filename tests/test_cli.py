@@ -1,6 +1,7 @@
 """The command line: compile, latex, check."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -157,6 +158,28 @@ def test_check_draws_targets_from_each_losss_domain(tmp_path):
     assert all(line.endswith("ok") for line in lines[:3])
     assert "ok (straight-through A1: checked W2, b2)" in lines[3]
     assert "skipped, every gradient passes through a surrogate" in lines[4]
+
+
+def test_check_says_why_a_gradient_is_not_a_number(tmp_path):
+    """A loss of one's own undefined at some of its declared targets (√t with targets="real"):
+    check's random targets from the domain find it, and the line says where and why, not
+    only "error inf"."""
+    spec = tmp_path / "spec.py"
+    spec.write_text(
+        "import symbackprop as sb\n"
+        "net = sb.Network('undefined', 3, [sb.Dense(4, 'tanh'), sb.Dense(2)],"
+        " sb.Loss('root', 'sqrt(t)*(y - t)**2', targets='real'))\n",
+        encoding="utf-8",
+    )
+    assert _cli("compile", str(spec), "-o", str(tmp_path)).returncode == 0
+    run = _cli("check", str(tmp_path / "undefined.py"))
+    assert run.returncode == 1
+    assert (
+        "largest relative gradient error inf (tolerance 1e-06) FAILED: " in run.stdout
+    )
+    assert re.search(r"at sample \d+ the network's outputs are finite", run.stdout)
+    assert "the loss is undefined there (or overflows)" in run.stdout
+    assert "RuntimeWarning" not in run.stderr
 
 
 @pytest.mark.parametrize(
