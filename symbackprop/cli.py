@@ -183,10 +183,11 @@ def _check(args: argparse.Namespace) -> int:
         error = module.check_gradients(params, X, T, names=names)
         verdict = "ok" if error < args.tolerance else "FAILED"
         failed += verdict != "ok"
+        why = _why_not_finite(module, params, X, T, error)
         print(
             printable(
                 f"{path}: largest relative gradient error {error:.3e} "
-                f"(tolerance {args.tolerance:g}) {verdict}{note}{_why_not_finite(module, params, X, T, error)}"
+                f"(tolerance {args.tolerance:g}) {verdict}{note}{why}"
             )
         )
     return 1 if failed else 0
