@@ -508,6 +508,21 @@ def test_divergence_returns_the_last_finite_epoch_with_a_warning():
     np.testing.assert_array_equal(trained["W1"], 1.0)
 
 
+def test_the_first_sample_whose_loss_is_undefined_is_found_by_halving():
+    """_undefined_at names the first sample whose loss is not finite while the network's
+    outputs for it are (here a target nan, past the checks), in log₂ N passes; none where
+    the outputs are not finite themselves or the loss is finite."""
+    X, T = _data(37)
+    values = runtime._check_params(init := runtime.init_params(0))
+    assert runtime._undefined_at(values, X, T) is None
+    T[[23, 30]] = np.nan
+    n, outputs = runtime._undefined_at(values, X, T)
+    assert n == 23
+    np.testing.assert_array_equal(outputs, runtime.forward(init, X[23:24])[0])
+    values[2][:] = np.inf  # the outputs are not finite: not the loss's doing
+    assert runtime._undefined_at(values, X, T) is None
+
+
 def test_early_stopping_needs_validation_data():
     X, T = _data()
     with pytest.raises(ValueError, match="early_stopping watches val_loss"):

@@ -264,13 +264,14 @@ def _mode(training, seed, n, dtype=None):
     return masks, ({"training": training} if BATCHNORM else {})
 
 
-def _finite(value, what, data=None):
+def _finite(value, what, data=None, gradients=False):
     """value, after checking it is finite. Where it is not, the error says why: given data
-    (parameter arrays, X, T, weights), the sample whose loss the network's finite outputs
-    leave undefined (_undefined_at), if one is; else the computation overflowed on X."""
+    (parameter arrays, X, T, weights), the sample whose loss (or, with gradients, whose
+    gradient) the network's finite outputs leave undefined (_undefined_at), if one is; else
+    the computation overflowed on X."""
     if np.all(np.isfinite(value)):
         return value
-    found = None if data is None else _undefined_at(*data)
+    found = None if data is None else _undefined_at(*data, gradients=gradients)
     if found is not None:
         raise ValueError(_undefined_message(what, *found, data[2]))
     raise ValueError(
@@ -279,19 +280,22 @@ def _finite(value, what, data=None):
     )
 
 
-def _undefined_at(values, X, T, weights=1.0):
-    """(n, outputs) for the first sample n whose loss or gradient at parameter arrays values
-    is not finite while the network's outputs for it are: the loss is then undefined at its
-    outputs and targets (sqrt(t) at t < 0), which no scaling of X mends. Found by halving the
-    samples (in inference: a sample's loss is its own); None where there is no such sample.
-    """
+def _undefined_at(values, X, T, weights=1.0, gradients=False):
+    """(n, outputs) for the first sample n whose loss (with gradients: or gradient) at
+    parameter arrays values is not finite while the network's outputs for it are: the loss
+    is then undefined at its outputs and targets (sqrt(t) at t < 0), which no scaling of X
+    mends. Found by halving the samples (in inference: a sample's loss is its own); None
+    where there is no such sample."""
 
     def finite(start, stop):
         rows = slice(start, stop)
         w = weights if isinstance(weights, float) else weights[rows]
         mode = {"training": False} if BATCHNORM else {}
-        L, _, *grads = _step(*values, X[rows], T[rows], 1.0, True, w, **mode)
-        return all(np.all(np.isfinite(value)) for value in (L, *grads))
+        if gradients:
+            L, _, *found = _step(*values, X[rows], T[rows], 1.0, True, w, **mode)
+        else:
+            L, found = _loss(*values, X[rows], T[rows], w, **mode)[0], ()
+        return all(np.all(np.isfinite(value)) for value in (L, *found))
 
     start, stop = 0, X.shape[0]
     if finite(start, stop):
@@ -858,7 +862,7 @@ def gradients(params, X, T, sample_weight=None, training=False, seed=0):
     values = _check_params(params)
     found = _step(*values, X, T, 1.0, True, weights, *masks, **mode)[2:]
     return {
-        name: _finite(value, f"the gradient of {name}", (values, X, T, weights))
+        name: _finite(value, f"the gradient of {name}", (values, X, T, weights), True)
         for name, value in zip(TRAINED, found)
     }
 
