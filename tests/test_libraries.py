@@ -8,6 +8,7 @@ float32. torch and jax are in the test extra: a missing one fails here rather th
 
 import math
 import random
+import warnings
 
 import jax
 import numpy as np
@@ -461,6 +462,69 @@ def test_the_whole_train_api_follows_the_numpy_module(library, batch_size):
     assert first[1].keys() == expected[0][1].keys()
     for key in expected[0][1]:
         _close(first[1][key], expected[0][1][key], 1e-10)
+
+
+def _read_only(array):
+    array = array.copy()
+    array.flags.writeable = False
+    return array
+
+
+#: arrays as NumPy gives them where nobody made them for the module: a memory map opened "r" or
+#: pandas' to_numpy (read-only), X[::-1] and np.flip (negative strides), Fortran order, and
+#: another byte order
+LAYOUTS = {
+    "read-only": _read_only,
+    "reversed": lambda array: array[::-1].copy()[::-1],
+    "columns flipped": lambda array: np.flip(np.flip(array, -1).copy(), -1),
+    "Fortran order": np.asfortranarray,
+    "big-endian": lambda array: array.astype(array.dtype.newbyteorder(">")),
+}
+
+
+@pytest.mark.parametrize("target", ("numpy", *LIBRARIES))
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_arrays_in_any_layout_numpy_takes_are_taken_alike(target, layout):
+    """The same numbers in another memory layout train, and give the loss, gradients and
+    outputs, as the plain arrays do, without a warning (torch's tensors have no negative
+    strides and cannot be marked read-only: torch.as_tensor refused the one and warned of the
+    other, once per process — set_warn_always makes it warn every time here)."""
+    network = _network(
+        ("tanh",), "softmax", "categorical_crossentropy", None, sb.Adam(0.01)
+    )
+    module = sb.build(network, target=target)
+    X, T = _data(network, np.random.default_rng(3), 11)
+    w = np.random.default_rng(4).uniform(0.5, 2, 11)
+    params = module.init_params(0)
+
+    def results(X, T, w, params):
+        trained, history = module.train(
+            params, X, T, epochs=2, batch_size=4, verbose=0, sample_weight=w
+        )
+        return [
+            *trained.values(),
+            history["loss"],
+            module.loss(params, X, T, sample_weight=w),
+            *module.gradients(params, X, T, sample_weight=w).values(),
+            module.predict_proba(params, X),
+        ]
+
+    expected = results(X, T, w, params)
+    change = LAYOUTS[layout]
+    torch.set_warn_always(True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            found = results(
+                change(X),
+                change(T),
+                change(w),
+                {name: change(value) for name, value in params.items()},
+            )
+    finally:
+        torch.set_warn_always(False)
+    for value, wanted in zip(found, expected):
+        _close(value, wanted, 1e-12)
 
 
 @pytest.mark.parametrize("library", LIBRARIES)
