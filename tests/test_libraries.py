@@ -8,6 +8,7 @@ float32. torch and jax are in the test extra: a missing one fails here rather th
 
 import math
 import random
+import re
 import warnings
 
 import jax
@@ -525,6 +526,134 @@ def test_arrays_in_any_layout_numpy_takes_are_taken_alike(target, layout):
         torch.set_warn_always(False)
     for value, wanted in zip(found, expected):
         _close(value, wanted, 1e-12)
+
+
+@pytest.mark.parametrize("target", ("numpy", *LIBRARIES))
+def test_the_parameters_a_callback_keeps_stay_as_they_were(target):
+    """logs["params"] kept as they are (no copy, as a checkpoint of the best epoch would keep
+    them) hold the parameters of the moment the hook ran: NumPy and PyTorch gave the arrays
+    that training goes on updating in place, so every epoch's kept parameters became the last
+    ones."""
+    network = _network(
+        ("tanh",), "softmax", "categorical_crossentropy", None, sb.Adam(0.01)
+    )
+    module = sb.build(network, target=target)
+    X, T = _data(network, np.random.default_rng(5), 11)
+    params = module.init_params(0)
+    kept = []
+
+    class Keep:
+        def on_train_begin(self, logs):
+            kept.append(("begin", 0, logs["params"], _copies(logs["params"])))
+
+        def on_epoch_begin(self, epoch, logs):
+            kept.append(("epoch begin", epoch, logs["params"], _copies(logs["params"])))
+
+        def on_batch_end(self, batch, logs):
+            kept.append(("batch", batch, logs["params"], _copies(logs["params"])))
+
+        def on_epoch_end(self, epoch, logs):
+            kept.append(("epoch end", epoch, logs["params"], _copies(logs["params"])))
+
+    module.train(params, X, T, epochs=3, batch_size=4, verbose=0, callbacks=[Keep()])
+    assert len(kept) == 1 + 3 * (1 + 3 + 1)
+    for hook, when, found, then in kept:
+        for name in module.PARAMS:
+            np.testing.assert_array_equal(found[name], then[name], f"{hook} {when}")
+    for hook, when, found, _ in kept:
+        if hook == "epoch end":
+            trained, _ = module.train(
+                params, X, T, epochs=when, batch_size=4, verbose=0
+            )
+            for name in module.PARAMS:
+                np.testing.assert_array_equal(found[name], trained[name])
+
+
+def _copies(params):
+    return {name: np.array(value) for name, value in params.items()}
+
+
+@pytest.mark.parametrize("target", ("numpy", *LIBRARIES))
+def test_a_state_left_by_another_network_or_by_hand_is_refused_naming_its_entry(target):
+    """train(state=…) reads the dict a previous call filled. One from another optimiser or
+    network, or edited, ended in 'too many values to unpack', a broadcasting error or JAX's
+    pytree error, or trained on (Adam's bias correction at a negative update count diverged;
+    plain SGD ignored Adam's moments). A state the NumPy module left resumes on every target.
+    """
+
+    def network(optimizer, units=4):
+        return sb.Network(
+            "resume",
+            inputs=3,
+            layers=[
+                sb.Dense(units, activation="tanh"),
+                sb.Dense(3, activation="softmax"),
+            ],
+            loss="categorical_crossentropy",
+            optimizer=optimizer,
+        )
+
+    adam = sb.build(network(sb.Adam(0.01)), target=target)
+    X, T = _data(network(sb.Adam(0.01)), np.random.default_rng(6), 12)
+    params = adam.init_params(0)
+    settings = {"batch_size": 5, "verbose": 0}
+    left = {}
+    half, _ = sb.build(network(sb.Adam(0.01))).train(
+        params, X, T, epochs=2, state=left, **settings
+    )
+    whole, _ = adam.train(params, X, T, epochs=4, **settings)
+    resumed, _ = adam.train(half, X, T, epochs=2, state=dict(left), **settings)
+    for name in adam.PARAMS:
+        _close(resumed[name], whole[name], 1e-10)
+    wider = sb.build(network(sb.Adam(0.01), units=5), target=target)
+    cases = [
+        (
+            sb.build(network(sb.SGD(0.1, momentum=0.9)), target=target),
+            {},
+            "state['optimizer'] holds 8 arrays where SGD(lr=0.1, momentum=0.9) keeps 4",
+        ),
+        (
+            sb.build(network(sb.SGD(0.1)), target=target),
+            {},
+            "state['optimizer'] holds 8 arrays where SGD(lr=0.1) keeps 0",
+        ),
+        (wider, {}, "state['optimizer'][0] has shape (4, 3), expected (5, 3)"),
+        (adam, {"optimizer": "moments"}, "state['optimizer'] holds 'moments'"),
+        (
+            adam,
+            {"optimizer": [np.nan] + left["optimizer"][1:]},
+            "state['optimizer'][0] has shape ()",
+        ),
+        (
+            adam,
+            {"optimizer": [np.full((4, 3), np.inf)] + left["optimizer"][1:]},
+            "state['optimizer'][0] holds non-finite values",
+        ),
+        (
+            adam,
+            {"k": -5},
+            "state['k'] (the updates so far) must be an integer ≥ 0, got -5",
+        ),
+        (adam, {"k": 2.5}, "got 2.5"),
+        (adam, {"k": True}, "got True"),
+        (
+            adam,
+            {"rng": {"bit_generator": "MT19937"}},
+            "state['rng'] is not the random state",
+        ),
+    ]
+    for module, change, message in cases:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            module.train(
+                module.init_params(0),
+                X,
+                T,
+                epochs=1,
+                state={**left, **change},
+                **settings,
+            )
+    with pytest.raises(KeyError, match=re.escape("state lacks ['k', 'rng']")):
+        adam.train(params, X, T, epochs=1, state={"optimizer": []}, **settings)
 
 
 @pytest.mark.parametrize("library", LIBRARIES)

@@ -901,11 +901,44 @@ def test_save_names_a_path_it_cannot_write_and_leaves_nothing(classes, tmp_path)
         FileNotFoundError, match=r"the folder '.*missing' does not exist"
     ):
         classes.save(params, tmp_path / "missing" / "params.npz")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.npz"]
+    # a folder given is not saved beside as folder.npz
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(
+        IsADirectoryError,
+        match=r"cannot save to '.*folder': it is a folder; give a file's path, such as "
+        r"'.*folder/params.npz'",
+    ):
+        classes.save(params, tmp_path / "folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "taken.npz"]
     # a path as bytes, as os.fsencode gives it, is a path
     written = classes.save(params, os.fsencode(tmp_path / "params"))
     assert written == str(tmp_path / "params.npz")
     np.testing.assert_array_equal(classes.load(written)["W1"], params["W1"])
+
+
+def test_the_path_given_to_save_loads_what_it_wrote(classes, tmp_path):
+    """save appends ".npz" (as np.savez does); load, given the same path, finds that file (where
+    np.load would not), as Model.load does; a file at the path itself comes first."""
+    params = classes.init_params(3)
+    classes.save(params, tmp_path / "model")
+    for path in (
+        tmp_path / "model",
+        str(tmp_path / "model"),
+        os.fsencode(tmp_path / "model"),
+    ):
+        np.testing.assert_array_equal(classes.load(path)["W1"], params["W1"])
+    X, labels = np.random.default_rng(0).normal(size=(9, 4)), np.arange(9) % 3
+    model = classes.Model(epochs=1).fit(X, labels)
+    model.save(tmp_path / "fitted")
+    np.testing.assert_array_equal(
+        classes.Model.load(tmp_path / "fitted").predict(X), model.predict(X)
+    )
+    (tmp_path / "other").write_bytes(b"not an archive")
+    classes.save(params, tmp_path / "other")
+    with pytest.raises(ValueError, match="'.*other' is not a parameter file"):
+        classes.load(tmp_path / "other")
+    with pytest.raises(FileNotFoundError):
+        classes.load(tmp_path / "absent")
 
 
 def test_load_of_a_single_array_file_says_so(classes, tmp_path):

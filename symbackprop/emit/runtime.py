@@ -242,6 +242,52 @@ def _check_seed(seed):
     return int(seed)
 
 
+def _carried(carried, values, rng):
+    """The optimiser's state and the update count that a previous train call left in carried
+    (its state dict), checked against this network and its optimiser (OPTIMIZER); rng takes
+    the random state it left. An entry from another network or optimiser, or from none, is an
+    error naming it."""
+    missing = [key for key in ("optimizer", "k", "rng") if key not in carried]
+    if missing:
+        raise KeyError(
+            f"state lacks {missing}: give an empty dict to start afresh, or the dict a "
+            "previous train call filled"
+        )
+    fresh, given = _initial_state(values), carried["optimizer"]
+    if not isinstance(given, (list, tuple)) or len(given) != len(fresh):
+        count = (
+            f"{len(given)} arrays" if isinstance(given, (list, tuple)) else repr(given)
+        )
+        raise ValueError(
+            f"state['optimizer'] holds {count} where {OPTIMIZER} keeps {len(fresh)}: it "
+            "is another network's or optimiser's state"
+        )
+    state = []
+    for i, (value, zero) in enumerate(zip(given, fresh)):
+        name = f"state['optimizer'][{i}]"
+        value = _numbers(value, name).astype(DTYPE)
+        if value.shape != zero.shape:
+            raise ValueError(
+                f"{name} has shape {value.shape}, expected {zero.shape}: it is another "
+                "network's state"
+            )
+        if not np.isfinite(value).all():
+            raise ValueError(f"{name} holds non-finite values (nan or inf)")
+        state.append(value)
+    k = carried["k"]
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+        raise ValueError(
+            f"state['k'] (the updates so far) must be an integer ≥ 0, got {k!r}"
+        )
+    try:
+        rng.bit_generator.state = carried["rng"]
+    except (TypeError, ValueError, KeyError) as error:
+        raise ValueError(
+            f"state['rng'] is not the random state a train call left: {error}"
+        ) from None
+    return state, int(k)
+
+
 def _masks(rng, n, dtype=None):
     """A dropout mask of n rows for each of DROPOUT, drawn from rng in order: inverted
     dropout (Srivastava et al., JMLR 15, 2014) keeps an entry with probability 1 − rate and
@@ -472,6 +518,13 @@ def _validation(X, T, weights, validation_data, validation_split):
     )
 
 
+def _snapshot(values):
+    """The parameters by name, each a copy, for a callback's logs: one that keeps them keeps
+    them as they were when it ran, on every target (training goes on updating its own arrays,
+    in place where its library allows)."""
+    return {name: np.array(value) for name, value in zip(PARAMS, values)}
+
+
 def _metric(value):
     """A metric for the progress line: 4 decimals, or 4 significant digits with an exponent
     where those would hide it (a diverging loss is 1.2346e+200, not 200 digits)."""
@@ -637,6 +690,11 @@ def save(params, path, classes=None):
                 f"{np.asarray(classes).dtype} labels"
             )
     path = os.fsdecode(os.fspath(path))
+    if os.path.isdir(path):  # not path + ".npz" beside it
+        raise IsADirectoryError(
+            f"cannot save to {path!r}: it is a folder; give a file's path, such as "
+            f"{os.path.join(path, 'params.npz')!r}"
+        )
     if not path.endswith(".npz"):
         path += ".npz"
     folder = os.path.dirname(os.path.abspath(path))
@@ -669,7 +727,13 @@ def load(path):
 
 
 def _read(path):
-    """(the parameters, the class labels or None) of a file written by save."""
+    """(the parameters, the class labels or None) of a file written by save: at path, or at
+    path + ".npz" where path is not a file (save appends it, so the path given to save finds
+    its file)."""
+    if isinstance(path, (str, bytes, os.PathLike)):
+        path = os.fsdecode(os.fspath(path))
+        if not os.path.exists(path) and os.path.isfile(path + ".npz"):
+            path += ".npz"
     try:
         data = np.load(path, allow_pickle=False)
     except (ValueError, EOFError, zipfile.BadZipFile) as error:
@@ -992,7 +1056,8 @@ def train(
     Each callback(epoch, logs) runs after an epoch; returning True stops training. A callback
     may instead be an object with Keras' hooks on_train_begin(logs), on_epoch_begin(epoch,
     logs), on_batch_end(batch, logs), on_epoch_end(epoch, logs) and on_train_end(logs) (any
-    of them): logs["params"] holds the current parameters, and on_batch_end's logs the batch's
+    of them): logs["params"] holds a copy of the current parameters (kept, it stays as it
+    was; changing it changes nothing), and on_batch_end's logs the batch's
     "size", "loss" and "gradients" (at the parameters before its update); setting its
     stop_training stops after the epoch. verbose=1 shows a progress bar rewritten in place
     during each epoch where output is a terminal or a notebook, and a line per epoch (all
@@ -1037,17 +1102,15 @@ def train(
         raise TypeError(f"state must be a dict (empty at first), got {state!r}")
     rng = np.random.default_rng(seed)
     if carried:
-        state = [np.array(value, dtype=DTYPE) for value in carried["optimizer"]]
-        rng.bit_generator.state = carried["rng"]
+        state, k = _carried(carried, values, rng)
     else:
-        state = _initial_state(values)
+        state, k = _initial_state(values), 0  # k: updates so far
     metrics = tuple(metrics)
     validated = tuple(f"val_{key}" for key in METRICS if X_val is not None)
     history = {key: [] for key in metrics + validated}
     # the parameters after the last finite epoch
     last = [value.copy() for value in values]
     best_epoch, best_loss, best = 0, np.inf, last
-    k = carried["k"] if carried else 0  # updates so far
     started = time.perf_counter()
     hooked = [c for c in callbacks if not callable(c)]
     batches = -(-X.shape[0] // batch_size)
@@ -1066,7 +1129,7 @@ def train(
         if L is not None:
             progress["loss"] += L * size
         if watching:
-            logs = {"size": size, "loss": L, "params": dict(zip(PARAMS, current))}
+            logs = {"size": size, "loss": L, "params": _snapshot(current)}
             logs["gradients"] = {
                 name: grad / scale for name, grad in zip(TRAINED, grads)
             }
@@ -1088,9 +1151,9 @@ def train(
     # the training data where the module's library computes, for every epoch (X or T
     # given as the library's arrays, and kept as they are by the checks, stay where they are)
     data = _on_device(X, T, weights, given)
-    hook("on_train_begin", {"params": dict(zip(PARAMS, values))})
+    hook("on_train_begin", {"params": _snapshot(values)})
     for epoch in range(1, epochs + 1):
-        hook("on_epoch_begin", epoch, {"params": dict(zip(PARAMS, values))})
+        hook("on_epoch_begin", epoch, {"params": _snapshot(values)})
         progress = {"batch": 0, "samples": 0, "loss": 0.0}
         # a permutation per epoch, applied where the module computes (one gather)
         order = rng.permutation(X.shape[0]) if shuffle else None
@@ -1153,9 +1216,7 @@ def train(
             if callable(callback):
                 stop = bool(callback(epoch, dict(logs))) or stop
             elif hasattr(callback, "on_epoch_end"):
-                callback.on_epoch_end(
-                    epoch, {**logs, "params": dict(zip(PARAMS, values))}
-                )
+                callback.on_epoch_end(epoch, {**logs, "params": _snapshot(values)})
             stop = bool(getattr(callback, "stop_training", False)) or stop
         if early_stopping is not None:
             if logs["val_loss"] < best_loss:
@@ -1562,6 +1623,7 @@ FUNCTIONS = (
     _same_samples,
     _check_params,
     _check_seed,
+    _carried,
     _check_flags,
     _masks,
     _mode,
@@ -1577,6 +1639,7 @@ FUNCTIONS = (
     _check_weights,
     _check_training,
     _validation,
+    _snapshot,
     _metric,
     _progress,
     _layer_norms,
