@@ -656,6 +656,45 @@ def test_a_state_left_by_another_network_or_by_hand_is_refused_naming_its_entry(
         adam.train(params, X, T, epochs=1, state={"optimizer": []}, **settings)
 
 
+@pytest.mark.parametrize("target", ("numpy", *LIBRARIES))
+def test_settings_as_numpy_numbers_train_as_python_numbers_do(target):
+    """A batch size as a 0-d array (unhashable: JAX compiles per batch size) and the other
+    settings as NumPy scalars train as the same Python numbers do."""
+    network = _network(
+        ("tanh",), "softmax", "categorical_crossentropy", None, sb.Adam(0.01)
+    )
+    module = sb.build(network, target=target)
+    X, T = _data(network, np.random.default_rng(7), 13)
+    params = module.init_params(0)
+    plain = module.train(
+        params,
+        X,
+        T,
+        epochs=3,
+        batch_size=4,
+        lr=0.02,
+        seed=5,
+        verbose=0,
+        validation_split=0.25,
+        early_stopping=1,
+    )
+    numpy = module.train(
+        params,
+        X,
+        T,
+        epochs=np.int64(3),
+        batch_size=np.array(4),
+        lr=np.float32(0.02),
+        seed=np.uint8(5),
+        verbose=0,
+        validation_split=np.float32(0.25),
+        early_stopping=np.array(1),
+    )
+    for name in module.PARAMS:
+        _close(numpy[0][name], plain[0][name], 1e-7)  # float32(0.02) is not 0.02
+    assert numpy[1].keys() == plain[1].keys()
+
+
 @pytest.mark.parametrize("library", LIBRARIES)
 def test_weighted_multilabel_metrics_follow_the_numpy_module(library):
     """Three sigmoid outputs (a binary task per output) with sample weights and a short last

@@ -5,6 +5,7 @@ declares."""
 import inspect
 import re
 import sys
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -236,6 +237,34 @@ def test_each_bad_training_setting_is_named(name, value):
     with pytest.raises((ValueError, TypeError), match=name):
         runtime._check_training(**{**GOOD, name: value})
     runtime._check_training(**GOOD)
+
+
+def test_settings_of_any_real_number_type_are_taken_as_python_numbers():
+    """NumPy scalars, 0-d arrays and fractions are numbers: np.float32(0.25) was refused as
+    "validation_split must be a fraction in [0, 1), got np.float32(0.25)"."""
+    found = runtime._check_training(
+        **{
+            **GOOD,
+            "epochs": np.array(3),
+            "batch_size": np.int32(4),
+            "lr": Fraction(1, 8),
+            "validation_split": np.float32(0.25),
+            "early_stopping": np.int64(2),
+            "seed": np.uint64(2**63),
+        }
+    )
+    assert found == (3, 4, 0.125, 0.25, 2, 2**63)
+    assert [type(value) for value in found] == [int, int, float, float, int, int]
+    assert runtime._check_training(**GOOD)[4] is None
+    for name, value in (
+        ("lr", 10**400),
+        ("lr", np.array([0.1])),
+        ("lr", np.True_),
+        ("epochs", np.array(2.0)),
+        ("validation_split", np.float32("nan")),
+    ):
+        with pytest.raises(ValueError, match=name):
+            runtime._check_training(**{**GOOD, name: value})
 
 
 def test_the_validation_split_takes_the_last_samples():

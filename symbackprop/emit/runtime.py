@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
+import numbers
 import os
 import sys
 import tempfile
@@ -236,10 +238,29 @@ def _check_params(params):
     return values
 
 
+def _number(value, integer=False):
+    """value as a Python int (integer) or float where it is a real number: a Python or NumPy
+    number, a 0-d NumPy array or a Fraction; else None, True and False included (flags).
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if integer:
+        return int(value) if isinstance(value, numbers.Integral) else None
+    if not isinstance(value, numbers.Real):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond the floats
+        return math.inf if value > 0 else -math.inf
+
+
 def _check_seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    number = _number(seed, integer=True)
+    if number is None or number < 0:
         raise ValueError(f"seed must be an integer ≥ 0, got {seed!r}")
-    return int(seed)
+    return number
 
 
 def _carried(carried, values, rng):
@@ -274,10 +295,10 @@ def _carried(carried, values, rng):
         if not np.isfinite(value).all():
             raise ValueError(f"{name} holds non-finite values (nan or inf)")
         state.append(value)
-    k = carried["k"]
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+    k = _number(carried["k"], integer=True)
+    if k is None or k < 0:
         raise ValueError(
-            f"state['k'] (the updates so far) must be an integer ≥ 0, got {k!r}"
+            f"state['k'] (the updates so far) must be an integer ≥ 0, got {carried['k']!r}"
         )
     try:
         rng.bit_generator.state = carried["rng"]
@@ -285,7 +306,7 @@ def _carried(carried, values, rng):
         raise ValueError(
             f"state['rng'] is not the random state a train call left: {error}"
         ) from None
-    return state, int(k)
+    return state, k
 
 
 def _masks(rng, n, dtype=None):
@@ -413,37 +434,32 @@ def _check_training(
     metrics,
     seed,
 ):
-    _check_seed(seed)
+    """The numeric settings as Python numbers (epochs, batch_size, lr, validation_split,
+    early_stopping, seed), once each is checked; an error names the first that is wrong.
+    """
+    seed = _check_seed(seed)
+    counts = []
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, np.integer))
-            or value < 1
-        ):
+        number = _number(value, integer=True)
+        if number is None or number < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if (
-        isinstance(lr, bool)
-        or not isinstance(lr, (int, float, np.number))
-        or not np.isfinite(lr)
-        or lr <= 0
-    ):
+        counts.append(number)
+    rate = _number(lr)
+    if rate is None or not math.isfinite(rate) or rate <= 0:
         raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-    if (
-        isinstance(validation_split, bool)
-        or not isinstance(validation_split, (int, float))
-        or not 0 <= validation_split < 1
-    ):
+    split = _number(validation_split)
+    if split is None or not 0 <= split < 1:
         raise ValueError(
             f"validation_split must be a fraction in [0, 1), got {validation_split!r}"
         )
-    if early_stopping is not None and (
-        isinstance(early_stopping, bool)
-        or not isinstance(early_stopping, (int, np.integer))
-        or early_stopping < 1
-    ):
-        raise ValueError(
-            f"early_stopping must be a patience in epochs (a positive integer) or None, got {early_stopping!r}"
-        )
+    patience = early_stopping
+    if early_stopping is not None:
+        patience = _number(early_stopping, integer=True)
+        if patience is None or patience < 1:
+            raise ValueError(
+                "early_stopping must be a patience in epochs (a positive integer) or None, "
+                f"got {early_stopping!r}"
+            )
     hooks = (
         "on_train_begin",
         "on_epoch_begin",
@@ -472,6 +488,7 @@ def _check_training(
         raise ValueError(
             f"metrics must be a sequence of names from {METRICS} (() for none), got {metrics!r}"
         )
+    return (*counts, rate, split, patience, seed)
 
 
 def _validation(X, T, weights, validation_data, validation_split):
@@ -853,13 +870,10 @@ def check_gradients(params, X, T, eps=1e-6, names=TRAINED):
         raise KeyError(
             f"no trained parameters named {unknown}; TRAINED is {list(TRAINED)}"
         )
-    if (
-        isinstance(eps, bool)
-        or not isinstance(eps, (int, float, np.floating))
-        or not np.isfinite(eps)
-        or eps <= 0
-    ):
+    number = _number(eps)
+    if number is None or not math.isfinite(number) or number <= 0:
         raise ValueError(f"eps must be a positive finite step, got {eps!r}")
+    eps = number
     X, T = (array.astype(np.float64) for array in _check_data(X, T))
     values = [value.astype(np.float64) for value in _check_params(params)]
     masks, mode = _mode(True, 0, X.shape[0], np.float64)
@@ -1072,7 +1086,7 @@ def train(
     equal one of 10, bit for bit.
     """
     lr = LR if lr is None else lr
-    _check_training(
+    epochs, batch_size, lr, validation_split, early_stopping, seed = _check_training(
         epochs,
         batch_size,
         lr,
@@ -1084,7 +1098,6 @@ def train(
         seed,
     )
     _check_flags(shuffle=shuffle, restore_best=restore_best, diagnostics=diagnostics)
-    lr = float(lr)
     given = X, T
     X, T = _checked_data(X, T)
     weights = _check_weights(sample_weight, X.shape[0])
@@ -1622,6 +1635,7 @@ FUNCTIONS = (
     _numbers,
     _same_samples,
     _check_params,
+    _number,
     _check_seed,
     _carried,
     _check_flags,
