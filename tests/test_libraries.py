@@ -6,6 +6,7 @@ loss (1e-9); three epochs of training follow the NumPy module's trajectory; floa
 float32. torch and jax are in the test extra: a missing one fails here rather than skipping.
 """
 
+import contextlib
 import math
 import random
 import re
@@ -1180,6 +1181,103 @@ def test_a_jax_module_leaves_the_programs_64_bit_setting_as_it_is():
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.strip().endswith("left as it was")
+
+
+@contextlib.contextmanager
+def _default_device(device):
+    torch.set_default_device(device)
+    try:
+        yield
+    finally:
+        torch.set_default_device(None)
+
+
+@contextlib.contextmanager
+def _jax_option(name, value):
+    before = getattr(jax.config, name)
+    jax.config.update(name, value)
+    try:
+        yield
+    finally:
+        jax.config.update(name, before)
+
+
+def _jax_seen():
+    return jax.config.jax_numpy_rank_promotion, jax.config.jax_numpy_dtype_promotion
+
+
+#: a program's setting of its library: (the target, the setting, what a callback sees in it)
+PROGRAM_SETTINGS = {
+    # a default device other than the module's (as a program on a GPU with the module on the
+    # CPU has): a number the formulas took as a tensor was made there
+    "torch default device": (
+        "torch",
+        lambda: _default_device("meta"),
+        lambda: str(torch.get_default_device()),
+        "meta",
+    ),
+    # a bias row added to X·W1ᵀ, [A1 > 0] * (δ·W2): refused where a program asks JAX to
+    "jax rank promotion raise": (
+        "jax",
+        lambda: _jax_option("jax_numpy_rank_promotion", "raise"),
+        _jax_seen,
+        ("raise", "standard"),
+    ),
+    "jax dtype promotion strict": (
+        "jax",
+        lambda: _jax_option("jax_numpy_dtype_promotion", "strict"),
+        _jax_seen,
+        ("allow", "strict"),
+    ),
+    "jax debug nans": (
+        "jax",
+        lambda: _jax_option("jax_debug_nans", True),
+        lambda: jax.config.jax_debug_nans,
+        True,
+    ),
+}
+
+
+@pytest.mark.parametrize("setting", PROGRAM_SETTINGS)
+def test_a_programs_own_library_settings_leave_the_modules_results_as_they_are(setting):
+    """A program's settings of its library (torch's default device, JAX's stricter broadcasting
+    and type promotion, its NaN checks) do not reach the module's formulas: train, loss,
+    gradients and the outputs equal the NumPy module's (1e-12); a callback runs in the
+    program's settings."""
+    library, program, view, theirs = PROGRAM_SETTINGS[setting]
+    network = _network(
+        ("tanh",), "softmax", "categorical_crossentropy", sb.L2(0.01), sb.Adam(0.01)
+    )
+    X, T = _data(network, np.random.default_rng(8), 11)
+    reference, module = sb.build(network), sb.build(network, target=library)
+    params, seen = module.init_params(0), []
+
+    class Probe:
+        def on_batch_end(self, batch, logs):
+            seen.append(view())
+
+    def results(module):
+        # the epoch compiled whole, and batch by batch (for a batch hook)
+        trained, history = module.train(params, X, T, epochs=2, batch_size=4, verbose=0)
+        hooked, _ = module.train(
+            params, X, T, epochs=2, batch_size=4, verbose=0, callbacks=[Probe()]
+        )
+        return [
+            *trained.values(),
+            *hooked.values(),
+            history["loss"],
+            module.loss(params, X, T),
+            *module.gradients(params, X, T).values(),
+            module.predict_proba(params, X),
+        ]
+
+    expected = results(reference)
+    with program():
+        seen.clear()
+        found = results(module)
+    for value, wanted in zip(found, expected):
+        _close(value, wanted, 1e-12)
+    assert seen and all(value == theirs for value in seen)
 
 
 def test_a_torch_module_trains_in_inference_mode_and_calls_back_in_the_programs_mode():

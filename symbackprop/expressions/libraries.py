@@ -68,9 +68,11 @@ class TorchCodePrinter(_LibraryPrinter):
         """A number as a 0-d tensor of the module's dtype: PyTorch's element-wise functions
         (torch.maximum, torch.logaddexp) take tensors alone; one of our functions of numbers
         (softplus(4), which the stable forms write for log(1 + e⁴)) prints as one already.
+        On the CPU, whatever the program's default device (torch.set_default_device): a
+        CPU 0-d tensor joins a tensor on any device as a number does.
         """
         if expr.is_number and not expr.has(Defined):
-            return f"torch.tensor({self._print(expr)}, dtype=TORCH_DTYPE)"
+            return f'torch.tensor({self._print(expr)}, dtype=TORCH_DTYPE, device="cpu")'
         return self._print(expr)
 
     def _clip(self, code: str, low: object = None, high: object = None) -> str:
