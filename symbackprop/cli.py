@@ -35,14 +35,21 @@ def _compile(args: argparse.Namespace) -> int:
     ]
     check_distinct([network for _, network in planned], "the specs given")
     folder = Path(args.output)
-    if folder.exists() and not folder.is_dir():
+    one_file = folder.suffix.lower() == ".py" and not folder.is_dir()
+    if one_file and len(planned) != 1:
+        listed = ", ".join(network.name for _, network in planned)
+        raise SpecError(
+            f"-o {str(folder)!r} names one module's file, but the specs define "
+            f"{len(planned)} networks ({listed}): give -o FOLDER to write one module each"
+        )
+    if not one_file and folder.exists() and not folder.is_dir():
         raise SpecError(
             f"-o {str(folder)!r} is a file; give the folder to write the modules into"
         )
     outputs = [
         (
             spec,
-            folder / f"{network.name}.py",
+            folder if one_file else folder / f"{network.name}.py",
             generate(network, args.convention, args.target),
         )
         for spec, network in planned
@@ -264,7 +271,11 @@ def parser() -> argparse.ArgumentParser:
         "(.toml or .json, read and never run)",
     )
     comp.add_argument(
-        "-o", "--output", default="generated", help="output folder (default: generated)"
+        "-o",
+        "--output",
+        default="generated",
+        help="output folder, one module <network>.py each (default: generated); or, for "
+        "one network, the module's file NAME.py",
     )
     comp.add_argument("--convention", choices=CONVENTIONS, default="negative")
     comp.add_argument(

@@ -48,6 +48,31 @@ def test_compile_target_writes_the_module_in_that_library(tmp_path, target):
     assert f"import {target}" in written
 
 
+def test_compile_writes_one_networks_module_to_the_file_named(tmp_path):
+    """-o NAME.py, as latex takes -o NAME.tex: the module of the one network there; with
+    several networks a clear error and nothing written (it made a folder named NAME.py).
+    """
+    target = tmp_path / "model.py"
+    run = _cli("compile", "examples/circles.py", "-o", str(target))
+    assert run.returncode == 0, run.stderr
+    (circles,) = load_networks(ROOT / "examples" / "circles.py")
+    assert target.is_file() and target.read_text(encoding="utf-8") == sb.generate(
+        circles
+    )
+    again = _cli(
+        "compile", "examples/circles.py", "--target", "torch", "-o", str(target)
+    )
+    assert again.returncode == 0, again.stderr
+    assert "import torch" in target.read_text(encoding="utf-8")
+    several = _cli("compile", "examples/vanishing.py", "-o", str(tmp_path / "two.py"))
+    assert several.returncode != 0
+    assert (
+        f"-o '{tmp_path / 'two.py'}' names one module's file, but the specs define 2 "
+        "networks (vanishing_sigmoid, vanishing_relu): give -o FOLDER" in several.stderr
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.py"]
+
+
 def test_compile_names_an_unknown_target(tmp_path):
     run = _cli("compile", "examples/circles.py", "--target", "tf", "-o", str(tmp_path))
     assert run.returncode == 2
