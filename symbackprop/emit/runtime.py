@@ -631,9 +631,9 @@ def _check_data(X, T, names=("X", "T")):
 def _hits(Y, T, xp=np, predicted=None):
     """Whether each sample is right, by the task (TASK): the largest output is the target class
     (multiclass; an N × 1 column), the output is on the target's side of 0.5 (binary) or of 0
-    (sign). xp: the array library (a JAX module counts inside its compiled epoch). predicted:
-    each row's largest output's index where the step has it already (a softmax's largest
-    logit), or None."""
+    (sign). xp: the array library (JAX counts inside its compiled epoch, PyTorch on DEVICE).
+    predicted: each row's largest output's index where the step has it already (a softmax's
+    largest logit), or None."""
     if TASK == "multiclass":
         predicted = xp.argmax(Y, axis=1) if predicted is None else predicted
         return (predicted == xp.argmax(T, axis=1))[:, None]
@@ -650,7 +650,8 @@ def _right(Y, T, weights=1.0, xp=np, predicted=None):
     """
     hits = _hits(Y, T, xp, predicted)
     if isinstance(weights, float):  # every sample alike: a count, no product per sample
-        return xp.count_nonzero(hits) * weights / hits.shape[1]
+        # in float64 (PyTorch would make count × 1.0 in its default dtype, float32)
+        return xp.sum(hits, dtype=xp.float64) * weights / hits.shape[1]
     return xp.sum(hits * weights) / hits.shape[1]
 
 
