@@ -722,6 +722,30 @@ def test_weighted_multilabel_metrics_follow_the_numpy_module(library):
         _close(histories[library][key], values, 1e-10)
 
 
+@pytest.mark.parametrize("target", ("numpy",) + LIBRARIES)
+def test_an_epochs_accuracy_takes_the_first_of_equal_outputs_and_targets(target):
+    """From zero weights every output of the one batch ties, so each sample's predicted class
+    is the first, 0; targets tie too (soft rows such as (½, ½, 0), whose class is also the
+    first of equals, as np.argmax picks it). The epoch's accuracy, counted on each library's
+    device, is then the share of rows whose first largest target is class 0, counted here by
+    hand."""
+    network = _network(
+        ("relu",), "softmax", "categorical_crossentropy", None, sb.SGD(0.1)
+    )
+    rng = np.random.default_rng(3)
+    X, _ = _data(network, rng, 20)
+    rows = [(1, 0, 0), (0, 1, 0), (0.5, 0.5, 0), (0, 0.5, 0.5), (0.5, 0, 0.5)]
+    T = np.array([rows[i % len(rows)] for i in range(20)])
+    first_is_zero = [
+        next(k for k, t in enumerate(row) if t == max(row)) == 0 for row in T
+    ]
+    zeros = {name: np.zeros(shape) for name, shape in sb.build(network).SHAPES.items()}
+    module = sb.build(network, target=target)
+    _, history = module.train(zeros, X, T, epochs=1, batch_size=20, verbose=0)
+    # 12 of 20: the last of equals, for outputs and targets alike, would give 8
+    assert history["accuracy"] == [sum(first_is_zero) / 20] == [0.6]
+
+
 @pytest.mark.parametrize("library", LIBRARIES)
 def test_the_model_of_a_library_module_fits_scores_and_pickles(library):
     import pickle
