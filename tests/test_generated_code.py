@@ -330,9 +330,45 @@ def test_a_network_sent_through_pickle_generates_the_same_module(network):
     namespace["init_params"](0)
 
 
+def _symbols_of_symbackprop() -> list[sp.Symbol]:
+    """Every SymPy symbol a module of symbackprop holds as a global (N, scale, T, …)."""
+    found = {}
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] == "symbackprop":
+            for value in vars(module).values():
+                if isinstance(value, sp.Symbol):
+                    found[value.name, tuple(sorted(value.assumptions0.items()))] = value
+    return list(found.values())
+
+
+@pytest.mark.parametrize("target", ["numpy", "torch"])
+def test_a_module_is_the_same_whatever_sympy_has_cached(target):
+    """SymPy caches symbols and expressions (1000 entries): a program's own copy of one of our
+    symbols, such as Symbol("N", positive=True) made after the cache dropped ours or after
+    clear_cache(), equals it but is another object, and the cache then hands expressions
+    holding it to the derivation. The lowering removed N by identity, so every module made in
+    such a program had db = N·Σ_n δ: bias gradients N times too large. The modules are now
+    byte for byte the modules of a fresh process, and their gradients check."""
+    ours = _symbols_of_symbackprop()
+    assert any(symbol.name == "N" for symbol in ours)
+    for network in (EVERY_ACTIVATION, EVERY_LOSS[0], DEEP):
+        sp.core.cache.clear_cache()
+        fresh = sb.generate(network, target=target)
+        sp.core.cache.clear_cache()
+        theirs = [sp.Symbol(s.name, **s.assumptions0) for s in ours]
+        assert all(a == b and a is not b for a, b in zip(theirs, ours))
+        held = [f(s) for s in theirs for f in (lambda s: 1 / s, lambda s: -s, sp.exp)]
+        assert sb.generate(network, target=target) == fresh, network.name
+        del held
+    module = sb.build(DEEP, target=target)
+    X, T = np.random.default_rng(1).normal(size=(5, 4)), np.eye(3)[[0, 1, 2, 0, 1]]
+    assert module.check_gradients(module.init_params(0), X, T) < 1e-6
+    sp.core.cache.clear_cache()
+
+
 def test_what_a_module_imports_is_what_its_code_uses():
-    """Printers record what they print: math only where a constant such as √6 is printed,
-    functools only where a softmax helper caches its row constants."""
+    """Printers record what they print: functools only where a softmax helper caches its row
+    constants; math, which the shared checks use, in every module."""
     uses_functools = []
     for network in [EVERY_ACTIVATION, *EVERY_LOSS, *EVERY_OPTIMIZER]:
         source = sb.generate(network)

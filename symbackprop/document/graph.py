@@ -76,7 +76,7 @@ def computational_graph(derivation: Derivation) -> Figure:
 
     def connect(source: sp.Symbol, target: sp.Symbol, last: sp.Symbol) -> None:
         if source == last:
-            link(source, target, to_parameter=source is not X)
+            link(source, target, to_parameter=source != X)
         else:
             route(source, target)
 

@@ -105,7 +105,9 @@ def _normalise(expr: sp.Expr) -> sp.Expr:
     if isinstance(expr, sp.Mul) and N in expr.args:
         means = [f for f in expr.args if isinstance(f, BatchMean)]
         if means:
-            rest = [f for f in expr.args if f is not N and f is not means[0]]
+            # N by equality: a program's own Symbol("N", positive=True), which SymPy's
+            # cache may hand the derivation, is N but another object
+            rest = [f for f in expr.args if f != N and f is not means[0]]
             return sp.Mul(*rest, BatchSum(means[0].args[0]))
     return expr
 
