@@ -5,6 +5,7 @@ declares."""
 import inspect
 import re
 import sys
+from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
@@ -240,8 +241,10 @@ def test_each_bad_training_setting_is_named(name, value):
 
 
 def test_settings_of_any_real_number_type_are_taken_as_python_numbers():
-    """NumPy scalars, 0-d arrays and fractions are numbers: np.float32(0.25) was refused as
-    "validation_split must be a fraction in [0, 1), got np.float32(0.25)"."""
+    """NumPy scalars, 0-d arrays, fractions and decimals are numbers: np.float32(0.25) was
+    refused as "validation_split must be a fraction in [0, 1), got np.float32(0.25)", and
+    Decimal("0.1") as "lr must be a positive finite number". An integer setting takes
+    integers alone (Decimal(3) is refused, as 3.0 is)."""
     found = runtime._check_training(
         **{
             **GOOD,
@@ -256,8 +259,13 @@ def test_settings_of_any_real_number_type_are_taken_as_python_numbers():
     assert found == (3, 4, 0.125, 0.25, 2, 2**63)
     assert [type(value) for value in found] == [int, int, float, float, int, int]
     assert runtime._check_training(**GOOD)[4] is None
+    assert runtime._check_training(**{**GOOD, "lr": Decimal("0.1")})[2] == 0.1
     for name, value in (
         ("lr", 10**400),
+        ("lr", Decimal("sNaN")),
+        ("lr", Decimal("-Infinity")),
+        ("lr", 1j),
+        ("epochs", Decimal(3)),
         ("lr", np.array([0.1])),
         ("lr", np.True_),
         ("epochs", np.array(2.0)),

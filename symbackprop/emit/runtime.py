@@ -225,22 +225,27 @@ def _check_params(params):
         raise KeyError(
             f"params holds {unexpected[:5]}, which {NAME} lacks; expected keys {list(PARAMS)}"
         )
-    values = []
-    for name in PARAMS:
-        value = _numbers(params[name], f"params[{name!r}]").astype(DTYPE)
-        if value.shape != SHAPES[name]:
-            raise ValueError(
-                f"params[{name!r}] has shape {value.shape}, expected {SHAPES[name]}"
-            )
-        if not np.isfinite(value).all():
-            raise ValueError(f"params[{name!r}] holds non-finite values (nan or inf)")
-        values.append(value)
-    return values
+    return [
+        _checked_array(params[name], f"params[{name!r}]", SHAPES[name])
+        for name in PARAMS
+    ]
+
+
+def _checked_array(value, name, shape, whose=""):
+    """value as a new array of DTYPE, which must have this shape and finite entries: else an
+    error naming it (name), and for a wrong shape, whose it seems to be (whose)."""
+    value = _numbers(value, name).astype(DTYPE)
+    if value.shape != shape:
+        raise ValueError(f"{name} has shape {value.shape}, expected {shape}{whose}")
+    if not np.isfinite(value).all():
+        raise ValueError(f"{name} holds non-finite values (nan or inf)")
+    return value
 
 
 def _number(value, integer=False):
     """value as a Python int (integer) or float where it is a real number: a Python or NumPy
-    number, a 0-d NumPy array or a Fraction; else None, True and False included (flags).
+    number, a 0-d NumPy array, a Fraction or a Decimal; else None, True and False included
+    (flags).
     """
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
@@ -248,12 +253,17 @@ def _number(value, integer=False):
         return None
     if integer:
         return int(value) if isinstance(value, numbers.Integral) else None
-    if not isinstance(value, numbers.Real):
+    # a Decimal is a numbers.Number outside the tower (not Real), and real
+    if not isinstance(value, numbers.Real) and (
+        not isinstance(value, numbers.Number) or isinstance(value, numbers.Complex)
+    ):
         return None
     try:
         return float(value)
     except OverflowError:  # an integer beyond the floats
         return math.inf if value > 0 else -math.inf
+    except ValueError:  # a signalling NaN (Decimal("sNaN"))
+        return math.nan
 
 
 def _check_seed(seed):
@@ -283,18 +293,15 @@ def _carried(carried, values, rng):
             f"state['optimizer'] holds {count} where {OPTIMIZER} keeps {len(fresh)}: it "
             "is another network's or optimiser's state"
         )
-    state = []
-    for i, (value, zero) in enumerate(zip(given, fresh)):
-        name = f"state['optimizer'][{i}]"
-        value = _numbers(value, name).astype(DTYPE)
-        if value.shape != zero.shape:
-            raise ValueError(
-                f"{name} has shape {value.shape}, expected {zero.shape}: it is another "
-                "network's state"
-            )
-        if not np.isfinite(value).all():
-            raise ValueError(f"{name} holds non-finite values (nan or inf)")
-        state.append(value)
+    state = [
+        _checked_array(
+            value,
+            f"state['optimizer'][{i}]",
+            zero.shape,
+            ": it is another network's state",
+        )
+        for i, (value, zero) in enumerate(zip(given, fresh))
+    ]
     k = _number(carried["k"], integer=True)
     if k is None or k < 0:
         raise ValueError(
@@ -1644,6 +1651,7 @@ FUNCTIONS = (
     _numbers,
     _same_samples,
     _check_params,
+    _checked_array,
     _number,
     _check_seed,
     _carried,

@@ -189,7 +189,6 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
     def _print_LogCosh(self, expr: sp.Expr) -> str:
         # |u| + softplus(−2|u|) − log 2 cancels to 0 for small u, log1p(2 sinh²(u/2)) is exact
         # there; sinh is clipped so that the branch np.where discards cannot overflow
-        self.needs.add("math")
         u = f"np.abs({self._operand(expr.args[0])})"
         small = f"np.log1p(2 * np.sinh({self._clip(u, high=LOG_COSH_SPLIT)} / 2) ** 2)"
         large = (
@@ -205,7 +204,7 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
 
     def _print_Erfc(self, expr: sp.Expr) -> str:
         # the module defines ``erfc`` element-wise from math.erfc, as it does ``erf``
-        self.needs.update(("erfc", "math"))
+        self.needs.add("erfc")
         return f"erfc({self._operand(expr.args[0])})"
 
     def _print_erfc(self, expr: sp.Expr) -> str:
@@ -321,7 +320,7 @@ class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
 
     def _print_erf(self, expr: sp.Expr) -> str:
         # NumPy has no error function: the module defines ``erf`` element-wise from math.erf
-        self.needs.update(("erf", "math"))
+        self.needs.add("erf")
         return f"erf({self._print(expr.args[0])})"
 
     def _print_Relational(self, expr: sp.Expr) -> str:
