@@ -17,6 +17,7 @@ unbounded.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
@@ -24,6 +25,8 @@ import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
+
+from sympy.core.parameters import _exp_is_pow, distribute, evaluate
 
 from .errors import SpecError
 
@@ -240,11 +243,22 @@ def within(
     return fallback()
 
 
+@contextlib.contextmanager
+def sympy_defaults():
+    """SymPy's defaults for the calling thread within, whatever the program set (SymPy keeps
+    them per thread, and restores the program's after): expressions evaluated, products
+    distributed over sums, exp(u) an exponential and not a power. Every derivation, proof
+    and printed formula is written for them: a program inside ``with sympy.evaluate(False)``
+    got other, wrong modules."""
+    with evaluate(True), distribute(True), _exp_is_pow(False):
+        yield
+
+
 def bounded(
     work: Callable[[], Result], what: str, seconds: float | None = None
 ) -> Result:
-    """``work()`` within ``seconds`` (``TOTAL`` unless given), else a SpecError saying that
-    ``what`` took too long."""
+    """``work()`` within ``seconds`` (``TOTAL`` unless given) and in SymPy's defaults
+    (``sympy_defaults``), else a SpecError saying that ``what`` took too long."""
     seconds = TOTAL if seconds is None else seconds
 
     def refuse() -> Result:
@@ -253,8 +267,12 @@ def bounded(
             "one formula, network or document; write the formula more simply"
         )
 
+    def in_sympys_defaults() -> Result:
+        with sympy_defaults():
+            return work()
+
     try:
-        return within(seconds, work, refuse)
+        return within(seconds, in_sympys_defaults, refuse)
     except RecursionError:
         raise SpecError(
             f"{what} went deeper than Python's recursion limit allows; write the formula "
@@ -262,4 +280,12 @@ def bounded(
         ) from None
 
 
-__all__ = ["TOTAL", "OutOfTime", "bounded", "cache_if_complete", "fallbacks", "within"]
+__all__ = [
+    "TOTAL",
+    "OutOfTime",
+    "bounded",
+    "cache_if_complete",
+    "fallbacks",
+    "sympy_defaults",
+    "within",
+]

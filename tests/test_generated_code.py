@@ -1,6 +1,7 @@
 """The generated modules: standalone, deterministic, black-formatted, ruff-clean, commented."""
 
 import ast
+import contextlib
 import dataclasses
 import itertools
 import math
@@ -364,6 +365,57 @@ def test_a_module_is_the_same_whatever_sympy_has_cached(target):
     X, T = np.random.default_rng(1).normal(size=(5, 4)), np.eye(3)[[0, 1, 2, 0, 1]]
     assert module.check_gradients(module.init_params(0), X, T) < 1e-6
     sp.core.cache.clear_cache()
+
+
+@contextlib.contextmanager
+def _printing_order(order):
+    """Every SymPy printer's default order set as sympy.init_printing(order=…) sets it."""
+    from sympy.printing.printer import Printer
+
+    kept = dict(Printer._global_settings)
+    Printer.set_global_settings(order=order)
+    try:
+        yield
+    finally:
+        Printer._global_settings.clear()
+        Printer._global_settings.update(kept)
+
+
+#: SymPy's settings a program may hold while it calls symbackprop, by what they broke
+_PROGRAM_SETTINGS = {
+    # generation ended in "could not prove its Jacobian" (blaming the spec)
+    "evaluate(False)": lambda: sp.evaluate(False),
+    # other code (reordered, correct)
+    "distribute(False)": lambda: sp.core.parameters.distribute(False),
+    # modules that failed at run time ('float' object has no attribute 'shape')
+    "exp_is_pow(True)": lambda: sp.core.parameters._exp_is_pow(True),
+    # every sum of the modules and documents reordered
+    "init_printing(order='rev-lex')": lambda: _printing_order("rev-lex"),
+}
+
+
+@pytest.mark.parametrize("setting", _PROGRAM_SETTINGS)
+def test_a_program_s_own_sympy_settings_leave_modules_and_documents_as_they_are(
+    setting,
+):
+    """Same spec, same bytes: inside a program's own SymPy settings the modules (both
+    targets) and the lecture's documents are those made in SymPy's defaults, and the
+    program's settings are as it set them after each call."""
+    from symbackprop.document import formats
+    from symbackprop.document.lecture import lecture
+
+    def made():
+        modules = [sb.generate(n) for n in (DEEP, EVERY_LOSS[0], NETWORKS[0])]
+        document = lecture(sb.derive(EVERY_LOSS[0]))
+        texts = [formats.write(document, form) for form in ("md", "tex", "html")]
+        return [*modules, sb.generate(DEEP, target="torch"), *texts]
+
+    expected = made()
+    with _PROGRAM_SETTINGS[setting]():
+        state = dict(vars(sp.core.parameters.global_parameters))
+        found = made()
+        assert dict(vars(sp.core.parameters.global_parameters)) == state
+    assert found == expected
 
 
 def test_what_a_module_imports_is_what_its_code_uses():

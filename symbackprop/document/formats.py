@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sympy as sp
 
-from .. import output
+from .. import budget, output
 from ..errors import SpecError
 from ..expressions import mathml, names, printers
 from ..expressions.notation import Partial
@@ -336,11 +336,14 @@ def to_markdown(document: Document) -> str:
 
 def write(document: Document, form: str) -> str:
     """``document`` in one of ``FORMATS``, under symbackprop's header (``output.sign``); a
-    PDF as Latin-1 text (its bytes), signed in its Subject."""
-    if form == "pdf":
-        return to_pdf(document)
-    writers = {"tex": to_latex, "md": to_markdown, "html": to_html}
-    return output.sign(writers[form](document), form)
+    PDF as Latin-1 text (its bytes), signed in its Subject. Printed in SymPy's defaults
+    (``budget.sympy_defaults``: SymPy's LaTeX printer wrote ∂^{0 + 1} for ∂ under
+    ``sympy.evaluate(False)``)."""
+    with budget.sympy_defaults():
+        if form == "pdf":
+            return to_pdf(document)
+        writers = {"tex": to_latex, "md": to_markdown, "html": to_html}
+        return output.sign(writers[form](document), form)
 
 
 def to_pdf(document: Document) -> str:

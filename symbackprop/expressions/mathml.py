@@ -12,13 +12,13 @@ from sympy.printing.mathml import MathMLPresentationPrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from . import layout, names
-from .printers import ExactFloats, LectureOrder, is_fraction_name
+from .printers import ExactFloats, LectureOrder, OwnSettings, is_fraction_name
 
 #: relations of a document row, as MathML operators
 RELATIONS = {"=": "=", "←": "←", "∈": "∈", "∼": "∼"}
 
 
-class MathMLPrinter(ExactFloats, LectureOrder, MathMLPresentationPrinter):
+class MathMLPrinter(OwnSettings, ExactFloats, LectureOrder, MathMLPresentationPrinter):
     """MathML in the lecture notation; with ``hadamard``, products of arrays get ⊙."""
 
     _default_settings: ClassVar[dict] = {

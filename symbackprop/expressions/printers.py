@@ -34,6 +34,16 @@ def _lecture_order(terms: list[sp.Expr]) -> list[sp.Expr]:
     )
 
 
+class OwnSettings:
+    """Printer mix-in: its own default settings, not those a program set for every SymPy
+    printer (``init_printing(order="rev-lex")`` reordered the sums of modules and documents).
+    """
+
+    @classmethod
+    def _get_initial_settings(cls) -> dict:
+        return cls._default_settings.copy()
+
+
 class LectureOrder:
     """Printer mix-in: sums in the order lecture notes write them."""
 
@@ -57,7 +67,7 @@ LOG_SOFTPLUS_FLOOR = -80
 LOG_COSH_SPLIT = 1
 
 
-class ScalarCodePrinter(ExactFloats, PythonCodePrinter):
+class ScalarCodePrinter(OwnSettings, ExactFloats, PythonCodePrinter):
     """Python source for a constant, with the ``math`` module: √2 → ``math.sqrt(2)``."""
 
 
@@ -74,7 +84,7 @@ _HELPERS = {
 }
 
 
-class NumPyCodePrinter(ExactFloats, LectureOrder, NumPyPrinter):
+class NumPyCodePrinter(OwnSettings, ExactFloats, LectureOrder, NumPyPrinter):
     """NumPy source for array formulas, written against ``import numpy as np`` (and ``math``)
     in a module that defines ``DTYPE``. Constants such as √2 print with ``math``: Python floats,
     which NumPy casts to the arrays' dtype (``np.sqrt(2)`` is a float64 scalar and would turn
@@ -393,7 +403,7 @@ def is_fraction_name(expr: sp.Basic) -> bool:
     return isinstance(expr, sp.Symbol) and names.lecture(expr)[0] == "partial"
 
 
-class MathLatexPrinter(LectureOrder, LatexPrinter):
+class MathLatexPrinter(OwnSettings, LectureOrder, LatexPrinter):
     """LaTeX for derived formulas in lecture names; with ``hadamard``, products of arrays get ⊙."""
 
     _default_settings: ClassVar[dict] = {
@@ -527,7 +537,7 @@ class MathLatexPrinter(LectureOrder, LatexPrinter):
         return f"- {body}" if product.negative else body
 
 
-class CommentPrinter(ExactFloats, LectureOrder, StrPrinter):
+class CommentPrinter(OwnSettings, ExactFloats, LectureOrder, StrPrinter):
     """Plain-text formulas for the comments of generated code (· is the matrix product)."""
 
     def _print_Symbol(self, expr: sp.Symbol) -> str:
