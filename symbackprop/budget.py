@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import numpy as np
 from sympy.core.parameters import _exp_is_pow, distribute, evaluate
 
 from .errors import SpecError
@@ -244,13 +245,20 @@ def within(
 
 
 @contextlib.contextmanager
-def sympy_defaults():
-    """SymPy's defaults for the calling thread within, whatever the program set (SymPy keeps
-    them per thread, and restores the program's after): expressions evaluated, products
-    distributed over sums, exp(u) an exponential and not a power. Every derivation, proof
-    and printed formula is written for them: a program inside ``with sympy.evaluate(False)``
-    got other, wrong modules."""
-    with evaluate(True), distribute(True), _exp_is_pow(False):
+def library_defaults():
+    """SymPy's and NumPy's defaults for the calling thread within, whatever the program set
+    (both keep them per thread, and restore the program's after): expressions evaluated,
+    products distributed over sums, exp(u) an exponential and not a power, and NumPy's
+    default error handling (underflow ignored, the rest warned about). Every derivation,
+    proof, float64 check and printed formula is written for them: a program inside
+    ``with sympy.evaluate(False)`` got other, wrong modules, and one with
+    ``np.seterr(all="warn")`` warnings from the checks' harmless underflows."""
+    with (
+        evaluate(True),
+        distribute(True),
+        _exp_is_pow(False),
+        np.errstate(divide="warn", over="warn", under="ignore", invalid="warn"),
+    ):
         yield
 
 
@@ -258,7 +266,7 @@ def bounded(
     work: Callable[[], Result], what: str, seconds: float | None = None
 ) -> Result:
     """``work()`` within ``seconds`` (``TOTAL`` unless given) and in SymPy's defaults
-    (``sympy_defaults``), else a SpecError saying that ``what`` took too long."""
+    (``library_defaults``), else a SpecError saying that ``what`` took too long."""
     seconds = TOTAL if seconds is None else seconds
 
     def refuse() -> Result:
@@ -268,7 +276,7 @@ def bounded(
         )
 
     def in_sympys_defaults() -> Result:
-        with sympy_defaults():
+        with library_defaults():
             return work()
 
     try:
@@ -286,6 +294,6 @@ __all__ = [
     "bounded",
     "cache_if_complete",
     "fallbacks",
-    "sympy_defaults",
+    "library_defaults",
     "within",
 ]

@@ -10,6 +10,7 @@ import pickle
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import black
@@ -229,6 +230,7 @@ def test_generated_module_runs_without_sympy_or_symbackprop(tmp_path):
     path = sb.write_module(NETWORKS[0], tmp_path / "circles.py")
     script = f"""
 import sys
+import warnings
 for blocked in ("sympy", "symbackprop", "jinja2", "black"):
     sys.modules[blocked] = None
 import importlib.util
@@ -416,6 +418,53 @@ def test_a_program_s_own_sympy_settings_leave_modules_and_documents_as_they_are(
         found = made()
         assert dict(vars(sp.core.parameters.global_parameters)) == state
     assert found == expected
+
+
+def test_a_program_s_numpy_error_settings_leave_modules_and_results_as_they_are():
+    """A program that sets np.seterr(all="raise") (or "warn") to find its own NaNs: the
+    modules' formulas underflow by design (erfc(800), logaddexp's exp(−800)), which raised
+    FloatingPointError in train, loss, gradients, predict and evaluate; the compiler's float64
+    checks underflow too, which warned. Both now run in NumPy's defaults: the same modules, the
+    same numbers, no warning, and the program's settings are as it set them after."""
+    spec = sb.Network(
+        "gauss",
+        2,
+        [sb.Dense(3, sb.Activation("gauss", "z*exp(-z**2/2)")), sb.Dense(1)],
+        "mse",
+    )
+    networks = (EVERY_ACTIVATION, EVERY_OPTIMIZER[0], spec)
+    expected = [sb.generate(network) for network in networks]
+    rng = np.random.default_rng(4)
+
+    def results(module):
+        X = 30 * rng.normal(size=(12, module.SIZES[0]))
+        T = np.eye(module.SIZES[-1])[rng.integers(0, module.SIZES[-1], 12)]
+        if module.TARGETS == "real":
+            T = rng.normal(size=(12, module.SIZES[-1]))
+        params = module.init_params(1)
+        trained, history = module.train(params, X, T, epochs=2, batch_size=5, verbose=0)
+        return [
+            *trained.values(),
+            history["loss"],
+            module.loss(params, X, T),
+            *module.gradients(params, X, T).values(),
+            module.predict(params, X),
+            module.evaluate(params, X, T)["loss"],
+        ]
+
+    modules = [sb.build(network) for network in networks]
+    rng = np.random.default_rng(4)
+    plain = [results(module) for module in modules]
+    for setting in ("raise", "warn"):
+        rng = np.random.default_rng(4)
+        with np.errstate(all=setting), warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert [sb.generate(network) for network in networks] == expected
+            found = [results(module) for module in modules]
+            assert np.geterr() == dict.fromkeys(np.geterr(), setting)
+        for ours, theirs in zip(found, plain):
+            for a, b in zip(ours, theirs):
+                np.testing.assert_array_equal(a, b)
 
 
 def test_what_a_module_imports_is_what_its_code_uses():

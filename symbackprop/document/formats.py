@@ -337,9 +337,9 @@ def to_markdown(document: Document) -> str:
 def write(document: Document, form: str) -> str:
     """``document`` in one of ``FORMATS``, under symbackprop's header (``output.sign``); a
     PDF as Latin-1 text (its bytes), signed in its Subject. Printed in SymPy's defaults
-    (``budget.sympy_defaults``: SymPy's LaTeX printer wrote ∂^{0 + 1} for ∂ under
+    (``budget.library_defaults``: SymPy's LaTeX printer wrote ∂^{0 + 1} for ∂ under
     ``sympy.evaluate(False)``)."""
-    with budget.sympy_defaults():
+    with budget.library_defaults():
         if form == "pdf":
             return to_pdf(document)
         writers = {"tex": to_latex, "md": to_markdown, "html": to_html}
