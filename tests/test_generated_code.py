@@ -424,8 +424,10 @@ def test_a_program_s_numpy_error_settings_leave_modules_and_results_as_they_are(
     """A program that sets np.seterr(all="raise") (or "warn") to find its own NaNs: the
     modules' formulas underflow by design (erfc(800), logaddexp's exp(−800)), which raised
     FloatingPointError in train, loss, gradients, predict and evaluate; the compiler's float64
-    checks underflow too, which warned. Both now run in NumPy's defaults: the same modules, the
-    same numbers, no warning, and the program's settings are as it set them after."""
+    checks underflow too, which warned. The compiler now runs in NumPy's defaults, the modules'
+    public functions with NumPy's warnings off (they check what they return): the same
+    modules, the same numbers, no warning, and the program's settings as it set them after.
+    """
     spec = sb.Network(
         "gauss",
         2,
@@ -465,6 +467,20 @@ def test_a_program_s_numpy_error_settings_leave_modules_and_results_as_they_are(
         for ours, theirs in zip(found, plain):
             for a, b in zip(ours, theirs):
                 np.testing.assert_array_equal(a, b)
+    # in NumPy's own defaults, a right result warned of the overflow it comes through: the
+    # loss −log(exp(z)) = −z of an exponential output at z = 800 ("overflow encountered in exp")
+    wide = sb.build(
+        sb.Network("wide", 2, [sb.Dense(2, "exponential")], "categorical_crossentropy")
+    )
+    params, X, T = (
+        {"W1": np.diag([800.0, 1.0]), "b1": np.zeros(2)},
+        np.ones((1, 2)),
+        [[1, 0]],
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert wide.loss(params, X, T) == -800.0
+        np.testing.assert_array_equal(wide.gradients(params, X, T)["b1"], [-1.0, 0.0])
 
 
 def test_what_a_module_imports_is_what_its_code_uses():

@@ -211,15 +211,17 @@ def _same_samples(X, y):
     return y
 
 
-def _numpy_defaults(function):
-    """function, run with NumPy's default for underflow (ignored) whatever the program set:
-    the formulas underflow by design (exp(−800) is 0, in a branch np.where drops too), which
-    np.seterr(all="raise") made a FloatingPointError ("underflow encountered in logaddexp").
+def _own_error_handling(function):
+    """function, run with NumPy's floating-point warnings and errors off whatever the program
+    set: each public function checks what it returns (a non-finite result is an error naming
+    its cause, _finite), and its formulas overflow and underflow by design where the result is
+    right (exp(−800) is 0, 1/(1 + exp(800)) is 0, a branch np.where drops), which warned
+    "overflow encountered in exp" over a right loss, and with np.seterr(all="raise") failed.
     A new np.errstate per call: one shared by nested calls or threads restores the wrong state
     on NumPy 1.x."""
 
     def run(*args, **kwargs):
-        with np.errstate(under="ignore"):
+        with np.errstate(all="ignore"):
             return function(*args, **kwargs)
 
     run.__name__ = run.__qualname__ = function.__name__
@@ -873,7 +875,7 @@ def _differences(values, value, X, T, step, masks=(), mode=None):
     return numeric
 
 
-@_numpy_defaults
+@_own_error_handling
 def check_gradients(params, X, T, eps=1e-6, names=TRAINED):
     """Largest relative error ‖analytic − numeric‖ / (‖analytic‖ + ‖numeric‖) over the parameter
     arrays named in `names`, the numeric gradient taken by central differences of `loss`, in
@@ -946,13 +948,13 @@ def check_gradients(params, X, T, eps=1e-6, names=TRAINED):
     return worst
 
 
-@_numpy_defaults
+@_own_error_handling
 def forward(params, X):
     """The network's outputs for inputs X of shape (N, SIZES[0])."""
     return _finite(_forward(*_check_params(params), _check_inputs(X))[-1], "the output")
 
 
-@_numpy_defaults
+@_own_error_handling
 def loss(params, X, T, sample_weight=None, training=False, seed=0):
     """Mean loss over the batch (with sample_weight, Σ_n w_n ℓ_n / Σ_n w_n); training=True
     applies dropout (DROPOUT, if any) with masks drawn from seed, as train does, and
@@ -966,7 +968,7 @@ def loss(params, X, T, sample_weight=None, training=False, seed=0):
     return _finite(found[0], "the loss", (values, X, T, weights))
 
 
-@_numpy_defaults
+@_own_error_handling
 def gradients(params, X, T, sample_weight=None, training=False, seed=0):
     """Gradient of `loss` (with the same training and seed) with respect to every trained
     parameter, keyed like TRAINED."""
@@ -981,7 +983,7 @@ def gradients(params, X, T, sample_weight=None, training=False, seed=0):
     }
 
 
-@_numpy_defaults
+@_own_error_handling
 def evaluate(params, X, T, sample_weight=None):
     """{"loss": mean loss, and for a classifier "accuracy": fraction correct} of params on
     X, T (each sample counted by its sample_weight, if given)."""
@@ -993,7 +995,7 @@ def evaluate(params, X, T, sample_weight=None):
     return metrics
 
 
-@_numpy_defaults
+@_own_error_handling
 def predict(params, X):
     """By the task (TASK): class labels, the index of the largest output (multiclass);
     labels 0 or 1 per output, whether it exceeds 0.5 (binary); -1 or 1 per output, its sign
@@ -1008,7 +1010,7 @@ def predict(params, X):
     return Y
 
 
-@_numpy_defaults
+@_own_error_handling
 def predict_proba(params, X):
     """Class probabilities: one row per sample, summing to 1 (multiclass); the probability of
     class 1 for each output (binary). A network whose outputs are not probabilities
@@ -1071,7 +1073,7 @@ def _bar(epoch, epochs, done, total, logs, elapsed, width=30):
     )
 
 
-@_numpy_defaults
+@_own_error_handling
 def train(
     params,
     X,
@@ -1671,7 +1673,7 @@ class Model:
 
 #: what a module copies, in order
 FUNCTIONS = (
-    _numpy_defaults,
+    _own_error_handling,
     _unmasked,
     _numbers,
     _same_samples,
