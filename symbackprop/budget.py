@@ -265,8 +265,8 @@ def library_defaults():
 def bounded(
     work: Callable[[], Result], what: str, seconds: float | None = None
 ) -> Result:
-    """``work()`` within ``seconds`` (``TOTAL`` unless given) and in SymPy's defaults
-    (``library_defaults``), else a SpecError saying that ``what`` took too long."""
+    """``work()`` within ``seconds`` (``TOTAL`` unless given) and in SymPy's and NumPy's
+    defaults (``library_defaults``), else a SpecError saying that ``what`` took too long."""
     seconds = TOTAL if seconds is None else seconds
 
     def refuse() -> Result:
@@ -275,12 +275,12 @@ def bounded(
             "one formula, network or document; write the formula more simply"
         )
 
-    def in_sympys_defaults() -> Result:
+    def in_library_defaults() -> Result:
         with library_defaults():
             return work()
 
     try:
-        return within(seconds, in_sympys_defaults, refuse)
+        return within(seconds, in_library_defaults, refuse)
     except RecursionError:
         raise SpecError(
             f"{what} went deeper than Python's recursion limit allows; write the formula "

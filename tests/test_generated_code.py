@@ -230,7 +230,6 @@ def test_generated_module_runs_without_sympy_or_symbackprop(tmp_path):
     path = sb.write_module(NETWORKS[0], tmp_path / "circles.py")
     script = f"""
 import sys
-import warnings
 for blocked in ("sympy", "symbackprop", "jinja2", "black"):
     sys.modules[blocked] = None
 import importlib.util
