@@ -435,9 +435,9 @@ def test_a_program_s_numpy_error_settings_leave_modules_and_results_as_they_are(
     )
     networks = (EVERY_ACTIVATION, EVERY_OPTIMIZER[0], spec)
     expected = [sb.generate(network) for network in networks]
-    rng = np.random.default_rng(4)
 
     def results(module):
+        rng = np.random.default_rng(4)
         X = 30 * rng.normal(size=(12, module.SIZES[0]))
         T = np.eye(module.SIZES[-1])[rng.integers(0, module.SIZES[-1], 12)]
         if module.TARGETS == "real":
@@ -454,10 +454,8 @@ def test_a_program_s_numpy_error_settings_leave_modules_and_results_as_they_are(
         ]
 
     modules = [sb.build(network) for network in networks]
-    rng = np.random.default_rng(4)
     plain = [results(module) for module in modules]
     for setting in ("raise", "warn"):
-        rng = np.random.default_rng(4)
         with np.errstate(all=setting), warnings.catch_warnings():
             warnings.simplefilter("error")
             assert [sb.generate(network) for network in networks] == expected
