@@ -266,7 +266,8 @@ def bounded(
     work: Callable[[], Result], what: str, seconds: float | None = None
 ) -> Result:
     """``work()`` within ``seconds`` (``TOTAL`` unless given) and in SymPy's and NumPy's
-    defaults (``library_defaults``), else a SpecError saying that ``what`` took too long."""
+    defaults (``library_defaults``), else a SpecError saying that ``what`` took too long.
+    """
     seconds = TOTAL if seconds is None else seconds
 
     def refuse() -> Result:

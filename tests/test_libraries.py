@@ -1259,15 +1259,35 @@ PROGRAM_SETTINGS = {
         lambda: jax.config.jax_debug_nans,
         True,
     ),
+    # a program debugging its own code op by op: the module's epoch stays compiled (eager, it
+    # was 70 times slower and rounded otherwise)
+    "jax jit disabled": (
+        "jax",
+        lambda: _jax_option("jax_disable_jit", True),
+        lambda: jax.config.jax_disable_jit,
+        True,
+    ),
+    # a program that refuses implicit transfers in its own code: the module is given NumPy
+    # arrays, which its formulas take to the device and back
+    "jax transfers refused": (
+        "jax",
+        lambda: _jax_option("jax_transfer_guard", "disallow"),
+        lambda: (
+            jax.config.jax_transfer_guard_host_to_device,
+            jax.config.jax_transfer_guard_device_to_host,
+        ),
+        ("disallow", "disallow"),
+    ),
 }
 
 
 @pytest.mark.parametrize("setting", PROGRAM_SETTINGS)
 def test_a_programs_own_library_settings_leave_the_modules_results_as_they_are(setting):
     """A program's settings of its library (torch's default device, JAX's stricter broadcasting
-    and type promotion, its NaN checks) do not reach the module's formulas: train, loss,
-    gradients and the outputs equal the NumPy module's (1e-12); a callback runs in the
-    program's settings."""
+    and type promotion, its NaN checks, its eager mode, its transfer guards) do not reach the
+    module's formulas: train, loss, gradients and the outputs are bit for bit the module's
+    without them, and equal the NumPy module's (1e-12); a callback runs in the program's
+    settings."""
     library, program, view, theirs = PROGRAM_SETTINGS[setting]
     network = _network(
         ("tanh",), "softmax", "categorical_crossentropy", sb.L2(0.01), sb.Adam(0.01)
@@ -1295,13 +1315,52 @@ def test_a_programs_own_library_settings_leave_the_modules_results_as_they_are(s
             module.predict_proba(params, X),
         ]
 
-    expected = results(reference)
+    expected, own = results(reference), results(module)
     with program():
         seen.clear()
         found = results(module)
-    for value, wanted in zip(found, expected):
+    for value, wanted, alone in zip(found, expected, own):
         _close(value, wanted, 1e-12)
+        np.testing.assert_array_equal(value, alone)
     assert seen and all(value == theirs for value in seen)
+
+
+def test_a_jax_modules_float32_products_keep_float32s_precision_unless_the_program_chose(
+    monkeypatch,
+):
+    """JAX's default precision for float32 matrix products takes TensorFloat-32 (a 10-bit
+    mantissa) on recent NVIDIA GPUs, where NumPy and PyTorch compute in float32: a JAX
+    module's formulas are compiled at "highest" (float32's own), or at the precision the
+    program chose (jax_default_matmul_precision); its callbacks run in the program's."""
+    network = _network(
+        ("tanh",), "softmax", "categorical_crossentropy", None, sb.SGD(0.1), "float32"
+    )
+    module = sb.build(network, target="jax")
+    X, T = _data(network, np.random.default_rng(3), 9)
+    params, traced, seen = module.init_params(0), set(), set()
+
+    class Traced:
+        """The module's jax.numpy, noting the precision its formulas are compiled at."""
+
+        def __getattr__(self, name):
+            traced.add(jax.config.jax_default_matmul_precision)
+            return getattr(jax.numpy, name)
+
+    monkeypatch.setattr(module, "jnp", Traced())
+    monkeypatch.setattr(module, "xp", Traced())
+    probe = type("Probe", (), {})()
+    probe.on_batch_end = probe.on_epoch_end = lambda *_: seen.add(
+        jax.config.jax_default_matmul_precision
+    )
+    for theirs, compiled in ((None, "highest"), ("bfloat16", "bfloat16")):
+        traced.clear(), seen.clear()
+        with jax.default_matmul_precision(theirs):
+            module.train(params, X, T, epochs=1, batch_size=4, verbose=0)
+            module.train(
+                params, X, T, epochs=1, batch_size=4, verbose=0, callbacks=[probe]
+            )
+            module.gradients(params, X, T), module.predict(params, X)
+        assert traced == {compiled} and seen == {theirs}, (traced, seen)
 
 
 def test_a_torch_module_trains_in_inference_mode_and_calls_back_in_the_programs_mode():
