@@ -224,7 +224,7 @@ def _own_error_handling(function):
         with np.errstate(all="ignore"):
             return function(*args, **kwargs)
 
-    run.__name__, run.__qualname__ = function.__name__, function.__qualname__
+    run.__name__ = run.__qualname__ = function.__name__
     run.__doc__, run.__wrapped__ = function.__doc__, function
     return run
 
@@ -249,25 +249,13 @@ def _check_params(params):
     ]
 
 
-def _all_finite(array):
-    """Whether every entry of a floating-point array is finite. A large matrix's (2¹⁶ entries
-    or more) by the sums of its rows, one product with ones, since nan and ±inf carry into
-    their row's sum; entry by entry only where a sum is not finite (a row of large finite
-    values may overflow): on a 4096 × 784 X a third of np.isfinite(X).all()'s time, with no
-    N × K booleans. (Below that size the product costs more than it saves.)"""
-    large = array.ndim == 2 and array.size >= 65536
-    if large and np.isfinite(array @ np.ones(array.shape[1], array.dtype)).all():
-        return True
-    return bool(np.isfinite(array).all())
-
-
 def _checked_array(value, name, shape, whose=""):
     """value as a new array of DTYPE, which must have this shape and finite entries: else an
     error naming it (name), and for a wrong shape, whose it seems to be (whose)."""
     value = _numbers(value, name).astype(DTYPE)
     if value.shape != shape:
         raise ValueError(f"{name} has shape {value.shape}, expected {shape}{whose}")
-    if not _all_finite(value):
+    if not np.isfinite(value).all():
         raise ValueError(f"{name} holds non-finite values (nan or inf)")
     return value
 
@@ -447,7 +435,10 @@ def _check_inputs(X, name="X"):
         raise ValueError(
             f"{name} must have shape (N, {SIZES[0]}), got {X.shape}{words}"
         )
-    if not _all_finite(X):
+    # (entry by entry: row sums by a product with ones took a third of the time on a large X,
+    # but OpenBLAS's threads spin after a product, and the PyTorch or JAX epoch that follows
+    # ran half as fast again)
+    if not np.isfinite(X).all():
         raise ValueError(f"{name} holds non-finite values (nan or inf)")
     return X
 
@@ -738,7 +729,6 @@ def _check_weights(sample_weight, n, name="sample_weight"):
     return (weights * (n / weights.sum())).astype(DTYPE)[:, None]
 
 
-@_own_error_handling
 def save(params, path, classes=None):
     """Write params to the .npz file `path` (".npz" appended if missing), atomically, tagged with
     this network's architecture so that `load` can refuse another network's file; and the
@@ -790,7 +780,6 @@ def load(path):
     return _read(path)[0]
 
 
-@_own_error_handling
 def _read(path):
     """(the parameters, the class labels or None) of a file written by save: at path, or at
     path + ".npz" where path is not a file (save appends it, so the path given to save finds
@@ -1246,7 +1235,7 @@ def train(
             )
         L = total["loss"] / X.shape[0] if "loss" in total else None
         lost = L is not None and not np.isfinite(L)
-        if lost or not all(_all_finite(value) for value in values):
+        if lost or not all(np.all(np.isfinite(value)) for value in values):
             # not the rate's doing where the loss is undefined at the parameters given
             found = _undefined_at(last, X, T, weights) if epoch == 1 else None
             if found is not None:
@@ -1643,7 +1632,6 @@ class Model:
                 return np.hstack([1 - p, p])
             return p
 
-    @_own_error_handling
     def score(self, X, T, sample_weight=None):
         """Accuracy on X, T for a classifier; for regression R², the coefficient of
         determination, averaged over the outputs (as scikit-learn); each sample counted by
@@ -1695,7 +1683,6 @@ FUNCTIONS = (
     _numbers,
     _same_samples,
     _check_params,
-    _all_finite,
     _checked_array,
     _number,
     _check_seed,
