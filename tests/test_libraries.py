@@ -8,8 +8,11 @@ float32. torch and jax are in the test extra: a missing one fails here rather th
 
 import contextlib
 import math
+import os
 import random
 import re
+import subprocess
+import sys
 import warnings
 
 import jax
@@ -37,6 +40,21 @@ def _jax_64_bit_types_off():
     """
     with jax.enable_x64(False):
         yield
+
+
+def _run(script, environment):
+    """What ``script`` prints, run by this Python in a fresh process with ``environment``
+    (JAX reads its settings and devices once, as it starts)."""
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run.stdout.strip()
 
 
 def _output_for(loss):
@@ -248,9 +266,6 @@ def test_an_unknown_target_is_named():
 
 @pytest.mark.parametrize("library", LIBRARIES)
 def test_library_modules_pass_ruff_and_are_deterministic(library, tmp_path):
-    import subprocess
-    import sys
-
     network = _network(("gelu",), "softmax", "kl_divergence", sb.L2(0.1), sb.Adam(0.01))
     source = sb.generate(network, target=library)
     assert source == sb.generate(network, target=library)
@@ -840,6 +855,60 @@ def test_jax_arrays_given_to_train_are_used_where_they_lie(monkeypatch):
         np.testing.assert_array_equal(found[0]["W1"], expected[0]["W1"])
 
 
+_DEVICES_SCRIPT = """
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+import symbackprop as sb
+
+network = sb.Network(
+    "devices",
+    inputs=3,
+    layers=[sb.Dense(4, activation="tanh"), sb.Dense(3, activation="softmax")],
+    loss="categorical_crossentropy",
+    optimizer=sb.Adam(0.01),
+)
+module, reference = (sb.build(network, target=t) for t in ("jax", "numpy"))
+rng = np.random.default_rng(0)
+X, T = rng.normal(size=(36, 3)), np.eye(3)[rng.integers(0, 3, 36)]
+params = module.init_params(0)
+settings = {"epochs": 2, "batch_size": 8, "verbose": 0}
+expected, history = reference.train(params, X, T, **settings)
+first, second = jax.devices()
+rows = NamedSharding(Mesh(np.array([first, second]), ("rows",)), PartitionSpec("rows"))
+places = {
+    "NumPy": lambda array: array,
+    "the default device": jax.device_put,
+    "device 0": lambda array: jax.device_put(array, first),
+    "device 1": lambda array: jax.device_put(array, second),
+    "rows over both": lambda array: jax.device_put(array, rows),
+}
+with jax.enable_x64(True):
+    placed = {name: (put(X), put(T)) for name, put in places.items()}
+for x_at, (jX, _) in placed.items():
+    for t_at, (_, jT) in placed.items():
+        found, found_history = module.train(params, jX, jT, **settings)
+        for name in module.PARAMS:
+            assert np.allclose(found[name], expected[name], rtol=1e-12, atol=1e-12), (x_at, t_at)
+        assert np.allclose(found_history["loss"], history["loss"], rtol=1e-12), (x_at, t_at)
+with jax.default_device(second):
+    found, _ = module.train(params, X, T, **settings)
+assert all(np.allclose(found[n], expected[n], rtol=1e-12) for n in module.PARAMS)
+print("trained alike on every device")
+"""
+
+
+def test_jax_training_data_on_any_devices_trains_as_numpy_arrays_do():
+    """X and T as JAX arrays put on any device (two CPU devices stand for a GPU and the CPU:
+    XLA's --xla_force_host_platform_device_count=2), on different ones, or with their rows
+    sharded over both, train as the NumPy arrays do; so does the program's default device
+    set to the second. A compiled function refuses committed arrays on different devices:
+    T is copied to X's."""
+    environment = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    assert _run(_DEVICES_SCRIPT, environment).endswith("trained alike on every device")
+
+
 def test_sympys_erfc_is_computed_element_wise_on_every_target():
     """SymPy's own erfc, in a custom activation and a custom loss, prints as each library's
     element-wise erfc (SymPy's NumPy printer writes math.erfc, which takes one number): the
@@ -1190,21 +1259,8 @@ def test_a_jax_module_leaves_the_programs_64_bit_setting_as_it_is():
     the NumPy module computes (1e-12, initial parameters bit for bit) and its float32 modules
     stay float32: the module turns them on for its own work alone, not for the callbacks it
     calls."""
-    import os
-    import subprocess
-    import sys
-
     environment = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_X64"}
-    run = subprocess.run(
-        [sys.executable, "-c", _X64_SCRIPT],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.strip().endswith("left as it was")
+    assert _run(_X64_SCRIPT, environment).endswith("left as it was")
 
 
 @contextlib.contextmanager
