@@ -368,12 +368,22 @@ def test_targets_compute_what_numpy_computes(tmp_path):
         loaded = module.load(path)
         assert set(loaded) == set(module.PARAMS)
         np.testing.assert_array_equal(loaded["var2"], trained["var2"])
+    # b1, the bias of the Dense layer before a BatchNorm, has a gradient of exactly 0 (the
+    # BatchNorm subtracts the batch's mean): computed, it is rounding (~1e-17), which Adam
+    # divides by its own root mean square plus eps = 1e-8 into steps of up to ~1e-11, so b1
+    # drifts by noise that depends on each library's order of addition; it must stay near 0
+    initial = module.init_params(2)
+    noise = {name for name, g in found["numpy"][0].items() if np.abs(g).max() < 1e-15}
+    assert noise == {"b1"}
+    for target in ("numpy", "torch", "jax"):
+        assert np.abs(found[target][2]["b1"] - initial["b1"]).max() < 1e-8
     for target in ("torch", "jax"):
         grads, outputs, trained, losses = found[target]
         for name, value in found["numpy"][0].items():
             _close(grads[name], value, 1e-12)
         for name, value in found["numpy"][2].items():
-            _close(trained[name], value, 1e-9)
+            if name not in noise:
+                _close(trained[name], value, 1e-9)
         _close(outputs, found["numpy"][1], 1e-9)
         np.testing.assert_allclose(losses, found["numpy"][3], rtol=1e-9)
 

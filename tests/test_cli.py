@@ -126,9 +126,11 @@ def test_check_passes_a_generated_module_and_fails_a_tampered_one(tmp_path):
     assert "ok" in run.stdout
     tampered = tmp_path / "circles.py"
     source = (ROOT / "generated" / "circles.py").read_text(encoding="utf-8")
-    assert "dW2 = delta_y.T @ A1" in source
+    assert "dW2 = np.dot(delta_y.T, A1)" in source
     tampered.write_text(
-        source.replace("dW2 = delta_y.T @ A1", "dW2 = 0.9 * delta_y.T @ A1"),
+        source.replace(
+            "dW2 = np.dot(delta_y.T, A1)", "dW2 = 0.9 * np.dot(delta_y.T, A1)"
+        ),
         encoding="utf-8",
     )
     run = _cli("check", str(tampered))

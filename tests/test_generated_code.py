@@ -481,17 +481,26 @@ def test_a_program_s_numpy_error_settings_leave_modules_and_results_as_they_are(
 
 
 def test_what_a_module_imports_is_what_its_code_uses():
-    """Printers record what they print: functools only where a softmax helper caches its row
-    constants; math, which the shared checks use, in every module."""
+    """Printers record what they print: functools only where a helper caches its constants
+    (a softmax helper's row constants, the ones of a bias's column sums); math, which the
+    shared checks use, in every module."""
+    no_bias = sb.Network(
+        "no_bias",
+        inputs=3,
+        layers=[sb.Dense(4, "tanh", bias=False), sb.Dense(2, "sigmoid", bias=False)],
+        loss="binary_crossentropy",
+    )
     uses_functools = []
-    for network in [EVERY_ACTIVATION, *EVERY_LOSS, *EVERY_OPTIMIZER]:
+    for network in [EVERY_ACTIVATION, *EVERY_LOSS, *EVERY_OPTIMIZER, no_bias]:
         source = sb.generate(network)
         code = source.split("\nimport numpy as np\n", 1)[1]
         for module in ("math", "functools"):
             imports = f"\nimport {module}\n" in source
             assert imports == (f"{module}." in code), (network.name, module)
-        uses_functools.append("functools." in code)
-    assert any(uses_functools) and not all(uses_functools)
+        cached = ("def _row_constants(" in code) or ("def _ones(" in code)
+        assert ("functools." in code) == cached, network.name
+        uses_functools.append(cached)
+    assert any(uses_functools) and not uses_functools[-1]
 
 
 # --- every comment is its statement's formula: evaluated, it gives the statement's value ---------

@@ -159,8 +159,10 @@ def test_check_gradients_detects_a_wrong_gradient():
         "wrong", 3, [sb.Dense(4, "tanh"), sb.Dense(2, "sigmoid")], "binary_crossentropy"
     )
     source = sb.generate(network)
-    assert "dW2 = delta_y.T @ A1" in source
-    source = source.replace("dW2 = delta_y.T @ A1", "dW2 = 0.9 * delta_y.T @ A1")
+    assert "dW2 = np.dot(delta_y.T, A1)" in source
+    source = source.replace(
+        "dW2 = np.dot(delta_y.T, A1)", "dW2 = 0.9 * np.dot(delta_y.T, A1)"
+    )
     namespace: dict = {}
     code = compile(source, "<wrong>", "exec")
     exec(code, namespace)  # noqa: S102 - a deliberately broken module
@@ -183,8 +185,10 @@ def test_a_vanishing_gradient_is_checked_beyond_the_rounding_of_its_differences(
     exec(compile(source, "<deep>", "exec"), namespace)  # noqa: S102 - the module itself
     params = namespace["init_params"](0)
     assert namespace["check_gradients"](params, X, T) < 1e-7
-    assert "dW1 = delta_h1.T @ X" in source
-    wrong = source.replace("dW1 = delta_h1.T @ X", "dW1 = 1.01 * delta_h1.T @ X")
+    assert "dW1 = np.dot(delta_h1.T, X)" in source
+    wrong = source.replace(
+        "dW1 = np.dot(delta_h1.T, X)", "dW1 = 1.01 * np.dot(delta_h1.T, X)"
+    )
     exec(compile(wrong, "<wrong>", "exec"), namespace)  # noqa: S102 - a broken module
     assert namespace["check_gradients"](params, X, T, names=("W1",)) > 1e-3
 
@@ -203,8 +207,10 @@ def test_a_gradient_below_the_resolution_of_differences_is_checked_beyond_it():
     exec(compile(source, "<plain20>", "exec"), namespace)  # noqa: S102 - the module
     params = namespace["init_params"](0)
     assert namespace["check_gradients"](params, X, T, names=("W10", "b10")) < 1e-7
-    assert "dW10 = delta_h10.T @ A9" in source
-    wrong = source.replace("dW10 = delta_h10.T @ A9", "dW10 = 1.01 * delta_h10.T @ A9")
+    assert "dW10 = np.dot(delta_h10.T, A9)" in source
+    wrong = source.replace(
+        "dW10 = np.dot(delta_h10.T, A9)", "dW10 = 1.01 * np.dot(delta_h10.T, A9)"
+    )
     exec(compile(wrong, "<wrong>", "exec"), namespace)  # noqa: S102 - a broken module
     assert namespace["check_gradients"](params, X, T, names=("W10",)) > 1e-4
 

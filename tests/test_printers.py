@@ -14,6 +14,7 @@ from symbackprop.expressions import algebra, helpers, layout, libraries, names, 
 from symbackprop.expressions.algebra import (
     BatchLoss,
     BatchMean,
+    BatchSum,
     Dot,
     ElementSum,
     RowSum,
@@ -29,10 +30,46 @@ DELTA = names.output_error()
 
 def test_array_operators_print_as_numpy():
     code = printers.numpy_code
-    assert code(Dot(DELTA, W2)) == "(delta_y @ W2)"
+    assert code(Dot(DELTA, W2)) == "np.dot(delta_y, W2)"
     assert code(Transpose(W2)) == "W2.T"
     assert code(RowSum(A1)) == "A1.sum(axis=1, keepdims=True)"
     assert code(BatchMean(DELTA)) == "delta_y.mean(axis=0)"
+    printer = printers.NumPyCodePrinter()
+    assert printer.doprint(BatchSum(DELTA)) == "_column_sums(delta_y)"
+    assert printer.needs == {"_column_sums"}
+    # PyTorch's torch.dot takes vectors alone: the libraries keep @ and the sum's method
+    for target in ("torch", "jax"):
+        printer = libraries.PRINTERS[target]()
+        assert printer.doprint(Dot(DELTA, W2)) == "(delta_y @ W2)"
+        assert printer.doprint(BatchSum(DELTA)) == "delta_y.sum(axis=0)"
+        assert not printer.needs
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shape", [(1, 3), (32, 15), (128, 256), (5, 1)])
+def test_column_sums_are_numpys_sums_over_the_rows(shape, dtype):
+    """_column_sums (a product with a cached row of ones) gives x.sum(axis=0): within the
+    rounding of two orders of addition, in x's dtype, inf and nan where a column holds them,
+    and its row of ones stays ones whatever the caller does with the sums."""
+    rng = np.random.default_rng(shape[0])
+    x = rng.normal(size=shape).astype(dtype)
+    found = helpers._column_sums(x)
+    assert found.dtype == x.dtype and found.shape == shape[1:]
+    scale = np.abs(x).sum(axis=0)
+    assert np.all(
+        np.abs(found - x.sum(axis=0)) <= 4 * shape[0] * np.finfo(dtype).eps * scale
+    )
+    found += 1  # the caller's array, not the cache's
+    x[0, 0], x[-1, -1] = np.inf, np.nan
+    if shape[1] > 1:
+        x[0, 1] = -np.inf
+        x[-1, 1] = np.inf if shape[0] > 1 else -np.inf
+    with np.errstate(invalid="ignore"):  # inf − inf
+        expected, found = x.sum(axis=0), helpers._column_sums(x)
+    np.testing.assert_array_equal(np.isnan(found), np.isnan(expected))
+    np.testing.assert_array_equal(np.isinf(found), np.isinf(expected))
+    np.testing.assert_array_equal(found[np.isinf(found)], expected[np.isinf(expected)])
+    assert np.all(helpers._ones(shape[0], np.dtype(dtype)) == 1)
 
 
 def test_a_loss_sum_keeps_the_weights_and_the_sign_off_the_outputs():
@@ -63,7 +100,9 @@ def test_relu_is_a_maximum_and_its_derivative_a_mask():
     relu = sp.Piecewise((Z1, Z1 > 0), (0, True))
     assert printers.numpy_code(relu) == "np.maximum(Z1, 0)"
     mask = sp.Piecewise((1, A1 > 0), (0, True))
-    assert printers.numpy_code(mask * Dot(DELTA, W2)) == "(A1 > 0) * (delta_y @ W2)"
+    assert (
+        printers.numpy_code(mask * Dot(DELTA, W2)) == "(A1 > 0) * np.dot(delta_y, W2)"
+    )
 
 
 def test_scalar_factors_of_an_array_are_grouped_into_one():

@@ -41,6 +41,13 @@ class _LibraryPrinter(NumPyCodePrinter):
     def doprint(self, expr: object, assign_to: object = None) -> str:
         return _NUMPY_CALL.sub(self.prefix, super().doprint(expr, assign_to))
 
+    def _print_Dot(self, expr: sp.Expr) -> str:
+        left, right = (self._print(arg) for arg in expr.args)
+        return f"({left} @ {right})"
+
+    def _print_BatchSum(self, expr: sp.Expr) -> str:
+        return self._reduce(expr, "sum(axis=0)")
+
     def for_host(self) -> MathCodePrinter:
         """The printer for numbers the module computes on the host, in float64 whatever the
         library's settings (an initialiser's scale): Python's ``math``."""

