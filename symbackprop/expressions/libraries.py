@@ -42,10 +42,14 @@ class _LibraryPrinter(NumPyCodePrinter):
         return _NUMPY_CALL.sub(self.prefix, super().doprint(expr, assign_to))
 
     def _print_Dot(self, expr: sp.Expr) -> str:
+        """``(X @ W1.T)``: NumPy's printer writes np.dot, which would read torch.dot here (a
+        product of vectors alone)."""
         left, right = (self._print(arg) for arg in expr.args)
         return f"({left} @ {right})"
 
     def _print_BatchSum(self, expr: sp.Expr) -> str:
+        """``delta_y.sum(axis=0)``: one op, which XLA fuses (NumPy's printer writes a product
+        with ones, a helper the libraries' modules lack)."""
         return self._reduce(expr, "sum(axis=0)")
 
     def for_host(self) -> MathCodePrinter:
