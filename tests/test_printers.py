@@ -49,8 +49,9 @@ def test_array_operators_print_as_numpy():
 @pytest.mark.parametrize("shape", [(1, 3), (32, 15), (128, 256), (5, 1)])
 def test_column_sums_are_numpys_sums_over_the_rows(shape, dtype):
     """_column_sums (a product with a cached row of ones) gives x.sum(axis=0): within the
-    rounding of two orders of addition, in x's dtype, inf and nan where a column holds them,
-    and its row of ones stays ones whatever the caller does with the sums."""
+    rounding of two orders of addition, in x's dtype, inf and nan where a column holds them;
+    its cached row of ones is read-only, so no caller can change what later sums take.
+    """
     rng = np.random.default_rng(shape[0])
     x = rng.normal(size=shape).astype(dtype)
     found = helpers._column_sums(x)
@@ -59,7 +60,6 @@ def test_column_sums_are_numpys_sums_over_the_rows(shape, dtype):
     assert np.all(
         np.abs(found - x.sum(axis=0)) <= 4 * shape[0] * np.finfo(dtype).eps * scale
     )
-    found += 1  # the caller's array, not the cache's
     x[0, 0], x[-1, -1] = np.inf, np.nan
     if shape[1] > 1:
         x[0, 1] = -np.inf
@@ -69,7 +69,8 @@ def test_column_sums_are_numpys_sums_over_the_rows(shape, dtype):
     np.testing.assert_array_equal(np.isnan(found), np.isnan(expected))
     np.testing.assert_array_equal(np.isinf(found), np.isinf(expected))
     np.testing.assert_array_equal(found[np.isinf(found)], expected[np.isinf(expected)])
-    assert np.all(helpers._ones(shape[0], np.dtype(dtype)) == 1)
+    ones = helpers._ones(shape[0], np.dtype(dtype))
+    assert np.all(ones == 1) and not ones.flags.writeable
 
 
 def test_a_loss_sum_keeps_the_weights_and_the_sign_off_the_outputs():
