@@ -30,11 +30,20 @@ from symbackprop.expressions.symbols import t, y, z
 from symbackprop.spec import domain
 
 BOUND = {"float64": 1e-12, "float32": 1e-5}
-#: logits log-spaced from 1e-9 to 1000 on both sides, exact in float32 (so one reference)
+#: logits log-spaced from 1e-9 to 1000 on both sides, exact in float32 (so one reference),
+#: and ±89, ±710: e^z is subnormal at −89 in float32 and at −710 in float64, while
+#: e^z·(1 + z) (swish′) is a normal float
 LOGITS = np.unique(
-    np.float32(np.concatenate([[0.0], np.geomspace(1e-9, 1000, 70)]))
+    np.float32(np.concatenate([[0.0, 89.0, 710.0], np.geomspace(1e-9, 1000, 70)]))
     * np.array([[1], [-1]], dtype=np.float32)
 ).astype(np.float64)
+#: the array libraries of the modules (sb.build's targets), each held to the bounds above
+LIBRARIES = ("numpy", "torch", "jax")
+#: a JAX module's value may be 0 where the exact value lies below FLUSHED × the smallest
+#: normal float: XLA flushes subnormal numbers to zero, and e^z·(1 + z) at z = −89 in
+#: float32 (−88·e^(−89), 2^4 × the smallest normal) is computed from a flushed e^(−89);
+#: within float32's and float64's range, |1 + z| stays below 2^10 where e^z is subnormal
+FLUSHED = 2.0**10
 TARGETS = {
     "real": (-2.25, 0.4375, 1.75),
     "probability": (0.0, 1.0, 0.71875),
@@ -105,10 +114,14 @@ def _exact(expr, targets):
     return values, condition
 
 
-def _errors(computed, exact, condition, dtype):
-    """Relative errors over max(1, κ), nan where the exact value is not a normal float."""
+def _errors(computed, exact, condition, dtype, library="numpy"):
+    """Relative errors over max(1, κ), nan where the exact value is not a normal float (and
+    for a JAX module, where it is 0 in place of an exact value below FLUSHED × the smallest
+    normal float)."""
     info = np.finfo(dtype)
     normal = (np.abs(exact) >= info.tiny) & (np.abs(exact) <= info.max)
+    if library == "jax":
+        normal &= ~((computed == 0) & (np.abs(exact) < FLUSHED * info.tiny))
     with np.errstate(all="ignore"):
         errors = np.abs(computed - exact) / np.abs(exact) / np.fmax(1.0, condition)
     errors = np.where(np.isfinite(computed), errors, np.inf)
@@ -148,18 +161,21 @@ def _logits(exact, dtype):
     return np.logical_and(*finite)
 
 
-def _computed(act_name, loss_name, dtype, logits):
-    """The module's loss of each unit and ∂ℓ/∂z of each unit: one output layer with W = I and
-    b = 0, so that z is the input; the gradient of b on one sample is ∂ℓ/∂z unit by unit.
+def _computed(act_name, loss_name, dtype, logits, library):
+    """The ``library`` module's loss of each unit and ∂ℓ/∂z of each unit: one output layer
+    with W = I and b = 0, so that z is the input; the gradient of b on one sample is ∂ℓ/∂z
+    unit by unit.
     """
     loss = sb.LOSSES[loss_name]
     units = len(logits)
     wide = sb.build(
-        sb.Network("wide", units, [sb.Dense(units, act_name)], loss_name, dtype=dtype)
+        sb.Network("wide", units, [sb.Dense(units, act_name)], loss_name, dtype=dtype),
+        target=library,
     )
     # two units (categorical cross-entropy needs two), the same logit in both: half the loss
     two = sb.build(
-        sb.Network("two", 2, [sb.Dense(2, act_name)], loss_name, dtype=dtype)
+        sb.Network("two", 2, [sb.Dense(2, act_name)], loss_name, dtype=dtype),
+        target=library,
     )
     # z = diag(logits)·1 + 0 exactly; dW1 = δ·1ᵀ stays as finite as δ
     params = {**wide.init_params(), "W1": np.diag(logits), "b1": np.zeros(units)}
@@ -201,9 +217,10 @@ def slopes():
     return exact
 
 
+@pytest.mark.parametrize("library", LIBRARIES)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("act_name", HIDDEN)
-def test_a_hidden_layers_derivative_keeps_its_digits(act_name, dtype, slopes):
+def test_a_hidden_layers_derivative_keeps_its_digits(act_name, dtype, library, slopes):
     """f'(z) in a hidden layer's δ (the printed form, which may differ from the output's)
     against mpmath over logits from −1000 to 1000, as the pairs above: the module's gradient
     of b1 with W1 = diag(z), X = 1, a linear output with W2 = I and mae on targets far below
@@ -219,7 +236,7 @@ def test_a_hidden_layers_derivative_keeps_its_digits(act_name, dtype, slopes):
         "mae",
         dtype=dtype,
     )
-    module = sb.build(network)
+    module = sb.build(network, target=library)
     params = {
         **module.init_params(),
         "W1": np.diag(logits),
@@ -231,35 +248,36 @@ def test_a_hidden_layers_derivative_keeps_its_digits(act_name, dtype, slopes):
     # y − t may round to inf (the module warns of nothing: its sign is still 1)
     ours = module.gradients(params, np.ones((1, units)), far_below)["b1"]
     exact, condition = (values[:, kept] for values in pair[1])
-    errors = _errors(ours[None, :], exact, condition, dtype)
+    errors = _errors(ours[None, :], exact, condition, dtype, library)
     worst = np.nanmax(errors, initial=0.0)
     if worst > BOUND[dtype]:
         j = int(np.nanargmax(errors[0]))
         pytest.fail(
-            f"f'(z) off by {worst:.1e} (relative, over κ = {condition[0, j]:.1e}) at "
-            f"z = {logits[j]}: {ours[j]!r} against {exact[0, j]!r}"
+            f"{library}: f'(z) off by {worst:.1e} (relative, over κ = "
+            f"{condition[0, j]:.1e}) at z = {logits[j]}: {ours[j]!r} against {exact[0, j]!r}"
         )
 
 
+@pytest.mark.parametrize("library", LIBRARIES)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize(("act_name", "loss_name"), PAIRS)
 def test_loss_and_its_gradient_keep_their_digits(
-    act_name, loss_name, dtype, references
+    act_name, loss_name, dtype, library, references
 ):
     exact_pair = references(act_name, loss_name)
     kept = _logits(exact_pair, dtype)
-    computed = _computed(act_name, loss_name, dtype, LOGITS[kept])
+    computed = _computed(act_name, loss_name, dtype, LOGITS[kept], library)
     for what, ours, (exact, condition) in zip(("loss", "∂ℓ/∂z"), computed, exact_pair):
         exact, condition = exact[:, kept], condition[:, kept]
-        errors = _errors(ours, exact, condition, dtype)
+        errors = _errors(ours, exact, condition, dtype, library)
         worst = np.nanmax(errors, initial=0.0)
         if worst > BOUND[dtype]:
             i, j = np.unravel_index(np.nanargmax(errors), errors.shape)
             target = TARGETS[sb.LOSSES[loss_name].targets][i]
             pytest.fail(
-                f"{what} off by {worst:.1e} (relative, over κ = {condition[i, j]:.1e}) at "
-                f"z = {LOGITS[kept][j]}, t = {target}: {ours[i, j]!r} against "
-                f"{exact[i, j]!r}"
+                f"{library}: {what} off by {worst:.1e} (relative, over κ = "
+                f"{condition[i, j]:.1e}) at z = {LOGITS[kept][j]}, t = {target}: "
+                f"{ours[i, j]!r} against {exact[i, j]!r}"
             )
 
 
@@ -370,27 +388,30 @@ def _row_computed(module, rows, targets):
     return computed
 
 
-def _check_rows(computed, exact, condition, dtype, rows, targets):
+def _check_rows(computed, exact, condition, dtype, rows, targets, library="numpy"):
     """Fails naming the worst value if any is off by more than BOUND × max(1, κ)."""
-    errors = _errors(computed, exact, condition, dtype)
+    errors = _errors(computed, exact, condition, dtype, library)
     worst = np.nanmax(errors, initial=0.0)
     if worst > BOUND[dtype]:
         i, j, k = np.unravel_index(np.nanargmax(errors), errors.shape)
         what = "loss" if k == 0 else f"∂ℓ/∂z{k - 1}"
         pytest.fail(
-            f"{what} off by {worst:.1e} (relative, over κ = {condition[i, j, k]:.1e}) at "
-            f"z = {list(rows[j])}, t = {targets[i]}: {computed[i, j, k]!r} against "
-            f"{exact[i, j, k]!r}"
+            f"{library}: {what} off by {worst:.1e} (relative, over κ = "
+            f"{condition[i, j, k]:.1e}) at z = {list(rows[j])}, t = {targets[i]}: "
+            f"{computed[i, j, k]!r} against {exact[i, j, k]!r}"
         )
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("loss_name", SOFTMAX_PAIRS)
-def test_softmax_loss_and_its_gradient_keep_their_digits(loss_name, dtype):
-    """Rows (L, 0, −L/2) for L from −1000 to 1000: one output near 1 and two far below, or
-    all three comparable; the module's loss and ∂ℓ/∂z of each unit against mpmath."""
+#: rows (L, 0, −L/2) for L from −1000 to 1000: one output near 1 and two far below, or all
+#: three comparable
+GRID_ROWS = np.stack([LOGITS, np.zeros_like(LOGITS), LOGITS / 2], axis=1)
+
+
+@functools.cache
+def _grid_targets_and_exact(loss_name):
+    """The targets of a softmax row for ``loss_name``, and the exact loss and gradient of
+    each row of GRID_ROWS at each (computed once for every dtype and library)."""
     loss = sb.LOSSES[loss_name]
-    rows = np.stack([LOGITS, np.zeros_like(LOGITS), LOGITS / 2], axis=1)
     kind = loss.targets
     if kind != "labels" and calculus.uses_target_sum(
         sb.ACTIVATIONS["softmax"], loss, "negative"
@@ -399,12 +420,21 @@ def test_softmax_loss_and_its_gradient_keep_their_digits(loss_name, dtype):
             "probability"  # the derivation used Σt = 1: the module takes such rows only
         )
     targets = ROW_TARGETS[kind]
-    exact, condition = _row_exact(loss.expr, rows, targets)
+    return targets, _row_exact(loss.expr, GRID_ROWS, targets)
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("loss_name", SOFTMAX_PAIRS)
+def test_softmax_loss_and_its_gradient_keep_their_digits(loss_name, dtype, library):
+    """The rows of GRID_ROWS: the module's loss and ∂ℓ/∂z of each unit against mpmath."""
+    targets, (exact, condition) = _grid_targets_and_exact(loss_name)
     module = sb.build(
-        sb.Network("row", 3, [sb.Dense(3, "softmax")], loss_name, dtype=dtype)
+        sb.Network("row", 3, [sb.Dense(3, "softmax")], loss_name, dtype=dtype),
+        target=library,
     )
-    computed = _row_computed(module, rows, targets)
-    _check_rows(computed, exact, condition, dtype, rows, targets)
+    computed = _row_computed(module, GRID_ROWS, targets)
+    _check_rows(computed, exact, condition, dtype, GRID_ROWS, targets, library)
 
 
 #: a loss with log(1 − y) that the catalog lacks: binary cross-entropy weighting positives 3×
