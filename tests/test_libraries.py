@@ -216,6 +216,34 @@ def test_float32_stays_float32(library):
         np.testing.assert_allclose(trained[name], reference[name], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("library", ("numpy",) + LIBRARIES)
+def test_a_float32_modules_gradient_check_runs_in_float64_through_branches_of_numbers(
+    library,
+):
+    """check_gradients runs a float32 module's formulas in float64. threshold's [Z1 > 0] and
+    leaky ReLU's derivative (1 or 0.01 by the sign of A2) are branches of numbers alone, which
+    the PyTorch module made 0-d tensors of TORCH_DTYPE: [Z1 > 0] came out float32 and met
+    the float64 weights in a product, which torch refuses ("expected m1 and m2 to have the
+    same dtype"). Each number now takes the dtype of the array its branch compares."""
+    network = sb.Network(
+        "steps",
+        3,
+        [sb.Dense(5, "threshold"), sb.Dense(4, "leaky_relu"), sb.Dense(2)],
+        "mse",
+        dtype="float32",
+    )
+    module = sb.build(network, target=library)
+    rng = np.random.default_rng(0)
+    X, T = rng.normal(size=(6, 3)), rng.normal(size=(6, 2))
+    params = module.init_params(0)
+    # threshold's gradient is a straight-through surrogate: the layers above it are exact
+    assert module.EXACT_PARAMS == ("W2", "b2", "W3", "b3")
+    assert module.check_gradients(params, X, T, names=module.EXACT_PARAMS) < 1e-8
+    # training stays in float32
+    trained, _ = module.train(params, X, T, epochs=1, batch_size=3, verbose=0)
+    assert all(value.dtype == np.float32 for value in trained.values())
+
+
 @pytest.mark.parametrize("library", LIBRARIES)
 def test_batch_hooks_see_what_the_numpy_module_shows(library):
     """on_batch_end runs the batches one by one (JAX: each compiled), and changes nothing."""

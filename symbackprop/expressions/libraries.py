@@ -90,8 +90,15 @@ class TorchCodePrinter(_LibraryPrinter):
         bound = f"min={low}" if low is not None else f"max={high}"
         return f"np.clamp({code}, {bound})"
 
-    def _typed(self, value: sp.Expr) -> str:
-        return self._operand(value)
+    def _typed(self, value: sp.Expr, like: sp.Symbol | None = None) -> str:
+        """A branch's number as a 0-d tensor of the dtype of ``like``, the array the
+        Piecewise compares (``Z1 > 0``): its result then has the computation's dtype, the
+        module's in training and float64 in check_gradients, where a float32 module's
+        [Z16 > 0] of TORCH_DTYPE met float64 weights in a product, which torch refuses."""
+        if like is None or value.has(Defined):
+            return self._operand(value)
+        dtype = f"{self._print(like)}.dtype"
+        return f'torch.tensor({self._print(value)}, dtype={dtype}, device="cpu")'
 
     def _pairwise(self, function: str, args: tuple[sp.Expr, ...]) -> str:
         """max(Z, 0) as torch.clamp(Z, min=0): one op, no tensor built for the number."""

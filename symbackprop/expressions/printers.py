@@ -5,6 +5,7 @@ Each follows SymPy's printer design: a subclass with one ``_print_<Node>`` per a
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import ClassVar, Protocol
 
@@ -181,8 +182,10 @@ class NumPyCodePrinter(OwnSettings, ExactFloats, LectureOrder, NumPyPrinter):
             return f"np.maximum({code}, {low})"
         return f"np.minimum({code}, {high})"
 
-    def _typed(self, value: sp.Expr) -> str:
-        """A number of the module's dtype (np.where would otherwise give int64 or float64)."""
+    def _typed(self, value: sp.Expr, like: sp.Symbol | None = None) -> str:
+        """A number of the module's dtype (np.where would otherwise give int64 or float64);
+        ``like``: an array of the Piecewise's conditions (NumPy promotes a float32 result
+        where it meets float64 arrays, so its printer needs none)."""
         return f"DTYPE({self._print(value)})"
 
     def _print_Softplus(self, expr: sp.Expr) -> str:
@@ -350,12 +353,20 @@ class NumPyCodePrinter(OwnSettings, ExactFloats, LectureOrder, NumPyPrinter):
             # (u if u > c else c) is max(u, c): one pass instead of a comparison and a where
             return self._pairwise("np.maximum", (pieces[0][0], last))
         # numbers in every branch: np.where would give an integer or float64 array
-        numeric = all(branch.is_number for branch, _ in expr.args)
-        value = self._typed if numeric else self._print
+        if all(branch.is_number for branch, _ in expr.args):
+            value = functools.partial(self._typed, like=_compared(expr))
+        else:
+            value = self._print
         code = value(last)
         for branch, condition in reversed(pieces):
             code = f"np.where({self._print(condition)}, {value(branch)}, {code})"
         return code
+
+
+def _compared(expr: sp.Piecewise) -> sp.Symbol | None:
+    """The first array (by name) that a Piecewise's conditions compare, else None."""
+    compared = set().union(*(condition.free_symbols for _, condition in expr.args))
+    return min(compared, key=str, default=None)
 
 
 def _indicator(expr: sp.Expr) -> sp.Expr | None:
