@@ -45,6 +45,21 @@ def test_array_operators_print_as_numpy():
         assert not printer.needs
 
 
+def test_a_torch_layer_adds_its_bias_in_the_product():
+    """(A1·W2ᵀ) + b2 as torch.addmm (one op, as torch.nn.functional.linear); a sum of more
+    terms, or of a product and anything but an array, stays a sum."""
+    X, b2, S = sp.Symbol("X"), names.bias(2), sp.Symbol("S")
+    layer = Dot(A1, Transpose(W2)) + b2
+    torch_code = libraries.PRINTERS["torch"]().doprint
+    assert torch_code(layer) == "torch.addmm(b2, A1, W2.T)"
+    assert torch_code(Dot(DELTA, W2) + S) == "torch.addmm(S, delta_y, W2)"
+    for other in (layer + X, Dot(A1, Transpose(W2)) + 2 * b2, Dot(A1, W2) + 1):
+        assert "addmm" not in torch_code(other)
+    # NumPy's and JAX's printers keep the sum (XLA fuses it)
+    assert printers.numpy_code(layer) == "np.dot(A1, W2.T) + b2"
+    assert libraries.PRINTERS["jax"]().doprint(layer) == "(A1 @ W2.T) + b2"
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("shape", [(1, 3), (32, 15), (128, 256), (5, 1)])
 def test_column_sums_are_numpys_sums_over_the_rows(shape, dtype):
