@@ -23,6 +23,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import symbackprop as sb
+from symbackprop import options
 from symbackprop.derive import accuracy, calculus
 from symbackprop.expressions import helpers
 from symbackprop.expressions.algebra import value
@@ -38,7 +39,7 @@ LOGITS = np.unique(
     * np.array([[1], [-1]], dtype=np.float32)
 ).astype(np.float64)
 #: the array libraries of the modules (sb.build's targets), each held to the bounds above
-LIBRARIES = ("numpy", "torch", "jax")
+LIBRARIES = options.TARGETS
 #: a JAX module's value may be 0 where the exact value lies below FLUSHED × the smallest
 #: normal float: XLA flushes subnormal numbers to zero, and e^z·(1 + z) at z = −89 in
 #: float32 (−88·e^(−89), 2^4 × the smallest normal) is computed from a flushed e^(−89);

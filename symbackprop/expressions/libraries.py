@@ -75,15 +75,15 @@ class TorchCodePrinter(_LibraryPrinter):
 
     prefix = "torch."
 
-    def _operand(self, expr: sp.Expr) -> str:
-        """A number as a 0-d tensor of the module's dtype: PyTorch's element-wise functions
-        (torch.maximum, torch.logaddexp) take tensors alone; one of our functions of numbers
-        (softplus(4), which the stable forms write for log(1 + e⁴)) prints as one already.
-        On the CPU, whatever the program's default device (torch.set_default_device): a
-        CPU 0-d tensor joins a tensor on any device as a number does.
+    def _operand(self, expr: sp.Expr, dtype: str = "TORCH_DTYPE") -> str:
+        """A number as a 0-d tensor of ``dtype`` (the module's): PyTorch's element-wise
+        functions (torch.maximum, torch.logaddexp) take tensors alone; one of our functions of
+        numbers (softplus(4), which the stable forms write for log(1 + e⁴)) prints as one
+        already. On the CPU, whatever the program's default device (torch.set_default_device):
+        a CPU 0-d tensor joins a tensor on any device as a number does.
         """
         if expr.is_number and not expr.has(Defined):
-            return f'torch.tensor({self._print(expr)}, dtype=TORCH_DTYPE, device="cpu")'
+            return f'torch.tensor({self._print(expr)}, dtype={dtype}, device="cpu")'
         return self._print(expr)
 
     def _clip(self, code: str, low: object = None, high: object = None) -> str:
@@ -96,10 +96,9 @@ class TorchCodePrinter(_LibraryPrinter):
         module's in training and float64 in check_gradients, where a float32 module's
         [Z16 > 0] of TORCH_DTYPE met float64 weights in a product, which torch refuses.
         """
-        if like is None or value.has(Defined):
+        if like is None:
             return self._operand(value)
-        dtype = f"{self._print(like)}.dtype"
-        return f'torch.tensor({self._print(value)}, dtype={dtype}, device="cpu")'
+        return self._operand(value, f"{self._print(like)}.dtype")
 
     def _pairwise(self, function: str, args: tuple[sp.Expr, ...]) -> str:
         """max(Z, 0) as torch.clamp(Z, min=0): one op, no tensor built for the number."""
